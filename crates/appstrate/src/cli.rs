@@ -1,0 +1,43 @@
+//! The command tree. Doc comments are the help text.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::commands;
+
+/// The official command-line tool for Appstrate: install an instance, sign
+/// in, pin an organization and application, drive the API, run agents.
+#[derive(Debug, Parser)]
+#[command(name = "appstrate", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts, anywhere on the command line.
+#[derive(Debug, Clone, Args, Default)]
+pub struct GlobalArgs {
+    /// Profile to act on (default: $APPSTRATE_PROFILE, then `defaultProfile` in config.toml, then "default")
+    #[arg(short = 'p', long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Allow http:// to a non-loopback instance (sets APPSTRATE_INSECURE=1)
+    #[arg(long, global = true)]
+    pub insecure: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Sign into an instance with the OAuth device flow (RFC 8628)
+    Login(commands::login::LoginArgs),
+    /// Revoke the session server-side and wipe local credentials
+    Logout(commands::logout::LogoutArgs),
+    /// Print the identity attached to the active profile
+    Whoami,
+    /// Print metadata about the stored tokens (never the tokens themselves)
+    Token,
+    /// Print a shell completion script
+    Completions(commands::completions::CompletionsArgs),
+}

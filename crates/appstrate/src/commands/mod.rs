@@ -1,0 +1,22 @@
+//! One module per command, all with the same shape:
+//! `pub async fn run(ctx: &mut Context, args) -> Result<ExitStatus, CliError>`.
+
+pub mod completions;
+pub mod login;
+pub mod logout;
+pub mod token;
+pub mod whoami;
+
+use crate::cli::Command;
+use crate::context::Context;
+use crate::error::{CliError, ExitStatus};
+
+pub async fn dispatch(ctx: &mut Context, command: Command) -> Result<ExitStatus, CliError> {
+    match command {
+        Command::Login(args) => login::run(ctx, args).await,
+        Command::Logout(args) => logout::run(ctx, args).await,
+        Command::Whoami => whoami::run(ctx).await,
+        Command::Token => token::run(ctx).await,
+        Command::Completions(args) => completions::run(ctx, args),
+    }
+}

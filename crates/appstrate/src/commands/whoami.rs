@@ -1,0 +1,8 @@
+//! `appstrate whoami`.
+
+use crate::context::Context;
+use crate::error::{CliError, ExitStatus};
+
+pub async fn run(_ctx: &mut Context) -> Result<ExitStatus, CliError> {
+    Err(CliError::user("whoami is being built"))
+}

@@ -1,0 +1,42 @@
+//! What every command receives: the terminal, the global options and the
+//! environment they resolve against.
+
+use std::path::PathBuf;
+
+use appstrate_platform::Env;
+
+use crate::cli::GlobalArgs;
+use crate::ui::Ui;
+
+pub struct Context {
+    pub ui: Ui,
+    pub global: GlobalArgs,
+    pub env: Env,
+}
+
+impl Context {
+    pub fn new(global: &GlobalArgs) -> Self {
+        let mut env = Env::from_process();
+        if global.insecure {
+            env.insecure = true;
+        }
+        Context {
+            ui: Ui::detect(),
+            global: global.clone(),
+            env,
+        }
+    }
+
+    /// The profile name this invocation acts on (contract §3.3).
+    pub fn profile_name(&self, config_default: Option<&str>) -> String {
+        appstrate_platform::config::resolve_profile_name(
+            self.global.profile.as_deref(),
+            &self.env,
+            config_default,
+        )
+    }
+
+    pub fn config_dir(&self) -> PathBuf {
+        self.env.config_dir()
+    }
+}

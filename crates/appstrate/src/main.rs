@@ -1,0 +1,56 @@
+//! `appstrate`: the command-line tool of the Appstrate platform.
+//!
+//! `main` parses the command line, builds the async runtime, runs one command
+//! and turns its outcome into an exit code. Everything else lives in modules
+//! named after what they do; see `ARCHITECTURE.md` for the map.
+
+mod cli;
+mod commands;
+mod context;
+mod error;
+mod ui;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::Cli;
+use crate::context::Context;
+use crate::error::{CliError, ExitStatus};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return error::exit_for_clap(err),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("appstrate: cannot start the async runtime: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    let status = runtime.block_on(async move {
+        let mut ctx = Context::new(&cli.global);
+        let result = tokio::select! {
+            result = commands::dispatch(&mut ctx, cli.command) => result,
+            signal = error::interrupted() => Err(CliError::interrupted(signal)),
+        };
+        match result {
+            Ok(status) => status,
+            Err(err) => ctx.ui.report(&err),
+        }
+    });
+    // Dropping the runtime would wait for blocked stdin readers and the like.
+    runtime.shutdown_background();
+    status.into()
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        ExitCode::from(status.code())
+    }
+}

@@ -1,0 +1,211 @@
+//! The terminal: stdout for results, stderr for diagnostics, clack-style
+//! framing, spinners and prompts that only appear on a terminal.
+//!
+//! Every byte a command prints goes through here, so the rules (errors on
+//! stderr, no colour when piped, no prompt without a TTY) live in one place.
+
+use std::io::{self, IsTerminal, Write};
+use std::time::Duration;
+
+use crate::error::{CliError, ErrorKind, ExitStatus};
+
+pub struct Ui {
+    pub stdin_tty: bool,
+    pub stdout_tty: bool,
+    pub stderr_tty: bool,
+    /// ANSI colour on stdout (TTY, no `NO_COLOR`, or forced by `FORCE_COLOR`).
+    pub color: bool,
+}
+
+/// One choice in a picker.
+pub struct Choice<T> {
+    pub value: T,
+    pub label: String,
+    pub hint: String,
+}
+
+impl Ui {
+    pub fn detect() -> Self {
+        let stdout_tty = io::stdout().is_terminal();
+        Ui {
+            stdin_tty: io::stdin().is_terminal(),
+            stdout_tty,
+            stderr_tty: io::stderr().is_terminal(),
+            color: color_enabled(stdout_tty),
+        }
+    }
+
+    /// Whether prompts may be shown.
+    pub fn interactive(&self) -> bool {
+        self.stdin_tty
+    }
+
+    /// Writes to stdout and flushes; a closed pipe becomes a quiet exit 0.
+    pub fn out(&self, text: &str) -> Result<(), CliError> {
+        let mut stdout = io::stdout().lock();
+        stdout.write_all(text.as_bytes())?;
+        stdout.flush()?;
+        Ok(())
+    }
+
+    /// Writes a line to stdout.
+    pub fn line(&self, text: &str) -> Result<(), CliError> {
+        self.out(&format!("{text}\n"))
+    }
+
+    /// Writes a diagnostic line to stderr. Failures to write are ignored:
+    /// there is nowhere left to report them.
+    pub fn warn(&self, text: &str) {
+        let mut stderr = io::stderr().lock();
+        let _ = writeln!(stderr, "{text}");
+        let _ = stderr.flush();
+    }
+
+    pub fn intro(&self, title: &str) -> Result<(), CliError> {
+        self.out(&format!("{}  {title}\n", self.gray("┌")))
+    }
+
+    pub fn outro(&self, message: &str) -> Result<(), CliError> {
+        self.out(&format!("{}\n{}  {message}\n\n", self.gray("│"), self.gray("└")))
+    }
+
+    /// A spinner on a terminal; nothing until `stop` when piped.
+    pub fn spinner(&self, label: &str) -> Spinner {
+        let bar = if self.stdout_tty {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner:.magenta}  {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner())
+                    .tick_strings(&["◒", "◐", "◓", "◑", "◇"]),
+            );
+            bar.set_message(label.to_string());
+            bar.enable_steady_tick(Duration::from_millis(80));
+            Some(bar)
+        } else {
+            None
+        };
+        Spinner { bar }
+    }
+
+    /// Prints an error and returns the status to exit with.
+    pub fn report(&self, err: &CliError) -> ExitStatus {
+        if !err.silent && err.kind != ErrorKind::BrokenPipe {
+            self.warn(&err.to_string());
+        }
+        err.exit_status()
+    }
+
+    fn gray(&self, s: &str) -> String {
+        if self.color {
+            format!("\x1b[90m{s}\x1b[39m")
+        } else {
+            s.to_string()
+        }
+    }
+
+    fn refuse_prompt(message: &str) -> CliError {
+        CliError::usage(format!(
+            "Cannot prompt \"{message}\": stdin is not a TTY. Re-run from an interactive terminal, or pass the matching flag so the command doesn't need to prompt (see `appstrate <command> --help`)."
+        ))
+    }
+
+    /// Asks for a line of text. `default` is offered and used on empty input.
+    pub fn prompt_text(&self, message: &str, default: Option<&str>) -> Result<String, CliError> {
+        if !self.interactive() {
+            return Err(Self::refuse_prompt(message));
+        }
+        let mut input = cliclack::input(message);
+        if let Some(default) = default {
+            input = input.default_input(default);
+        }
+        input.required(default.is_none()).interact().map_err(prompt_error)
+    }
+
+    /// Asks for optional text; empty input gives an empty string.
+    pub fn prompt_optional(&self, message: &str) -> Result<String, CliError> {
+        if !self.interactive() {
+            return Err(Self::refuse_prompt(message));
+        }
+        cliclack::input(message)
+            .required(false)
+            .interact()
+            .map_err(prompt_error)
+    }
+
+    pub fn confirm(&self, message: &str, default: bool) -> Result<bool, CliError> {
+        if !self.interactive() {
+            return Err(Self::refuse_prompt(message));
+        }
+        cliclack::confirm(message)
+            .initial_value(default)
+            .interact()
+            .map_err(prompt_error)
+    }
+
+    /// A picker; `initial` is the index pre-selected.
+    pub fn select<T: Clone + Eq>(
+        &self,
+        message: &str,
+        choices: Vec<Choice<T>>,
+        initial: Option<usize>,
+    ) -> Result<T, CliError> {
+        if !self.interactive() {
+            return Err(Self::refuse_prompt(message));
+        }
+        let initial_value = initial.and_then(|i| choices.get(i)).map(|c| c.value.clone());
+        let mut select = cliclack::select(message);
+        for choice in &choices {
+            select = select.item(choice.value.clone(), &choice.label, &choice.hint);
+        }
+        if let Some(value) = initial_value {
+            select = select.initial_value(value);
+        }
+        select.interact().map_err(prompt_error)
+    }
+}
+
+fn prompt_error(err: io::Error) -> CliError {
+    if err.kind() == io::ErrorKind::Interrupted {
+        // clack prints its own cancel line; say it plainly like the original.
+        let _ = io::stdout().write_all("└  Cancelled.\n\n".as_bytes());
+        return CliError::interrupted(libc::SIGINT);
+    }
+    CliError::from(err)
+}
+
+pub struct Spinner {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Spinner {
+    /// Stops the spinner, leaving `◇  <label>` behind.
+    pub fn stop(self, ui: &Ui, label: &str) -> Result<(), CliError> {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+        ui.out(&format!("◇  {label}\n"))
+    }
+
+    /// Stops the spinner without a final line (the caller reports the error).
+    pub fn fail(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// `NO_COLOR` (non-empty) wins; then `FORCE_COLOR` (non-empty, not `0`);
+/// otherwise colour only on a terminal.
+pub fn color_enabled(is_tty: bool) -> bool {
+    let non_empty = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    if non_empty("NO_COLOR") {
+        return false;
+    }
+    if let Some(force) = std::env::var_os("FORCE_COLOR")
+        && !force.is_empty()
+        && force != "0"
+    {
+        return true;
+    }
+    is_tty
+}

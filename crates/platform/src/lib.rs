@@ -1,0 +1,23 @@
+//! Talking to an Appstrate instance: where files live, profiles in
+//! `config.toml`, credentials in the OS keyring or `credentials.json`, the
+//! device flow, token refresh and typed API calls.
+//!
+//! Nothing here prints: functions return values or `PlatformError`s and the
+//! binary decides what the user sees.
+
+pub mod config;
+pub mod env;
+pub mod error;
+pub mod fsutil;
+pub mod instance;
+
+pub use env::Env;
+pub use error::PlatformError;
+
+/// `User-Agent` of every request the CLI authors.
+pub fn user_agent() -> String {
+    format!("appstrate-cli/{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// The OAuth client id of the CLI on every instance.
+pub const CLIENT_ID: &str = "appstrate-cli";

@@ -1,0 +1,4 @@
+//! Test doubles of the world outside `appstrate`: a fake Appstrate instance,
+//! scripted servers and a fake `docker`. They stand in for *servers and
+//! programs*, never for our own code, and follow the specification in
+//! `../shared/spec/` faithfully. Tests only (`publish = false`).
