@@ -7,7 +7,12 @@ use crate::commands;
 /// The official command-line tool for Appstrate: install an instance, sign
 /// in, pin an organization and application, drive the API, run agents.
 #[derive(Debug, Parser)]
-#[command(name = "appstrate", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "appstrate",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

@@ -66,7 +66,11 @@ impl Ui {
     }
 
     pub fn outro(&self, message: &str) -> Result<(), CliError> {
-        self.out(&format!("{}\n{}  {message}\n\n", self.gray("│"), self.gray("└")))
+        self.out(&format!(
+            "{}\n{}  {message}\n\n",
+            self.gray("│"),
+            self.gray("└")
+        ))
     }
 
     /// A spinner on a terminal; nothing until `stop` when piped.
@@ -118,7 +122,10 @@ impl Ui {
         if let Some(default) = default {
             input = input.default_input(default);
         }
-        input.required(default.is_none()).interact().map_err(prompt_error)
+        input
+            .required(default.is_none())
+            .interact()
+            .map_err(prompt_error)
     }
 
     /// Asks for optional text; empty input gives an empty string.
@@ -152,7 +159,9 @@ impl Ui {
         if !self.interactive() {
             return Err(Self::refuse_prompt(message));
         }
-        let initial_value = initial.and_then(|i| choices.get(i)).map(|c| c.value.clone());
+        let initial_value = initial
+            .and_then(|i| choices.get(i))
+            .map(|c| c.value.clone());
         let mut select = cliclack::select(message);
         for choice in &choices {
             select = select.item(choice.value.clone(), &choice.label, &choice.hint);

@@ -74,7 +74,8 @@ fn strip_dot(host: &str) -> &str {
 /// instance (§4.2). The reason is returned for diagnostics; the user sees
 /// the canonical `invalid_request` sentence.
 pub fn check_verification_url(uri: &str, instance: &str, insecure: bool) -> Result<(), String> {
-    let parsed = Url::parse(uri).map_err(|_| format!("Refusing unparseable verification URL: \"{uri}\""))?;
+    let parsed =
+        Url::parse(uri).map_err(|_| format!("Refusing unparseable verification URL: \"{uri}\""))?;
     let scheme = parsed.scheme();
     if scheme != "http" && scheme != "https" {
         return Err(format!(
@@ -109,17 +110,35 @@ mod tests {
 
     #[test]
     fn strips_one_trailing_slash_and_trims() {
-        assert_eq!(normalize_instance("  https://a.io//  ", false).unwrap(), "https://a.io/");
-        assert_eq!(normalize_instance("https://a.io/", false).unwrap(), "https://a.io");
-        assert_eq!(normalize_instance("https://a.io/base", false).unwrap(), "https://a.io/base");
+        assert_eq!(
+            normalize_instance("  https://a.io//  ", false).unwrap(),
+            "https://a.io/"
+        );
+        assert_eq!(
+            normalize_instance("https://a.io/", false).unwrap(),
+            "https://a.io"
+        );
+        assert_eq!(
+            normalize_instance("https://a.io/base", false).unwrap(),
+            "https://a.io/base"
+        );
     }
 
     #[test]
     fn http_only_on_loopback_unless_insecure() {
-        for ok in ["http://localhost:3000", "http://127.0.0.1", "http://[::1]:8080"] {
+        for ok in [
+            "http://localhost:3000",
+            "http://127.0.0.1",
+            "http://[::1]:8080",
+        ] {
             assert!(normalize_instance(ok, false).is_ok(), "{ok}");
         }
-        for bad in ["http://example.com", "http://10.0.0.1", "http://192.168.1.2:3000", "http://8.8.8.8"] {
+        for bad in [
+            "http://example.com",
+            "http://10.0.0.1",
+            "http://192.168.1.2:3000",
+            "http://8.8.8.8",
+        ] {
             let err = normalize_instance(bad, false).unwrap_err().to_string();
             assert!(err.contains("Refusing to send credentials"), "{err}");
             assert!(normalize_instance(bad, true).is_ok());
@@ -128,11 +147,24 @@ mod tests {
 
     #[test]
     fn rejects_bad_urls() {
-        assert_eq!(normalize_instance("  ", false).unwrap_err().to_string(), "Instance URL is empty.");
-        assert!(normalize_instance("not a url", false).unwrap_err().to_string().starts_with("Invalid instance URL"));
+        assert_eq!(
+            normalize_instance("  ", false).unwrap_err().to_string(),
+            "Instance URL is empty."
+        );
+        assert!(
+            normalize_instance("not a url", false)
+                .unwrap_err()
+                .to_string()
+                .starts_with("Invalid instance URL")
+        );
         assert!(normalize_instance("://missing-scheme", false).is_err());
-        let ftp = normalize_instance("ftp://localhost", true).unwrap_err().to_string();
-        assert_eq!(ftp, "Unsupported instance URL protocol: ftp: (expected http:// or https://).");
+        let ftp = normalize_instance("ftp://localhost", true)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            ftp,
+            "Unsupported instance URL protocol: ftp: (expected http:// or https://)."
+        );
         assert!(normalize_instance("file:///etc", true).is_err());
         assert!(normalize_instance("ws://localhost", true).is_err());
     }
@@ -140,14 +172,40 @@ mod tests {
     #[test]
     fn verification_url_rules() {
         let inst = "https://app.example.com";
-        assert!(check_verification_url("https://app.example.com/activate?user_code=X", inst, false).is_ok());
-        assert!(check_verification_url("https://app.example.com.:443/activate", inst, false).is_ok());
-        for scheme in ["file:///x", "javascript:alert(1)", "customscheme://x", "data:text/plain,x", "ftp://app.example.com/"] {
-            assert!(check_verification_url(scheme, inst, false).is_err(), "{scheme}");
+        assert!(
+            check_verification_url("https://app.example.com/activate?user_code=X", inst, false)
+                .is_ok()
+        );
+        assert!(
+            check_verification_url("https://app.example.com.:443/activate", inst, false).is_ok()
+        );
+        for scheme in [
+            "file:///x",
+            "javascript:alert(1)",
+            "customscheme://x",
+            "data:text/plain,x",
+            "ftp://app.example.com/",
+        ] {
+            assert!(
+                check_verification_url(scheme, inst, false).is_err(),
+                "{scheme}"
+            );
         }
-        assert!(check_verification_url("https://evil.com/activate", inst, false).unwrap_err().contains("expected \"app.example.com\""));
-        assert!(check_verification_url("https://app.example.com:8443/a", inst, false).unwrap_err().contains("port 8443"));
-        assert!(check_verification_url("::nope", inst, false).unwrap_err().contains("unparseable"));
+        assert!(
+            check_verification_url("https://evil.com/activate", inst, false)
+                .unwrap_err()
+                .contains("expected \"app.example.com\"")
+        );
+        assert!(
+            check_verification_url("https://app.example.com:8443/a", inst, false)
+                .unwrap_err()
+                .contains("port 8443")
+        );
+        assert!(
+            check_verification_url("::nope", inst, false)
+                .unwrap_err()
+                .contains("unparseable")
+        );
         assert!(check_verification_url("http://localhost:80/a", "http://localhost", false).is_ok());
     }
 }

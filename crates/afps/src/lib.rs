@@ -1,0 +1,41 @@
+//! AFPS packages, read and written exactly as the Appstrate platform does.
+//!
+//! Pure library: no network, no async. Main entry points:
+//!
+//! - [`read_bundle`] / [`read_bundle_file`]: a `.afps` or `.afps-bundle`
+//!   (detected by content) into a [`Bundle`] of [`Package`]s, with hostile
+//!   archives refused under [`Limits`] and integrity verified (run.md §1).
+//! - [`platform_prompt`]: the byte-exact system prompt (run.md §2.7).
+//! - [`RunEvent`], [`reduce_events`], [`RunResult`], [`truncate_tool_result`],
+//!   [`build_cloud_event`], [`sign_webhook`]: the run event contract (§3).
+//!
+//! Every failure is a [`BundleError`] carrying a stable [`ErrorCode`].
+
+pub mod archive;
+pub mod bundle;
+pub mod cloudevents;
+pub mod context;
+pub mod error;
+pub mod events;
+pub mod integrity;
+pub mod json;
+pub mod limits;
+pub mod manifest;
+pub mod prompt;
+pub mod truncate;
+mod zip;
+
+pub use bundle::{
+    ArchiveKind, BUNDLE_FORMAT_VERSION, Bundle, Package, read_afps, read_afps_bundle, read_bundle,
+    read_bundle_file,
+};
+pub use cloudevents::{
+    WebhookHeaders, build_cloud_event, canonical_event_schema_uri, sign_webhook, verify_webhook,
+};
+pub use context::ExecutionContext;
+pub use error::{BundleError, ErrorCode};
+pub use events::{LogEntry, MemoryEntry, RunError, RunEvent, RunResult, TokenUsage, reduce_events};
+pub use limits::Limits;
+pub use prompt::{PlatformPromptOptions, platform_prompt, render_platform_prompt};
+pub use truncate::{tool_result_byte_limit, truncate_string, truncate_tool_result};
+pub use zip::write_stored as write_stored_zip;

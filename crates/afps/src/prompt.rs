@@ -1,0 +1,431 @@
+//! The platform system prompt (run.md §2.7): the exact bytes the platform
+//! sends to the model for a package and a run context.
+//!
+//! Sections are joined with `\n`, then `\n---\n\n` and the raw `prompt.md`
+//! (never Mustache-rendered) follow.
+
+use serde_json::{Map, Value};
+
+use crate::bundle::Bundle;
+use crate::context::ExecutionContext;
+use crate::json::{iso_from_millis, js_f64, js_string, to_js_json_pretty};
+use crate::manifest::{is_file_field, parse_identity};
+
+/// A skill listed in `### Skills`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PromptSkill {
+    /// Package id (`@scope/name`).
+    pub id: String,
+    /// `manifest.name`, when a string.
+    pub name: Option<String>,
+    /// `manifest.description`, when a string.
+    pub description: Option<String>,
+}
+
+/// An integration section (platform runs only; the CLI passes none).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PromptIntegration {
+    /// Package id.
+    pub id: String,
+    /// Manifest description.
+    pub description: Option<String>,
+    /// Raw `INTEGRATION.md`.
+    pub doc: Option<String>,
+}
+
+/// An input document listed in `## Documents` (platform runs only).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PromptUpload {
+    /// File name.
+    pub name: String,
+    /// MIME type (empty renders `unknown`).
+    pub mime_type: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Path relative to the workspace.
+    pub path: String,
+}
+
+/// The `{properties?, required?}` part of an input schema.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PromptSchema {
+    /// `schema.properties` when it is an object.
+    pub properties: Option<Map<String, Value>>,
+    /// String entries of `schema.required`.
+    pub required: Vec<String>,
+}
+
+/// Everything the prompt is built from besides the context. Build it with
+/// [`PlatformPromptOptions::from_bundle`] and adjust fields if needed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlatformPromptOptions {
+    /// Raw root `prompt.md` (appended verbatim).
+    pub template: String,
+    /// Shown in `## System` (the CLI uses `Appstrate CLI`).
+    pub platform_name: String,
+    /// `manifest.timeout` when a positive finite number.
+    pub timeout_seconds: Option<f64>,
+    /// Skill packages of the bundle, in bundle order.
+    pub skills: Vec<PromptSkill>,
+    /// Integration sections (empty for the CLI).
+    pub integrations: Vec<PromptIntegration>,
+    /// `manifest.input.schema`, narrowed.
+    pub input_schema: Option<PromptSchema>,
+    /// `manifest.output.schema`, verbatim.
+    pub output_schema: Option<Map<String, Value>>,
+    /// Input documents (empty for the CLI).
+    pub uploads: Vec<PromptUpload>,
+    /// Adds `## Deliverables` (platform runs only).
+    pub deliverables: bool,
+}
+
+fn schema_section<'a>(
+    manifest: &'a Map<String, Value>,
+    key: &str,
+) -> Option<&'a Map<String, Value>> {
+    manifest.get(key)?.as_object()?.get("schema")?.as_object()
+}
+
+impl PlatformPromptOptions {
+    /// Derive the options from a bundle alone, as the platform's
+    /// `buildPlatformPromptInputs` does.
+    pub fn from_bundle(bundle: &Bundle, platform_name: &str) -> Self {
+        let root = bundle.root_package();
+        let manifest = &root.manifest;
+        let timeout_seconds = manifest
+            .get("timeout")
+            .and_then(Value::as_f64)
+            .filter(|t| t.is_finite() && *t > 0.0);
+        let skills = bundle
+            .packages
+            .iter()
+            .filter(|p| p.identity != bundle.root && p.package_type() == Some("skill"))
+            .map(|p| PromptSkill {
+                id: parse_identity(&p.identity)
+                    .map_or_else(|| p.identity.clone(), |i| i.package_id()),
+                name: p.manifest_str("name").map(str::to_string),
+                description: p.manifest_str("description").map(str::to_string),
+            })
+            .collect();
+        let input_schema = schema_section(manifest, "input").map(|s| PromptSchema {
+            properties: s.get("properties").and_then(Value::as_object).cloned(),
+            required: s
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        });
+        PlatformPromptOptions {
+            template: root.text("prompt.md").unwrap_or_default(),
+            platform_name: platform_name.to_string(),
+            timeout_seconds,
+            skills,
+            integrations: Vec::new(),
+            input_schema,
+            output_schema: schema_section(manifest, "output").cloned(),
+            uploads: Vec::new(),
+            deliverables: false,
+        }
+    }
+}
+
+/// The platform prompt for a bundle and a context (the CLI passes
+/// `platform_name = "Appstrate CLI"`).
+pub fn platform_prompt(bundle: &Bundle, context: &ExecutionContext, platform_name: &str) -> String {
+    render_platform_prompt(
+        &PlatformPromptOptions::from_bundle(bundle, platform_name),
+        context,
+    )
+}
+
+fn format_file_size(bytes: u64) -> String {
+    let b = bytes as f64;
+    if bytes < 1024 {
+        format!("{bytes} B")
+    } else if bytes < 1024 * 1024 {
+        format!("{:.1} KB", b / 1024.0)
+    } else {
+        format!("{:.2} MB", b / (1024.0 * 1024.0))
+    }
+}
+
+fn type_label(prop: &Value) -> String {
+    match prop.get("type") {
+        None | Some(Value::Null) => "unknown".into(),
+        Some(t) => js_string(t),
+    }
+}
+
+fn memory_date(created: Option<&Value>) -> Option<String> {
+    // `createdAt` is read as milliseconds, as the platform does.
+    match created? {
+        Value::Number(n) => {
+            let ms = n.as_f64()?;
+            if ms == 0.0 { None } else { iso_from_millis(ms) }
+        }
+        Value::String(s) if !s.is_empty() => {
+            let dt = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .ok()?;
+            iso_from_millis((dt.unix_timestamp_nanos() / 1_000_000) as f64)
+        }
+        Value::Bool(true) => iso_from_millis(1.0),
+        _ => None,
+    }
+}
+
+/// Render the prompt from explicit options and a context.
+pub fn render_platform_prompt(opts: &PlatformPromptOptions, context: &ExecutionContext) -> String {
+    let mut s: Vec<String> = Vec::new();
+    let mut push = |line: &str| s.push(line.to_string());
+
+    push("## System\n");
+    push(&format!(
+        "You are an AI agent running on the {} platform.",
+        opts.platform_name
+    ));
+    push("You execute a specific task inside an isolated, ephemeral container.\n");
+    push("### Environment");
+    push(
+        "- **Ephemeral container**: This container is destroyed when your run ends. Any files you create, modifications you make, or data you store on the filesystem will be permanently lost. Do NOT rely on the filesystem for persistence.",
+    );
+    push(
+        "- **Network access**: Outbound HTTP/HTTPS is available. Use `curl`, `fetch`, or any HTTP client to call public APIs and websites directly.",
+    );
+    push(
+        "- **Python**: `python3` is available with common data libraries pre-installed (`openpyxl`, `pandas`, `requests`, `PyPDF2`). Import them directly — no `pip install` needed. Other packages can be added with `pip install` (the environment is discarded when the run ends).",
+    );
+    if let Some(t) = opts.timeout_seconds.filter(|t| *t != 0.0 && !t.is_nan()) {
+        push(&format!(
+            "- **Timeout**: You have {} seconds to complete this task. Work efficiently and output your result promptly.",
+            js_f64(t)
+        ));
+    }
+    let has_uploads = !opts.uploads.is_empty();
+    push(&format!(
+        "- **Workspace**: Your current working directory is the agent workspace. {}You may use the filesystem for temporary processing during this run only.",
+        if has_uploads {
+            "Input documents are available under `./documents/` (relative to cwd) and listed in the `## Documents` section below. "
+        } else {
+            ""
+        }
+    ));
+    push("");
+
+    push("### Communication");
+    push(
+        "Anything you write as plain text — outside a tool call — is **never delivered to the user**. The platform may retain it as a debug execution trace for run operators, but it is not a result or user-facing message. The user does not see your prose, your reasoning, or any chat-style reply.\n",
+    );
+    push(
+        "**The only way to communicate with the user is by calling a tool.** Every result, status update, intermediate finding, question, or error you want the user to receive MUST go through a tool that conveys it. If you would normally end a turn by writing a summary or \"here are your results\", call the appropriate tool instead. If no available tool can carry a given piece of information, that information cannot reach the user — do not assume a final text message will be read.\n",
+    );
+    push(
+        "**Batch independent tool calls.** Every turn is a full round trip to the model, so a turn carrying one call costs the same as a turn carrying five: when several calls do not depend on each other's results, issue them together in the same turn — one turn per question, not one turn per file. Only a call whose input comes from a previous call's result has to wait for its own turn.\n",
+    );
+
+    if !opts.skills.is_empty() {
+        push("### Skills");
+        push("The following skill references are available in your workspace at `.pi/skills/`:\n");
+        for skill in &opts.skills {
+            let label = skill
+                .name
+                .as_deref()
+                .filter(|n| !n.is_empty())
+                .unwrap_or(&skill.id);
+            let desc = skill
+                .description
+                .as_deref()
+                .filter(|d| !d.is_empty())
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default();
+            push(&format!("- **{label}**{desc}"));
+        }
+        push("");
+    }
+
+    for integ in &opts.integrations {
+        push(&format!("## Integration: {}\n", integ.id));
+        if let Some(d) = integ.description.as_deref().filter(|d| !d.is_empty()) {
+            push(&format!("{d}\n"));
+        }
+        if let Some(doc) = integ.doc.as_deref().filter(|d| !d.trim().is_empty()) {
+            push("### API Documentation\n");
+            push(doc);
+            push("");
+        }
+    }
+
+    let props = opts
+        .input_schema
+        .as_ref()
+        .and_then(|s| s.properties.as_ref());
+    let required: &[String] = opts.input_schema.as_ref().map_or(&[], |s| &s.required);
+    let non_file_inputs: Vec<(&String, &Value)> = context
+        .input
+        .iter()
+        .filter(|(k, _)| match props.and_then(|p| p.get(k.as_str())) {
+            Some(prop) if truthy(prop) => !is_file_field(prop),
+            _ => true,
+        })
+        .collect();
+    if !non_file_inputs.is_empty() || props.is_some_and(|p| !p.is_empty()) {
+        push("## User Input\n");
+        if let Some(props) = props {
+            for (key, prop) in props {
+                if is_file_field(prop) {
+                    continue;
+                }
+                let req = if required.iter().any(|r| r == key) {
+                    "required"
+                } else {
+                    "optional"
+                };
+                let value = context
+                    .input
+                    .get(key)
+                    .map(|v| format!(" — `{}`", js_string(v)))
+                    .unwrap_or_default();
+                let description = prop
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                push(&format!(
+                    "- **{key}** ({}, {req}): {description}{value}",
+                    type_label(prop)
+                ));
+            }
+        } else {
+            for (key, value) in &non_file_inputs {
+                push(&format!("- **{key}**: {}", js_string(value)));
+            }
+        }
+        push("");
+    }
+
+    if has_uploads {
+        push("## Documents\n");
+        push("The following documents are available on the local filesystem:\n");
+        for f in &opts.uploads {
+            let ty = if f.mime_type.is_empty() {
+                "unknown"
+            } else {
+                &f.mime_type
+            };
+            push(&format!(
+                "- **{}** ({ty}, {}) → `{}`",
+                f.name,
+                format_file_size(f.size),
+                f.path
+            ));
+        }
+        push("\nRead the documents directly from the filesystem (paths are relative to cwd).\n");
+    }
+
+    if let Some(checkpoint) = context.checkpoint.as_ref().filter(|c| !c.is_null()) {
+        push("## Checkpoint\n");
+        push(
+            "This agent supports stateful operation across runs. Your most recent run left the following checkpoint:\n",
+        );
+        push("```json");
+        push(&to_js_json_pretty(checkpoint));
+        push("```\n");
+        push(
+            "Use this checkpoint to resume work, avoid reprocessing data, or build on previous results.\n",
+        );
+    }
+
+    if let Some(slots) = context.pinned_slots.as_ref().filter(|s| !s.is_empty()) {
+        push("## Pinned Slots\n");
+        push("Named pinned slots (always visible across runs):\n");
+        let mut keys: Vec<&String> = slots.keys().collect();
+        keys.sort_by(|a, b| crate::json::cmp_utf16(a, b));
+        for key in keys {
+            push(&format!("### {key}"));
+            match &slots[key] {
+                Value::String(v) => push(v),
+                v => {
+                    push("```json");
+                    push(&to_js_json_pretty(v));
+                    push("```");
+                }
+            }
+            push("");
+        }
+    }
+
+    if !context.memories.is_empty() {
+        push("## Memory\n");
+        push("Pinned memories (always visible across runs):\n");
+        for mem in &context.memories {
+            let content = match mem.get("content") {
+                None => "undefined".to_string(),
+                Some(c) => js_string(c),
+            };
+            let date = memory_date(mem.get("createdAt"))
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
+            push(&format!("- {content}{date}"));
+        }
+        push("");
+    }
+
+    if opts.deliverables {
+        push("## Deliverables\n");
+        push(
+            "Write any file you produce for the user (generated documents, exports, data files) under `./outputs/` — everything there is published automatically as a downloadable document when the run ends. Hidden files (dotfiles, and anything under a hidden directory) are ignored by this automatic publish. Give every deliverable a concise, descriptive, task-specific kebab-case filename in the user's language, including enough subject or scope to remain understandable outside this run (for example, `./outputs/analyse-concurrents-restaurants-lyon.md`). Never use context-free names such as `report.md`, `summary.md`, `output.md`, `result.md`, or `document.md`. If the user expects a written report or summary without specifying a format, use markdown with such a descriptive filename.\n",
+        );
+    }
+
+    if let Some(schema) = opts.output_schema.as_ref().filter(|s| !s.is_empty()) {
+        push("## Output Format\n");
+        push(
+            "You MUST call the `output` tool **exactly once**, as your FINAL action, with a `data` parameter that satisfies the JSON Schema below. Provide ALL required fields in that single call — do not probe with `output({})` first, and do not split the payload across multiple calls. A successful `output` call ends the run immediately: finish all other work before calling it, and do not plan any message or step after it.\n",
+        );
+        let required: Vec<&str> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if let Some(Value::Object(props)) = schema.get("properties") {
+            push("### Required shape\n");
+            for (key, prop) in props {
+                let req = if required.contains(&key.as_str()) {
+                    "required"
+                } else {
+                    "optional"
+                };
+                let description = prop
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default();
+                push(&format!(
+                    "- **{key}** ({}, {req}){description}",
+                    type_label(prop)
+                ));
+            }
+            push("");
+        }
+        push("### Full JSON Schema\n");
+        push("```json");
+        push(&to_js_json_pretty(&Value::Object(schema.clone())));
+        push("```\n");
+    }
+
+    format!("{}\n---\n\n{}", s.join("\n"), opts.template)
+}
+
+/// JavaScript truthiness of a JSON value.
+pub(crate) fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0 && !f.is_nan()),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
+}
