@@ -2,3 +2,5 @@
 //! scripted servers and a fake `docker`. They stand in for *servers and
 //! programs*, never for our own code, and follow the specification in
 //! `../shared/spec/` faithfully. Tests only (`publish = false`).
+
+pub mod fake_instance;
