@@ -835,3 +835,108 @@ fn dropping_the_instance_stops_the_server() {
     drop(fake);
     assert!(std::net::TcpStream::connect(addr).is_err());
 }
+
+#[tokio::test]
+async fn concurrent_refreshes_with_one_token_trip_reuse_detection() {
+    let fake = FakeInstance::start();
+    let alice = fake.add_user("alice@example.com");
+    let (_, refresh_token) = fake.issue_tokens(&alice);
+    let family = fake.family_of(&refresh_token).expect("family");
+    let replies =
+        futures_util::future::join_all((0..4).map(|_| refresh(&fake, &refresh_token))).await;
+    let ok = replies.iter().filter(|r| r.status == 200).count();
+    assert_eq!(ok, 1, "a refresh token is single-use");
+    assert!(
+        replies
+            .iter()
+            .filter(|r| r.status != 200)
+            .all(|r| r.json()["error"] == "invalid_grant")
+    );
+    assert!(fake.is_family_revoked(&family), "reuse revoked the family");
+    assert_eq!(fake.refresh_calls(), 4);
+}
+
+#[tokio::test]
+async fn expired_refresh_tokens_are_refused() {
+    let fake = FakeInstance::builder().refresh_ttl(0).start();
+    let alice = fake.add_user("alice@example.com");
+    let (_, refresh_token) = fake.issue_tokens(&alice);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let reply = refresh(&fake, &refresh_token).await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.json()["error_description"],
+        "Refresh token has expired."
+    );
+}
+
+#[tokio::test]
+async fn manual_approval_while_a_client_polls() {
+    let fake = FakeInstance::builder().interval(0).start();
+    let alice = fake.add_user("alice@example.com");
+    let code = device_code(&fake).await;
+    let user_code = fake
+        .wait_for_user_code(Duration::from_secs(1))
+        .expect("a code is outstanding");
+    assert_eq!(user_code, str_of(&code, "user_code"));
+    assert!(!fake.approve("not-a-code", &alice));
+    assert!(fake.approve(&user_code, &alice));
+    assert_eq!(poll(&fake, str_of(&code, "device_code")).await.status, 200);
+    assert!(fake.pending_user_codes().is_empty());
+    assert!(fake.wait_for_user_code(Duration::from_millis(30)).is_none());
+}
+
+#[tokio::test]
+async fn request_validation_problems() {
+    let fake = FakeInstance::start();
+    let alice = fake.add_user("alice@example.com");
+    let org = fake.add_org(&alice, "Acme", "acme", Role::Admin);
+    let (access, _) = fake.issue_tokens(&alice);
+    let long = "x".repeat(101);
+    let too_long = post_json(
+        &fake,
+        "/api/applications",
+        &access,
+        Some(&org),
+        json!({"name": long}),
+    )
+    .await;
+    assert_eq!(too_long.status, 400);
+    assert_eq!(too_long.json()["code"], "validation_failed");
+    let no_name = post_json(&fake, "/api/orgs", &access, None, json!({})).await;
+    assert_eq!(no_name.json()["code"], "validation_failed");
+    let not_json = send(
+        reqwest::Client::new()
+            .post(format!("{}/api/orgs", fake.url()))
+            .bearer_auth(&access)
+            .body("{not json"),
+    )
+    .await;
+    assert_eq!(not_json.status, 400);
+    assert_eq!(not_json.json()["code"], "invalid_request");
+    let wrong_method = send(
+        reqwest::Client::new()
+            .delete(format!("{}/api/orgs", fake.url()))
+            .bearer_auth(&access),
+    )
+    .await;
+    assert_eq!(wrong_method.status, 405);
+    fake.set_org_creation_disabled(true);
+    let closed = post_json(&fake, "/api/orgs", &access, None, json!({"name": "New"})).await;
+    assert_eq!(closed.status, 403);
+    // Non-members of the org cannot see its CLI sessions.
+    let outsider = fake.add_user("out@example.com");
+    let (outsider_access, _) = fake.issue_tokens(&outsider);
+    let refused = get(
+        &fake,
+        &format!("/api/orgs/{org}/cli-sessions"),
+        &outsider_access,
+        None,
+    )
+    .await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(
+        refused.json()["detail"],
+        "You are not a member of this organization"
+    );
+}
