@@ -4,3 +4,4 @@
 //! `../shared/spec/` faithfully. Tests only (`publish = false`).
 
 pub mod fake_instance;
+pub mod model_server;

@@ -1,0 +1,106 @@
+//! The RunEvents the loop emits (run.md §2.11, §3.2): every event is an
+//! open JSON object stamped with `type`, `timestamp` (Unix ms) and `runId`.
+
+use serde_json::{Map, Value, json};
+
+use crate::model::Usage;
+
+/// Stamps events of one run. The clock is injectable so tests and the
+/// golden files can pin timestamps.
+#[derive(Clone)]
+pub struct Stamp {
+    pub run_id: String,
+    clock: fn() -> u64,
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Stamp {
+    pub fn new(run_id: impl Into<String>) -> Self {
+        Stamp {
+            run_id: run_id.into(),
+            clock: now_ms,
+        }
+    }
+
+    pub fn with_clock(mut self, clock: fn() -> u64) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// A bridge event: `{type, timestamp, runId, …payload}`.
+    pub fn event(&self, ty: &str, payload: Value) -> Value {
+        let mut m = Map::new();
+        m.insert("type".into(), json!(ty));
+        m.insert("timestamp".into(), json!((self.clock)()));
+        m.insert("runId".into(), json!(self.run_id));
+        if let Value::Object(p) = payload {
+            m.extend(p);
+        }
+        Value::Object(m)
+    }
+
+    /// A runtime-tool event, in the order the original's emitter writes it:
+    /// `{timestamp, runId, type, …}`; a timestamp the tool set is kept.
+    pub fn tool_event(&self, event: &Value) -> Value {
+        let mut m = Map::new();
+        let ts = event
+            .get("timestamp")
+            .cloned()
+            .unwrap_or(json!((self.clock)()));
+        m.insert("timestamp".into(), ts);
+        m.insert("runId".into(), json!(self.run_id));
+        if let Value::Object(p) = event {
+            for (k, v) in p {
+                if k != "timestamp" && k != "runId" {
+                    m.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        Value::Object(m)
+    }
+
+    pub fn progress(&self, message: impl Into<String>, data: Value) -> Value {
+        self.event(
+            "appstrate.progress",
+            json!({"message": message.into(), "data": data}),
+        )
+    }
+
+    pub fn runtime_ready(&self, ready_ms: u64, extensions: usize) -> Value {
+        self.event(
+            "appstrate.progress",
+            json!({
+                "message": format!("runtime ready in {ready_ms}ms"),
+                "data": {"bundleLoaded": true, "extensions": extensions, "totalToReadyMs": ready_ms},
+                "level": "info"
+            }),
+        )
+    }
+
+    pub fn error(&self, message: impl Into<String>) -> Value {
+        self.event("appstrate.error", json!({"message": message.into()}))
+    }
+
+    pub fn metric(&self, usage: &Usage, cost: f64) -> Value {
+        self.event(
+            "appstrate.metric",
+            json!({"usage": usage_json(usage), "cost": cost}),
+        )
+    }
+}
+
+/// Usage in the RunEvent / RunResult shape.
+pub fn usage_json(u: &Usage) -> Value {
+    json!({
+        "input_tokens": u.input,
+        "output_tokens": u.output,
+        "cache_creation_input_tokens": u.cache_write,
+        "cache_read_input_tokens": u.cache_read,
+    })
+}

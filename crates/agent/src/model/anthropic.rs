@@ -1,0 +1,282 @@
+//! Anthropic Messages API, streaming (`POST {base}/v1/messages`).
+
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde_json::{Value, json};
+
+use super::stream::{parse_json, post_sse};
+use super::{
+    AssistantTurn, Message, ModelConfig, ModelError, ModelRequest, StopReason, ToolCall, Usage,
+};
+
+const PROVIDER: &str = "anthropic";
+
+pub fn request_body(config: &ModelConfig, request: &ModelRequest<'_>) -> Value {
+    let mut tools: Vec<Value> = request
+        .tools
+        .iter()
+        .map(
+            |t| json!({"name": t.name, "description": t.description, "input_schema": t.parameters}),
+        )
+        .collect();
+    // A cache breakpoint on the last tool caches the whole tool list (as Pi does).
+    if let Some(Value::Object(last)) = tools.last_mut() {
+        last.insert("cache_control".into(), json!({"type": "ephemeral"}));
+    }
+    let messages: Vec<Value> = request.messages.iter().map(message_json).collect();
+    let mut body = json!({
+        "model": config.model_id,
+        "max_tokens": config.max_tokens.min(32000),
+        "stream": true,
+        "system": [{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}],
+        "messages": messages,
+    });
+    if !tools.is_empty() {
+        body["tools"] = Value::Array(tools);
+    }
+    body
+}
+
+fn message_json(message: &Message) -> Value {
+    match message {
+        Message::User(text) => json!({"role": "user", "content": [{"type": "text", "text": text}]}),
+        Message::Assistant { text, tool_calls } => {
+            let mut content: Vec<Value> = text
+                .iter()
+                .map(|t| json!({"type": "text", "text": t}))
+                .collect();
+            for call in tool_calls {
+                // Arguments that never parsed are sent back as an empty object.
+                let input = call.arguments().unwrap_or_else(|_| json!({}));
+                content.push(
+                    json!({"type": "tool_use", "id": call.id, "name": call.name, "input": input}),
+                );
+            }
+            json!({"role": "assistant", "content": content})
+        }
+        Message::ToolResults(results) => {
+            let content: Vec<Value> = results
+                .iter()
+                .map(|r| {
+                    json!({
+                        "type": "tool_result",
+                        "tool_use_id": r.call_id,
+                        "content": [{"type": "text", "text": r.text}],
+                        "is_error": r.is_error,
+                    })
+                })
+                .collect();
+            json!({"role": "user", "content": content})
+        }
+    }
+}
+
+pub async fn complete(
+    http: &reqwest::Client,
+    config: &ModelConfig,
+    request: &ModelRequest<'_>,
+) -> Result<AssistantTurn, ModelError> {
+    let url = format!("{}/v1/messages", config.base_url());
+    let mut headers = HeaderMap::new();
+    let key = HeaderValue::from_str(&config.api_key).map_err(|_| {
+        ModelError::Unsupported("the Anthropic API key contains invalid characters".into())
+    })?;
+    headers.insert("x-api-key", key);
+    headers.insert("anthropic-version", HeaderValue::from_static("2023-06-01"));
+    headers.insert(
+        "anthropic-beta",
+        HeaderValue::from_static("fine-grained-tool-streaming-2025-05-14"),
+    );
+    let body = request_body(config, request);
+    let mut stream = post_sse(http, PROVIDER, url, headers, &body).await?;
+    let mut asm = Assembler::default();
+    while let Some(ev) = stream.next().await? {
+        if asm.event(&parse_json(PROVIDER, &ev.data)?)? {
+            return asm.finish();
+        }
+    }
+    Err(ModelError::StreamCut { provider: PROVIDER })
+}
+
+enum Block {
+    Text(String),
+    Tool(ToolCall),
+    Other,
+}
+
+/// Folds the stream's events into one message.
+#[derive(Default)]
+struct Assembler {
+    blocks: Vec<(u64, Block)>,
+    usage: Usage,
+    stop: Option<StopReason>,
+}
+
+impl Assembler {
+    /// Returns true on `message_stop`.
+    fn event(&mut self, ev: &Value) -> Result<bool, ModelError> {
+        match ev.get("type").and_then(Value::as_str).unwrap_or("") {
+            "message_start" => {
+                if let Some(u) = ev.pointer("/message/usage") {
+                    self.read_usage(u);
+                }
+            }
+            "content_block_start" => {
+                let index = ev.get("index").and_then(Value::as_u64).unwrap_or(0);
+                let block = ev.get("content_block").cloned().unwrap_or(Value::Null);
+                let b = match block.get("type").and_then(Value::as_str) {
+                    Some("text") => Block::Text(str_of(&block, "text")),
+                    Some("tool_use") => {
+                        // Non-streamed input arrives whole in the start event.
+                        let raw = match block.get("input") {
+                            Some(Value::Object(m)) if !m.is_empty() => {
+                                Value::Object(m.clone()).to_string()
+                            }
+                            _ => String::new(),
+                        };
+                        Block::Tool(ToolCall {
+                            id: str_of(&block, "id"),
+                            name: str_of(&block, "name"),
+                            raw_arguments: raw,
+                        })
+                    }
+                    _ => Block::Other,
+                };
+                self.blocks.push((index, b));
+            }
+            "content_block_delta" => {
+                let index = ev.get("index").and_then(Value::as_u64).unwrap_or(0);
+                let delta = ev.get("delta").cloned().unwrap_or(Value::Null);
+                if let Some((_, block)) = self.blocks.iter_mut().rev().find(|(i, _)| *i == index) {
+                    match (block, delta.get("type").and_then(Value::as_str)) {
+                        (Block::Text(t), Some("text_delta")) => t.push_str(&str_of(&delta, "text")),
+                        (Block::Tool(c), Some("input_json_delta")) => {
+                            c.raw_arguments.push_str(&str_of(&delta, "partial_json"))
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            "message_delta" => {
+                if let Some(u) = ev.get("usage") {
+                    self.read_usage(u);
+                }
+                if let Some(reason) = ev.pointer("/delta/stop_reason").and_then(Value::as_str) {
+                    self.stop = Some(match reason {
+                        "tool_use" => StopReason::ToolUse,
+                        "max_tokens" => StopReason::MaxTokens,
+                        _ => StopReason::EndTurn,
+                    });
+                }
+            }
+            "message_stop" => return Ok(true),
+            "error" => {
+                let kind = ev
+                    .pointer("/error/type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let message = ev
+                    .pointer("/error/message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("unknown error")
+                    .to_string();
+                return Err(ModelError::Stream {
+                    provider: PROVIDER,
+                    message,
+                    retryable: matches!(
+                        kind,
+                        "overloaded_error" | "api_error" | "rate_limit_error"
+                    ),
+                });
+            }
+            _ => {}
+        }
+        Ok(false)
+    }
+
+    fn read_usage(&mut self, u: &Value) {
+        let get = |k: &str| u.get(k).and_then(Value::as_u64);
+        if let Some(v) = get("input_tokens") {
+            self.usage.input = v;
+        }
+        if let Some(v) = get("output_tokens") {
+            self.usage.output = v;
+        }
+        if let Some(v) = get("cache_read_input_tokens") {
+            self.usage.cache_read = v;
+        }
+        if let Some(v) = get("cache_creation_input_tokens") {
+            self.usage.cache_write = v;
+        }
+    }
+
+    fn finish(self) -> Result<AssistantTurn, ModelError> {
+        let Some(stop) = self.stop else {
+            return Err(ModelError::StreamCut { provider: PROVIDER });
+        };
+        let mut text = Vec::new();
+        let mut tool_calls = Vec::new();
+        for (_, b) in self.blocks {
+            match b {
+                Block::Text(t) if !t.is_empty() => text.push(t),
+                Block::Tool(c) => tool_calls.push(c),
+                _ => {}
+            }
+        }
+        Ok(AssistantTurn {
+            text,
+            tool_calls,
+            usage: self.usage,
+            stop,
+        })
+    }
+}
+
+fn str_of(v: &Value, key: &str) -> String {
+    v.get(key).and_then(Value::as_str).unwrap_or("").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assembles_text_and_tool_fragments() {
+        let mut a = Assembler::default();
+        let events = [
+            json!({"type":"message_start","message":{"usage":{"input_tokens":10,"output_tokens":1,"cache_read_input_tokens":3}}}),
+            json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}),
+            json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hel"}}),
+            json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"lo"}}),
+            json!({"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"t1","name":"bash","input":{}}}),
+            json!({"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"comm"}}),
+            json!({"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"and\":\"ls\"}"}}),
+            json!({"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":7}}),
+        ];
+        for e in &events {
+            assert!(!a.event(e).expect("event"));
+        }
+        assert!(a.event(&json!({"type":"message_stop"})).expect("stop"));
+        let turn = a.finish().expect("turn");
+        assert_eq!(turn.text, vec!["Hello"]);
+        assert_eq!(
+            turn.tool_calls[0].arguments().expect("json"),
+            json!({"command":"ls"})
+        );
+        assert_eq!(
+            turn.usage,
+            Usage {
+                input: 10,
+                output: 7,
+                cache_read: 3,
+                cache_write: 0
+            }
+        );
+        assert_eq!(turn.stop, StopReason::ToolUse);
+    }
+
+    #[test]
+    fn message_stop_without_stop_reason_is_a_cut_stream() {
+        let a = Assembler::default();
+        assert!(matches!(a.finish(), Err(ModelError::StreamCut { .. })));
+    }
+}

@@ -1,0 +1,311 @@
+//! Model clients: the conversation types the loop speaks, one streaming
+//! client per wire protocol, and the retry policy around them.
+//!
+//! The loop never sees a protocol: it hands a [`ModelRequest`] to a
+//! [`ModelClient`] and gets back one finished [`AssistantTurn`].
+
+mod anthropic;
+mod openai_chat;
+mod resolve;
+mod retry;
+mod stream;
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub use resolve::{DEFAULT_MODEL, ModelRequestFlags, ResolveError, resolve_env_model};
+pub use retry::RetryPolicy;
+
+/// The wire protocols `--model-api` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelApi {
+    AnthropicMessages,
+    OpenAiCompletions,
+    OpenAiResponses,
+    MistralConversations,
+}
+
+/// Every value `--model-api` names, for the "unknown value" error.
+pub const ACCEPTED_APIS: &[&str] = &[
+    "anthropic-messages",
+    "openai-completions",
+    "openai-responses",
+    "mistral-conversations",
+];
+
+impl ModelApi {
+    pub fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "anthropic-messages" => Self::AnthropicMessages,
+            "openai-completions" => Self::OpenAiCompletions,
+            "openai-responses" => Self::OpenAiResponses,
+            "mistral-conversations" => Self::MistralConversations,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AnthropicMessages => "anthropic-messages",
+            Self::OpenAiCompletions => "openai-completions",
+            Self::OpenAiResponses => "openai-responses",
+            Self::MistralConversations => "mistral-conversations",
+        }
+    }
+
+    /// The provider's key variable, looked at before the generic ones (run.md §2.9).
+    pub fn key_variable(self) -> &'static str {
+        match self {
+            Self::AnthropicMessages => "ANTHROPIC_API_KEY",
+            Self::OpenAiCompletions | Self::OpenAiResponses => "OPENAI_API_KEY",
+            Self::MistralConversations => "MISTRAL_API_KEY",
+        }
+    }
+
+    pub fn provider(self) -> &'static str {
+        match self {
+            Self::AnthropicMessages => "anthropic",
+            Self::OpenAiCompletions | Self::OpenAiResponses => "openai",
+            Self::MistralConversations => "mistral",
+        }
+    }
+
+    fn default_base_url(self) -> &'static str {
+        match self {
+            Self::AnthropicMessages => "https://api.anthropic.com",
+            Self::OpenAiCompletions | Self::OpenAiResponses => "https://api.openai.com/v1",
+            Self::MistralConversations => "https://api.mistral.ai/v1",
+        }
+    }
+}
+
+/// Everything needed to talk to one model: the result of model resolution
+/// (env mode today; a platform preset later fills the same record).
+#[derive(Clone)]
+pub struct ModelConfig {
+    pub api: ModelApi,
+    pub model_id: String,
+    /// Without a trailing slash. `None` uses the provider's public endpoint.
+    pub base_url: Option<String>,
+    pub api_key: String,
+    pub max_tokens: u32,
+    pub context_window: u64,
+}
+
+impl std::fmt::Debug for ModelConfig {
+    // The key never reaches a debug print.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelConfig")
+            .field("api", &self.api)
+            .field("model_id", &self.model_id)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ModelConfig {
+    pub fn base_url(&self) -> String {
+        self.base_url
+            .clone()
+            .unwrap_or_else(|| self.api.default_base_url().to_string())
+            .trim_end_matches('/')
+            .to_string()
+    }
+}
+
+/// A tool as the model sees it.
+#[derive(Debug, Clone)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    pub parameters: Value,
+}
+
+/// A tool call the model asked for, assembled from streamed fragments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    /// The raw JSON text of the arguments as the model produced it.
+    pub raw_arguments: String,
+}
+
+impl ToolCall {
+    /// The arguments parsed; an empty string counts as `{}`.
+    pub fn arguments(&self) -> Result<Value, serde_json::Error> {
+        if self.raw_arguments.trim().is_empty() {
+            return Ok(Value::Object(Default::default()));
+        }
+        serde_json::from_str(&self.raw_arguments)
+    }
+}
+
+/// The answer to one tool call, sent back on the next request.
+#[derive(Debug, Clone)]
+pub struct ToolResultMessage {
+    pub call_id: String,
+    pub name: String,
+    pub text: String,
+    pub is_error: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    User(String),
+    Assistant {
+        text: Vec<String>,
+        tool_calls: Vec<ToolCall>,
+    },
+    ToolResults(Vec<ToolResultMessage>),
+}
+
+pub struct ModelRequest<'a> {
+    pub system: &'a str,
+    pub messages: &'a [Message],
+    pub tools: &'a [ToolSpec],
+}
+
+/// Token counts of one response.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub input: u64,
+    pub output: u64,
+    pub cache_read: u64,
+    pub cache_write: u64,
+}
+
+impl Usage {
+    pub fn add(&mut self, other: &Usage) {
+        self.input += other.input;
+        self.output += other.output;
+        self.cache_read += other.cache_read;
+        self.cache_write += other.cache_write;
+    }
+
+    pub fn is_zero(&self) -> bool {
+        *self == Usage::default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    EndTurn,
+    ToolUse,
+    MaxTokens,
+}
+
+/// One complete assistant message.
+#[derive(Debug, Clone)]
+pub struct AssistantTurn {
+    pub text: Vec<String>,
+    pub tool_calls: Vec<ToolCall>,
+    pub usage: Usage,
+    pub stop: StopReason,
+}
+
+/// Why a model call failed after the retries it deserved.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ModelError {
+    /// The provider answered with an HTTP error.
+    #[error("{provider} returned HTTP {status}: {message}")]
+    Status {
+        provider: &'static str,
+        status: u16,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// No answer, or the connection broke.
+    #[error("cannot reach {provider} at {url}: {message}")]
+    Network {
+        provider: &'static str,
+        url: String,
+        message: String,
+    },
+    /// The stream ended before the message was complete.
+    #[error("the {provider} stream ended before the message was complete")]
+    StreamCut { provider: &'static str },
+    /// The provider sent an error event inside the stream, or something unreadable.
+    #[error("{provider} stream error: {message}")]
+    Stream {
+        provider: &'static str,
+        message: String,
+        retryable: bool,
+    },
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+impl ModelError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ModelError::Status { status, .. } => *status == 429 || *status >= 500,
+            ModelError::Network { .. } | ModelError::StreamCut { .. } => true,
+            ModelError::Stream { retryable, .. } => *retryable,
+            ModelError::Unsupported(_) => false,
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ModelError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// A streaming client for one protocol, with retries.
+pub struct ModelClient {
+    config: ModelConfig,
+    http: reqwest::Client,
+    retry: RetryPolicy,
+}
+
+impl ModelClient {
+    pub fn new(config: ModelConfig, retry: RetryPolicy) -> Result<Self, ModelError> {
+        if config.api == ModelApi::OpenAiResponses {
+            return Err(ModelError::Unsupported(
+                "--model-api openai-responses is not supported yet; use openai-completions"
+                    .to_string(),
+            ));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(30))
+            .user_agent(concat!("appstrate-cli/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ModelError::Network {
+                provider: config.api.provider(),
+                url: config.base_url(),
+                message: e.to_string(),
+            })?;
+        Ok(ModelClient {
+            config,
+            http,
+            retry,
+        })
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// One assistant turn, retried on 429/5xx/network errors as the policy allows.
+    pub async fn complete(&self, request: &ModelRequest<'_>) -> Result<AssistantTurn, ModelError> {
+        let mut attempt = 0u32;
+        loop {
+            let result = match self.config.api {
+                ModelApi::AnthropicMessages => {
+                    anthropic::complete(&self.http, &self.config, request).await
+                }
+                _ => openai_chat::complete(&self.http, &self.config, request).await,
+            };
+            match result {
+                Err(err) if err.is_retryable() && attempt < self.retry.max_retries => {
+                    attempt += 1;
+                    tokio::time::sleep(self.retry.delay(attempt, err.retry_after())).await;
+                }
+                other => return other,
+            }
+        }
+    }
+}

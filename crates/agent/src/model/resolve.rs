@@ -1,0 +1,118 @@
+//! Model resolution, env mode (run.md §2.9): which protocol, which model,
+//! which key, which endpoint. A platform-preset mode will fill the same
+//! [`ModelConfig`] from the instance later.
+
+use super::{ACCEPTED_APIS, ModelApi, ModelConfig};
+
+pub const DEFAULT_MODEL: &str = "claude-sonnet-4-5";
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ResolveError {
+    #[error("Unknown --model-api \"{0}\" — use one of: {list}", list = ACCEPTED_APIS.join(", "))]
+    UnknownApi(String),
+    #[error(
+        "No LLM API key resolved for provider {provider} — pass --llm-api-key or set one of: {vars}"
+    )]
+    NoKey {
+        provider: &'static str,
+        vars: String,
+    },
+}
+
+/// What the user asked for; `lookup` reads the environment.
+pub struct ModelRequestFlags<'a> {
+    pub api: Option<&'a str>,
+    pub model: Option<&'a str>,
+    pub api_key: Option<&'a str>,
+}
+
+pub fn resolve_env_model(
+    flags: &ModelRequestFlags<'_>,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<ModelConfig, ResolveError> {
+    let non_empty = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+    let api_name = flags
+        .api
+        .map(str::to_string)
+        .or_else(|| non_empty("APPSTRATE_MODEL_API"))
+        .unwrap_or_else(|| "anthropic-messages".to_string());
+    let api = ModelApi::parse(&api_name).ok_or(ResolveError::UnknownApi(api_name))?;
+    let model_id = flags
+        .model
+        .map(str::to_string)
+        .or_else(|| non_empty("APPSTRATE_MODEL_ID"))
+        .unwrap_or_else(|| DEFAULT_MODEL.to_string());
+    let vars = [api.key_variable(), "APPSTRATE_LLM_API_KEY", "LLM_API_KEY"];
+    let api_key = flags
+        .api_key
+        .filter(|k| !k.trim().is_empty())
+        .map(str::to_string)
+        .or_else(|| vars.iter().find_map(|v| non_empty(v)))
+        .ok_or_else(|| ResolveError::NoKey {
+            provider: api.provider(),
+            vars: vars.join(", "),
+        })?;
+    Ok(ModelConfig {
+        api,
+        model_id,
+        base_url: non_empty("APPSTRATE_LLM_BASE_URL")
+            .map(|u| u.trim().trim_end_matches('/').to_string()),
+        api_key,
+        max_tokens: 8192,
+        context_window: 200_000,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_chain_and_errors() {
+        let env = |k: &str| match k {
+            "OPENAI_API_KEY" => Some("sk-openai".to_string()),
+            "LLM_API_KEY" => Some("generic".to_string()),
+            _ => None,
+        };
+        let flags = ModelRequestFlags {
+            api: Some("openai-completions"),
+            model: None,
+            api_key: None,
+        };
+        let c = resolve_env_model(&flags, env).expect("resolves");
+        assert_eq!(
+            (c.api_key.as_str(), c.model_id.as_str()),
+            ("sk-openai", DEFAULT_MODEL)
+        );
+        let flags = ModelRequestFlags {
+            api: None,
+            model: Some("m"),
+            api_key: None,
+        };
+        assert_eq!(
+            resolve_env_model(&flags, env).expect("resolves").api_key,
+            "generic"
+        );
+        let flags = ModelRequestFlags {
+            api: Some("nope"),
+            model: None,
+            api_key: None,
+        };
+        assert!(matches!(
+            resolve_env_model(&flags, env),
+            Err(ResolveError::UnknownApi(_))
+        ));
+        let flags = ModelRequestFlags {
+            api: Some("mistral-conversations"),
+            model: None,
+            api_key: None,
+        };
+        let err = resolve_env_model(&flags, |_| None)
+            .expect_err("no key")
+            .to_string();
+        assert!(
+            err.contains("MISTRAL_API_KEY, APPSTRATE_LLM_API_KEY, LLM_API_KEY"),
+            "{err}"
+        );
+    }
+}

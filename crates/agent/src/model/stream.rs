@@ -1,0 +1,139 @@
+//! The HTTP half shared by every protocol: POST a JSON body, turn an error
+//! status into a [`ModelError`], and read the body as SSE events.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde_json::Value;
+
+use super::ModelError;
+use super::retry::parse_retry_after;
+use crate::sse::{SseDecoder, SseEvent};
+
+/// How long a stream may stay silent before we call the connection dead.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+pub struct EventStream {
+    provider: &'static str,
+    url: String,
+    body: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    decoder: SseDecoder,
+    queued: std::collections::VecDeque<SseEvent>,
+}
+
+impl EventStream {
+    /// The next event; `Ok(None)` when the server closed the stream.
+    pub async fn next(&mut self) -> Result<Option<SseEvent>, ModelError> {
+        loop {
+            if let Some(ev) = self.queued.pop_front() {
+                return Ok(Some(ev));
+            }
+            let chunk = tokio::time::timeout(IDLE_TIMEOUT, self.body.next())
+                .await
+                .map_err(|_| ModelError::Network {
+                    provider: self.provider,
+                    url: self.url.clone(),
+                    message: format!("no data for {} s", IDLE_TIMEOUT.as_secs()),
+                })?;
+            match chunk {
+                None => {
+                    // A final event without its blank line still counts.
+                    self.queued.extend(self.decoder.feed(b"\n\n"));
+                    if self.queued.is_empty() {
+                        return Ok(None);
+                    }
+                }
+                // A connection dropped mid-body is the same as a cut stream.
+                Some(Err(_)) => {
+                    return Err(ModelError::StreamCut {
+                        provider: self.provider,
+                    });
+                }
+                Some(Ok(bytes)) => self.queued.extend(self.decoder.feed(&bytes)),
+            }
+        }
+    }
+}
+
+pub async fn post_sse(
+    http: &reqwest::Client,
+    provider: &'static str,
+    url: String,
+    headers: reqwest::header::HeaderMap,
+    body: &Value,
+) -> Result<EventStream, ModelError> {
+    let response = http
+        .post(&url)
+        .headers(headers)
+        .header(reqwest::header::ACCEPT, "text/event-stream")
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .map_err(|e| ModelError::Network {
+            provider,
+            url: url.clone(),
+            message: error_chain(&e),
+        })?;
+    let status = response.status();
+    if !status.is_success() {
+        let retry_after = parse_retry_after(response.headers());
+        let text = response.text().await.unwrap_or_default();
+        return Err(ModelError::Status {
+            provider,
+            status: status.as_u16(),
+            message: error_message(&text, status),
+            retry_after,
+        });
+    }
+    Ok(EventStream {
+        provider,
+        url,
+        body: response.bytes_stream().boxed(),
+        decoder: SseDecoder::new(),
+        queued: Default::default(),
+    })
+}
+
+/// The provider's own error message (`{"error":{"message":…}}` for both
+/// Anthropic and OpenAI), else the start of the body, else the status text.
+fn error_message(body: &str, status: reqwest::StatusCode) -> String {
+    if let Ok(v) = serde_json::from_str::<Value>(body) {
+        let msg = v
+            .pointer("/error/message")
+            .or_else(|| v.get("message"))
+            .or_else(|| v.get("error"))
+            .and_then(Value::as_str);
+        if let Some(m) = msg {
+            return m.to_string();
+        }
+    }
+    let trimmed = body.trim();
+    if trimmed.is_empty() {
+        return status.canonical_reason().unwrap_or("error").to_string();
+    }
+    let mut cut: String = trimmed.chars().take(300).collect();
+    if cut.len() < trimmed.len() {
+        cut.push('…');
+    }
+    cut
+}
+
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut msg = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+pub fn parse_json(provider: &'static str, data: &str) -> Result<Value, ModelError> {
+    serde_json::from_str(data).map_err(|e| ModelError::Stream {
+        provider,
+        message: format!("unreadable event ({e})"),
+        retryable: false,
+    })
+}

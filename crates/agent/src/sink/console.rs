@@ -1,0 +1,324 @@
+//! The human console rendering of RunEvents (run.md §3.3), byte-exact with
+//! the original's `console-sink.golden.txt`.
+
+use std::io::Write;
+
+use serde_json::Value;
+
+use super::Sink;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+const ARGS_MAX: usize = 200;
+const RESULT_MAX: usize = 100;
+const RESULT_MAX_VERBOSE: usize = 2048;
+
+pub struct ConsoleSink {
+    out: Box<dyn Write + Send>,
+    err: Box<dyn Write + Send>,
+    verbosity: Verbosity,
+    colour: bool,
+}
+
+impl ConsoleSink {
+    pub fn new(
+        out: Box<dyn Write + Send>,
+        err: Box<dyn Write + Send>,
+        verbosity: Verbosity,
+        colour: bool,
+    ) -> Self {
+        ConsoleSink {
+            out,
+            err,
+            verbosity,
+            colour,
+        }
+    }
+
+    fn paint(&self, code: u8, s: &str) -> String {
+        if self.colour {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+
+    fn print(&mut self, text: &str) {
+        let _ = self.out.write_all(text.as_bytes());
+        let _ = self.out.flush();
+    }
+
+    fn tool_event(&mut self, event: &Value, data: &Value, tool: &str) -> String {
+        let call_id = data
+            .get("toolCallId")
+            .or_else(|| event.get("toolCallId"))
+            .and_then(Value::as_str);
+        let tag = call_id
+            .map(|id| {
+                let chars: Vec<char> = id.chars().collect();
+                let tail: String = chars[chars.len().saturating_sub(8)..].iter().collect();
+                self.paint(2, &format!(" #{tail}"))
+            })
+            .unwrap_or_default();
+        let verbose = self.verbosity == Verbosity::Verbose;
+        if data.get("result").is_none() && data.get("isError").is_none() {
+            let mut s = format!("{}{tag}\n", self.paint(36, &format!("→ tool: {tool}")));
+            if let Some(args) = data.get("args").filter(|a| !a.is_null()) {
+                if verbose {
+                    let pretty = serde_json::to_string_pretty(args).unwrap_or_default();
+                    s.push_str(&format!("  args  {}\n", pretty.replace('\n', "\n        ")));
+                } else {
+                    let line = compact_args(args);
+                    if !line.is_empty() {
+                        s.push_str(&format!("  args  {}\n", cut(&line, ARGS_MAX)));
+                    }
+                }
+            }
+            return s;
+        }
+        let is_error = data
+            .get("isError")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let text = result_text(data.get("result").unwrap_or(&Value::Null), verbose);
+        let text = if verbose {
+            cut(&text, RESULT_MAX_VERBOSE).replace('\n', "\n         ")
+        } else {
+            cut(
+                &text.replace("\r\n", " ↵ ").replace('\n', " ↵ "),
+                RESULT_MAX,
+            )
+        };
+        let (mark, label) = if is_error {
+            (self.paint(31, "✗"), "error ")
+        } else {
+            (self.paint(32, "✓"), "result")
+        };
+        if text.is_empty() {
+            return format!("{mark} {label}{tag} ({tool})\n");
+        }
+        format!("{mark} {label}{tag} {text}\n")
+    }
+}
+
+impl Sink for ConsoleSink {
+    fn event(&mut self, event: &Value) {
+        let ty = event.get("type").and_then(Value::as_str).unwrap_or("");
+        let text = match ty {
+            "appstrate.progress" => {
+                let data = event.get("data").cloned().unwrap_or(Value::Null);
+                if let Some(tool) = data.get("tool").and_then(Value::as_str) {
+                    if self.verbosity == Verbosity::Quiet {
+                        return;
+                    }
+                    self.tool_event(event, &data, tool)
+                } else {
+                    let msg = event.get("message").and_then(Value::as_str).unwrap_or("");
+                    if msg.starts_with(['→', '✓', '✗', '⚠']) {
+                        format!("{msg}\n")
+                    } else {
+                        format!("→ {msg}\n")
+                    }
+                }
+            }
+            "appstrate.error" => {
+                let msg = event.get("message").and_then(Value::as_str).unwrap_or("");
+                let line = format!("{}\n", self.paint(33, &format!("⚠ {msg}")));
+                let _ = self.err.write_all(line.as_bytes());
+                let _ = self.err.flush();
+                return;
+            }
+            "appstrate.metric" => {
+                let n = |k: &str| {
+                    event
+                        .pointer(&format!("/usage/{k}"))
+                        .and_then(Value::as_u64)
+                        .unwrap_or(0)
+                };
+                let cost = event.get("cost").and_then(Value::as_f64).unwrap_or(0.0);
+                let line = format!(
+                    "∑ tokens in={} out={}  ${cost:.4}",
+                    n("input_tokens"),
+                    n("output_tokens")
+                );
+                format!("{}\n", self.paint(2, &line))
+            }
+            "memory.added" => {
+                let c = event.get("content").and_then(Value::as_str).unwrap_or("");
+                format!("{}\n", self.paint(33, &format!("+ memory: {c}")))
+            }
+            "output.emitted" => {
+                let data = event.get("data").cloned().unwrap_or(Value::Null);
+                format!("{}\n", self.paint(32, &format!("✓ output: {data}")))
+            }
+            _ => return,
+        };
+        self.print(&text);
+    }
+
+    fn finalize(&mut self, result: &Value) {
+        let text = match result.pointer("/error/message").and_then(Value::as_str) {
+            Some(m) => format!("\n[run failed] {m}\n"),
+            None if result.get("error").is_some_and(|e| !e.is_null()) => {
+                "\n[run failed] \n".to_string()
+            }
+            None => "\n[run complete]\n".to_string(),
+        };
+        self.print(&text);
+    }
+}
+
+/// `key: value, key2: value2`: strings raw, the rest compact JSON, nulls skipped.
+fn compact_args(args: &Value) -> String {
+    match args {
+        Value::Object(m) => m
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| match v {
+                Value::String(s) => format!("{k}: {s}"),
+                other => format!("{k}: {other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Cuts at `max` characters and marks the cut with `...`.
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max).collect();
+    out.push_str("...");
+    out
+}
+
+/// The text shown for a tool result.
+fn result_text(result: &Value, verbose: bool) -> String {
+    if result.get("__truncated").and_then(Value::as_bool) == Some(true) {
+        let size = |k: &str| result.get(k).and_then(Value::as_u64).map(human_size);
+        let head = match (size("bytes"), size("limit")) {
+            (Some(a), Some(b)) => format!("(truncated {a} > {b})"),
+            _ => "(truncated)".to_string(),
+        };
+        let preview = result.get("preview").and_then(Value::as_str).unwrap_or("");
+        let body = unwrap_preview(preview);
+        return if body.is_empty() {
+            head
+        } else {
+            format!("{head} {body}")
+        };
+    }
+    if let Some(text) = envelope_text(result) {
+        return text;
+    }
+    match result {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other if verbose => serde_json::to_string_pretty(other).unwrap_or_default(),
+        other => other.to_string(),
+    }
+}
+
+/// The text blocks of an MCP envelope `{content:[{type:"text",text}]}`.
+fn envelope_text(v: &Value) -> Option<String> {
+    let blocks = v.get("content")?.as_array()?;
+    let texts: Vec<&str> = blocks
+        .iter()
+        .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
+        .filter_map(|b| b.get("text").and_then(Value::as_str))
+        .collect();
+    if texts.is_empty() && !blocks.is_empty() {
+        return None;
+    }
+    Some(texts.join("\n"))
+}
+
+/// A truncation preview is the start of the result's JSON, usually cut in
+/// the middle of a string: take the envelope's text when the JSON still
+/// parses, else rescue the first `"text":"…` string up to the cut.
+fn unwrap_preview(preview: &str) -> String {
+    if let Ok(v) = serde_json::from_str::<Value>(preview)
+        && let Some(t) = envelope_text(&v)
+    {
+        return t;
+    }
+    rescue_text(preview).unwrap_or_else(|| preview.to_string())
+}
+
+fn rescue_text(s: &str) -> Option<String> {
+    // The first `"text"` key (not the `"type":"text"` value) with a string value.
+    let body = s.match_indices("\"text\"").find_map(|(at, _)| {
+        let rest = s[at + 6..].trim_start().strip_prefix(':')?.trim_start();
+        rest.strip_prefix('"')
+    })?;
+    let mut out = String::new();
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => break,
+            '\\' => match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('r') => out.push('\r'),
+                Some('b') => out.push('\u{8}'),
+                Some('f') => out.push('\u{c}'),
+                Some('u') => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    if let Some(ch) = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                        out.push(ch);
+                    }
+                }
+                Some(other) => out.push(other),
+                None => break,
+            },
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+/// `512 B`, `5.9 KB` (one decimal below 10), `12 KB`, then MB and GB.
+fn human_size(bytes: u64) -> String {
+    let units = ["KB", "MB", "GB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut v = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < units.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if v < 10.0 {
+        format!("{v:.1} {}", units[unit])
+    } else {
+        format!("{} {}", v.round() as u64, units[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(human_size(2048), "2.0 KB");
+        assert_eq!(human_size(6039), "5.9 KB");
+        assert_eq!(human_size(20 * 1024), "20 KB");
+        assert_eq!(human_size(100), "100 B");
+    }
+
+    #[test]
+    fn rescue_from_a_cut_preview() {
+        let p = "{\"content\":[{\"type\":\"text\",\"text\":\"a\\nb\\\"c…(truncated, 9 bytes)";
+        assert_eq!(unwrap_preview(p), "a\nb\"c…(truncated, 9 bytes)");
+    }
+}

@@ -1,0 +1,32 @@
+//! Where RunEvents go. A run hands every event to one [`Sink`]; the console
+//! sinks print them, a platform sink (later) posts them.
+
+mod console;
+mod jsonl;
+
+use serde_json::Value;
+
+pub use console::{ConsoleSink, Verbosity};
+pub use jsonl::JsonlSink;
+
+pub trait Sink: Send {
+    fn event(&mut self, event: &Value);
+    /// The RunResult, once, at the end of a run that was not aborted.
+    fn finalize(&mut self, result: &Value);
+}
+
+/// Several sinks in a row (console + platform reporting later).
+pub struct Composite(pub Vec<Box<dyn Sink>>);
+
+impl Sink for Composite {
+    fn event(&mut self, event: &Value) {
+        for s in &mut self.0 {
+            s.event(event);
+        }
+    }
+    fn finalize(&mut self, result: &Value) {
+        for s in &mut self.0 {
+            s.finalize(result);
+        }
+    }
+}

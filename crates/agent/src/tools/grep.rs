@@ -1,0 +1,174 @@
+//! `grep`: ripgrep's library crates, honouring `.gitignore`; matches as
+//! `path:line: text`, context lines as `path-line- text`.
+
+use std::path::{Path, PathBuf};
+
+use grep_regex::RegexMatcherBuilder;
+use grep_searcher::sinks::UTF8;
+use grep_searcher::{BinaryDetection, SearcherBuilder};
+use serde_json::{Value, json};
+
+use super::truncate::{GREP_MAX_LINE_CHARS, MAX_BYTES, format_size, truncate_head, truncate_line};
+use super::{ToolContext, ToolOutcome, arg_bool, arg_str, arg_usize};
+
+const DEFAULT_LIMIT: usize = 100;
+
+pub fn description() -> String {
+    format!(
+        "Search file contents for a pattern. Returns matching lines with file paths and line numbers. Respects .gitignore. Output is truncated to {DEFAULT_LIMIT} matches or {}KB (whichever is hit first). Long lines are truncated to {GREP_MAX_LINE_CHARS} chars.",
+        MAX_BYTES / 1024
+    )
+}
+
+pub fn schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "pattern": {"type": "string", "description": "Search pattern (regex or literal string)"},
+            "path": {"type": "string", "description": "Directory or file to search (default: current directory)"},
+            "glob": {"type": "string", "description": "Filter files by glob pattern, e.g. '*.ts' or '**/*.spec.ts'"},
+            "ignoreCase": {"type": "boolean", "description": "Case-insensitive search (default: false)"},
+            "literal": {"type": "boolean", "description": "Treat pattern as literal string instead of regex (default: false)"},
+            "context": {"type": "number", "description": "Number of lines to show before and after each match (default: 0)"},
+            "limit": {"type": "number", "description": "Maximum number of matches to return (default: 100)"}
+        },
+        "required": ["pattern"]
+    })
+}
+
+/// A walker over `root` that honours ignore files (also outside a git
+/// repository), includes dotfiles and skips `.git`.
+pub(super) fn walker(root: &Path, glob: Option<&str>) -> Result<ignore::Walk, String> {
+    let mut b = ignore::WalkBuilder::new(root);
+    b.hidden(false).require_git(false).parents(true);
+    b.filter_entry(|e| e.file_name() != ".git");
+    if let Some(g) = glob {
+        let mut o = ignore::overrides::OverrideBuilder::new(root);
+        o.add(g).map_err(|e| format!("Invalid glob {g:?}: {e}"))?;
+        b.overrides(o.build().map_err(|e| format!("Invalid glob {g:?}: {e}"))?);
+    }
+    let mut walk = b;
+    walk.sort_by_file_path(|a, b| a.cmp(b));
+    Ok(walk.build())
+}
+
+pub fn run(args: &Value, ctx: &ToolContext) -> ToolOutcome {
+    let pattern = arg_str(args, "pattern").unwrap_or("");
+    let root = ctx.resolve(arg_str(args, "path").unwrap_or("."));
+    let limit = arg_usize(args, "limit").unwrap_or(DEFAULT_LIMIT).max(1);
+    let context = arg_usize(args, "context").unwrap_or(0);
+    let meta = match std::fs::metadata(&root) {
+        Ok(m) => m,
+        Err(_) => return ToolOutcome::error(format!("Path not found: {}", root.display())),
+    };
+    let matcher = match RegexMatcherBuilder::new()
+        .case_insensitive(arg_bool(args, "ignoreCase"))
+        .fixed_strings(arg_bool(args, "literal"))
+        .build(pattern)
+    {
+        Ok(m) => m,
+        Err(e) => return ToolOutcome::error(format!("Invalid pattern: {e}")),
+    };
+    let files: Vec<PathBuf> = if meta.is_dir() {
+        match walker(&root, arg_str(args, "glob")) {
+            Ok(w) => w
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
+                .map(|e| e.into_path())
+                .collect(),
+            Err(e) => return ToolOutcome::error(e),
+        }
+    } else {
+        vec![root.clone()]
+    };
+    let mut searcher = SearcherBuilder::new()
+        .binary_detection(BinaryDetection::quit(0))
+        .line_number(true)
+        .build();
+    let mut matches: Vec<(PathBuf, u64)> = Vec::new();
+    'files: for file in files {
+        let mut found = Vec::new();
+        let remaining = limit - matches.len();
+        let _ = searcher.search_path(
+            &matcher,
+            &file,
+            UTF8(|line, _| {
+                found.push(line);
+                Ok(found.len() < remaining)
+            }),
+        );
+        for line in found {
+            matches.push((file.clone(), line));
+            if matches.len() >= limit {
+                break 'files;
+            }
+        }
+    }
+    if matches.is_empty() {
+        return ToolOutcome::ok("No matches found");
+    }
+    let limit_reached = matches.len() >= limit;
+    let display = |p: &Path| -> String {
+        if meta.is_dir()
+            && let Ok(rel) = p.strip_prefix(&root)
+            && !rel.as_os_str().is_empty()
+        {
+            return rel.to_string_lossy().into_owned();
+        }
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut lines_cut = false;
+    let mut cache: Option<(PathBuf, Vec<String>)> = None;
+    for (file, line) in &matches {
+        if cache.as_ref().is_none_or(|(p, _)| p != file) {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            let lines = text
+                .replace("\r\n", "\n")
+                .split('\n')
+                .map(str::to_string)
+                .collect();
+            cache = Some((file.clone(), lines));
+        }
+        let lines = cache.as_ref().map(|(_, l)| l.as_slice()).unwrap_or(&[]);
+        let name = display(file);
+        let line = *line as usize;
+        let start = line.saturating_sub(context).max(1);
+        let end = (line + context).min(lines.len().max(line));
+        for n in start..=end {
+            let (text, cut) = truncate_line(
+                lines.get(n - 1).map(String::as_str).unwrap_or(""),
+                GREP_MAX_LINE_CHARS,
+            );
+            lines_cut |= cut;
+            if n == line {
+                out.push(format!("{name}:{n}: {text}"));
+            } else {
+                out.push(format!("{name}-{n}- {text}"));
+            }
+        }
+    }
+    let t = truncate_head(&out.join("\n"), usize::MAX, MAX_BYTES);
+    let mut notices = Vec::new();
+    if limit_reached {
+        notices.push(format!(
+            "{limit} matches limit reached. Use limit={} for more, or refine pattern",
+            limit * 2
+        ));
+    }
+    if t.truncated() {
+        notices.push(format!("{} limit reached", format_size(MAX_BYTES)));
+    }
+    if lines_cut {
+        notices.push(format!(
+            "Some lines truncated to {GREP_MAX_LINE_CHARS} chars. Use read tool to see full lines"
+        ));
+    }
+    let mut text = t.content;
+    if !notices.is_empty() {
+        text.push_str(&format!("\n\n[{}]", notices.join(". ")));
+    }
+    ToolOutcome::ok(text)
+}

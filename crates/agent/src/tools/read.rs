@@ -1,0 +1,110 @@
+//! `read`: a text file, head-truncated, with continuation notices.
+
+use serde_json::{Value, json};
+
+use super::truncate::{MAX_BYTES, MAX_LINES, TruncatedBy, format_size, truncate_head};
+use super::{ToolContext, ToolOutcome, arg_str, arg_usize};
+
+pub fn description() -> String {
+    format!(
+        "Read the contents of a file. Supports text files. For text files, output is truncated to {MAX_LINES} lines or {}KB (whichever is hit first). Use offset/limit for large files. When you need the full file, continue with offset until complete.",
+        MAX_BYTES / 1024
+    )
+}
+
+pub fn schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "path": {"type": "string", "description": "Path to the file to read (relative or absolute)"},
+            "offset": {"type": "number", "description": "Line number to start reading from (1-indexed)"},
+            "limit": {"type": "number", "description": "Maximum number of lines to read"}
+        },
+        "required": ["path"]
+    })
+}
+
+pub fn run(args: &Value, ctx: &ToolContext) -> ToolOutcome {
+    let path = arg_str(args, "path").unwrap_or("");
+    let abs = ctx.resolve(path);
+    let bytes = match std::fs::read(&abs) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return ToolOutcome::error(format!(
+                "ENOENT: no such file or directory, access '{}'",
+                abs.display()
+            ));
+        }
+        Err(e) => return ToolOutcome::error(format!("Cannot read {}: {e}", abs.display())),
+    };
+    // Binary content is useless to the model and can be huge: say what it is.
+    if let Some(kind) = binary_kind(&bytes) {
+        return ToolOutcome::ok(format!(
+            "[{kind} file {path} ({}) not shown. Use bash (e.g. `file` or `xxd | head`) to inspect it.]",
+            format_size(bytes.len())
+        ));
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let lines: Vec<&str> = text.split('\n').collect();
+    let total = lines.len();
+    let offset = arg_usize(args, "offset");
+    let start = offset.map(|o| o.saturating_sub(1)).unwrap_or(0);
+    if start >= total {
+        return ToolOutcome::error(format!(
+            "Offset {} is beyond end of file ({total} lines total)",
+            offset.unwrap_or(0)
+        ));
+    }
+    let limit = arg_usize(args, "limit");
+    let end = match limit {
+        Some(l) => (start + l).min(total),
+        None => total,
+    };
+    let selected = lines[start..end].join("\n");
+    let t = truncate_head(&selected, MAX_LINES, MAX_BYTES);
+    let first = start + 1;
+    let text = if t.first_line_exceeds {
+        format!(
+            "[Line {first} is {}, exceeds {} limit. Use bash: sed -n '{first}p' {path} | head -c {MAX_BYTES}]",
+            format_size(lines[start].len()),
+            format_size(MAX_BYTES)
+        )
+    } else if let Some(by) = t.truncated_by {
+        let last = first + t.output_lines - 1;
+        let next = last + 1;
+        match by {
+            TruncatedBy::Lines => format!(
+                "{}\n\n[Showing lines {first}-{last} of {total}. Use offset={next} to continue.]",
+                t.content
+            ),
+            TruncatedBy::Bytes => format!(
+                "{}\n\n[Showing lines {first}-{last} of {total} ({} limit). Use offset={next} to continue.]",
+                t.content,
+                format_size(MAX_BYTES)
+            ),
+        }
+    } else if limit.is_some() && end < total {
+        format!(
+            "{}\n\n[{} more lines in file. Use offset={} to continue.]",
+            t.content,
+            total - end,
+            end + 1
+        )
+    } else {
+        t.content
+    };
+    ToolOutcome::ok(text)
+}
+
+/// "Image" or "Binary" when the bytes are not text.
+fn binary_kind(bytes: &[u8]) -> Option<&'static str> {
+    let image = bytes.starts_with(b"\x89PNG")
+        || bytes.starts_with(b"\xFF\xD8\xFF")
+        || bytes.starts_with(b"GIF8")
+        || (bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP");
+    if image {
+        return Some("Image");
+    }
+    let head = &bytes[..bytes.len().min(8192)];
+    head.contains(&0).then_some("Binary")
+}

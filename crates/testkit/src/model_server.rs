@@ -1,0 +1,401 @@
+//! A scripted model provider: speaks the Anthropic Messages and OpenAI Chat
+//! Completions streaming protocols on `127.0.0.1:0`, answers each request
+//! with the next scripted reply, and records every request it received.
+//!
+//! Routes: `POST /v1/messages` (Anthropic SSE), `POST /chat/completions` and
+//! `POST /v1/chat/completions` (OpenAI SSE). The script is plain data
+//! (serde), so the `scripted-model-server` binary can load it from a file for
+//! benchmarks.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::post;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// One tool call in a scripted turn.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScriptedCall {
+    pub id: String,
+    pub name: String,
+    /// The arguments as raw JSON text (may be deliberately invalid).
+    pub arguments: String,
+}
+
+/// What the server answers to one request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reply {
+    /// A complete assistant message.
+    Turn {
+        #[serde(default)]
+        text: Option<String>,
+        #[serde(default)]
+        calls: Vec<ScriptedCall>,
+        /// `max_tokens` / `length` instead of the natural stop reason.
+        #[serde(default)]
+        max_tokens: bool,
+        #[serde(default = "default_input")]
+        input_tokens: u64,
+        #[serde(default = "default_output")]
+        output_tokens: u64,
+    },
+    /// An HTTP error with an optional `Retry-After`.
+    Error {
+        status: u16,
+        #[serde(default)]
+        retry_after: Option<String>,
+        #[serde(default)]
+        body: String,
+    },
+    /// Starts a message, sends part of its text, then closes the stream.
+    Cut { text: String },
+}
+
+fn default_input() -> u64 {
+    100
+}
+fn default_output() -> u64 {
+    10
+}
+
+impl Reply {
+    pub fn text(text: &str) -> Reply {
+        Reply::Turn {
+            text: Some(text.into()),
+            calls: vec![],
+            max_tokens: false,
+            input_tokens: default_input(),
+            output_tokens: default_output(),
+        }
+    }
+
+    /// A turn of tool calls: `(id, name, arguments JSON text)`.
+    pub fn calls(calls: &[(&str, &str, &str)]) -> Reply {
+        Reply::Turn {
+            text: None,
+            calls: calls
+                .iter()
+                .map(|(id, name, args)| ScriptedCall {
+                    id: (*id).into(),
+                    name: (*name).into(),
+                    arguments: (*args).into(),
+                })
+                .collect(),
+            max_tokens: false,
+            input_tokens: default_input(),
+            output_tokens: default_output(),
+        }
+    }
+
+    pub fn call(id: &str, name: &str, args: Value) -> Reply {
+        Reply::calls(&[(id, name, &args.to_string())])
+    }
+
+    pub fn status(status: u16, retry_after: Option<&str>) -> Reply {
+        Reply::Error {
+            status,
+            retry_after: retry_after.map(str::to_string),
+            body: json!({"type": "error", "error": {"type": "scripted", "message": format!("scripted HTTP {status}")}}).to_string(),
+        }
+    }
+}
+
+/// A request as received.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub received: Instant,
+}
+
+#[derive(Default)]
+struct Inner {
+    queue: VecDeque<Reply>,
+    /// Answer once the queue is empty (e.g. "500 every time").
+    fallback: Option<Reply>,
+    requests: Vec<RecordedRequest>,
+    /// When the last byte of each response was handed to the connection.
+    finished: Vec<Instant>,
+    counter: u64,
+}
+
+#[derive(Clone)]
+pub struct ModelServer {
+    addr: SocketAddr,
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl ModelServer {
+    /// Starts on `127.0.0.1:0` with the given replies, in order.
+    pub async fn start(replies: Vec<Reply>) -> ModelServer {
+        Self::start_with(replies, None).await
+    }
+
+    pub async fn start_with(replies: Vec<Reply>, fallback: Option<Reply>) -> ModelServer {
+        let inner = Arc::new(Mutex::new(Inner {
+            queue: replies.into(),
+            fallback,
+            ..Default::default()
+        }));
+        let app = Router::new()
+            .route("/v1/messages", post(anthropic))
+            .route("/chat/completions", post(openai))
+            .route("/v1/chat/completions", post(openai))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        ModelServer { addr, inner }
+    }
+
+    /// The base URL to put in `APPSTRATE_LLM_BASE_URL`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.inner
+            .lock()
+            .map(|i| i.requests.clone())
+            .unwrap_or_default()
+    }
+
+    /// For each request after the first: the time between the end of the
+    /// previous response and its arrival (the client's per-turn overhead).
+    pub fn turn_gaps(&self) -> Vec<Duration> {
+        let Ok(i) = self.inner.lock() else {
+            return vec![];
+        };
+        i.requests
+            .iter()
+            .skip(1)
+            .zip(i.finished.iter())
+            .map(|(r, f)| r.received.saturating_duration_since(*f))
+            .collect()
+    }
+}
+
+type Shared = Arc<Mutex<Inner>>;
+
+fn next_reply(state: &Shared, path: &str, headers: &HeaderMap, body: &Bytes) -> (Reply, u64) {
+    let mut i = state.lock().expect("model server state");
+    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    i.requests.push(RecordedRequest {
+        path: path.to_string(),
+        headers: headers.clone(),
+        body,
+        received: Instant::now(),
+    });
+    i.counter += 1;
+    let n = i.counter;
+    let reply = i
+        .queue
+        .pop_front()
+        .or_else(|| i.fallback.clone())
+        .unwrap_or(Reply::Error {
+            status: 500,
+            retry_after: None,
+            body: "{\"error\":{\"message\":\"script exhausted\"}}".into(),
+        });
+    (reply, n)
+}
+
+async fn anthropic(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let (reply, n) = next_reply(&state, "/v1/messages", &headers, &body);
+    let events = match reply {
+        Reply::Error {
+            status,
+            retry_after,
+            body,
+        } => return error_response(status, retry_after, body, &state),
+        Reply::Cut { text } => {
+            let mut e = vec![anthropic_start(n, 100)];
+            e.push(sse("content_block_start", json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})));
+            e.push(sse("content_block_delta", json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":text}})));
+            // Half an event, then the connection closes.
+            e.push("event: content_block_delta\ndata: {\"type\":\"content_bl".to_string());
+            e
+        }
+        Reply::Turn {
+            text,
+            calls,
+            max_tokens,
+            input_tokens,
+            output_tokens,
+        } => {
+            let mut e = vec![anthropic_start(n, input_tokens)];
+            let mut index = 0;
+            if let Some(t) = text {
+                e.push(sse("content_block_start", json!({"type":"content_block_start","index":index,"content_block":{"type":"text","text":""}})));
+                for piece in split(&t) {
+                    e.push(sse("content_block_delta", json!({"type":"content_block_delta","index":index,"delta":{"type":"text_delta","text":piece}})));
+                }
+                e.push(sse(
+                    "content_block_stop",
+                    json!({"type":"content_block_stop","index":index}),
+                ));
+                index += 1;
+            }
+            for c in &calls {
+                e.push(sse("content_block_start", json!({"type":"content_block_start","index":index,"content_block":{"type":"tool_use","id":c.id,"name":c.name,"input":{}}})));
+                for piece in split(&c.arguments) {
+                    e.push(sse("content_block_delta", json!({"type":"content_block_delta","index":index,"delta":{"type":"input_json_delta","partial_json":piece}})));
+                }
+                e.push(sse(
+                    "content_block_stop",
+                    json!({"type":"content_block_stop","index":index}),
+                ));
+                index += 1;
+            }
+            let stop = if max_tokens {
+                "max_tokens"
+            } else if calls.is_empty() {
+                "end_turn"
+            } else {
+                "tool_use"
+            };
+            e.push(sse("message_delta", json!({"type":"message_delta","delta":{"stop_reason":stop,"stop_sequence":null},"usage":{"output_tokens":output_tokens}})));
+            e.push(sse("message_stop", json!({"type":"message_stop"})));
+            e
+        }
+    };
+    stream_response(events, &state)
+}
+
+fn anthropic_start(n: u64, input: u64) -> String {
+    sse(
+        "message_start",
+        json!({"type":"message_start","message":{"id":format!("msg_{n}"),"type":"message","role":"assistant","model":"scripted","content":[],"stop_reason":null,"usage":{"input_tokens":input,"output_tokens":1,"cache_creation_input_tokens":0,"cache_read_input_tokens":0}}}),
+    )
+}
+
+async fn openai(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let (reply, n) = next_reply(&state, "/chat/completions", &headers, &body);
+    let chunk = |delta: Value, finish: Value| {
+        format!(
+            "data: {}\n\n",
+            json!({"id":format!("chatcmpl-{n}"),"object":"chat.completion.chunk","model":"scripted","choices":[{"index":0,"delta":delta,"finish_reason":finish}]})
+        )
+    };
+    let events = match reply {
+        Reply::Error {
+            status,
+            retry_after,
+            body,
+        } => return error_response(status, retry_after, body, &state),
+        Reply::Cut { text } => vec![
+            chunk(json!({"role":"assistant","content":""}), Value::Null),
+            chunk(json!({"content":text}), Value::Null),
+            "data: {\"id\":\"chatcmpl-x\",\"choi".to_string(),
+        ],
+        Reply::Turn {
+            text,
+            calls,
+            max_tokens,
+            input_tokens,
+            output_tokens,
+        } => {
+            let mut e = vec![chunk(json!({"role":"assistant","content":""}), Value::Null)];
+            if let Some(t) = text {
+                for piece in split(&t) {
+                    e.push(chunk(json!({"content":piece}), Value::Null));
+                }
+            }
+            for (i, c) in calls.iter().enumerate() {
+                e.push(chunk(json!({"tool_calls":[{"index":i,"id":c.id,"type":"function","function":{"name":c.name,"arguments":""}}]}), Value::Null));
+                for piece in split(&c.arguments) {
+                    e.push(chunk(
+                        json!({"tool_calls":[{"index":i,"function":{"arguments":piece}}]}),
+                        Value::Null,
+                    ));
+                }
+            }
+            let stop = if max_tokens {
+                "length"
+            } else if calls.is_empty() {
+                "stop"
+            } else {
+                "tool_calls"
+            };
+            e.push(chunk(json!({}), json!(stop)));
+            e.push(format!(
+                "data: {}\n\n",
+                json!({"id":format!("chatcmpl-{n}"),"object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":input_tokens,"completion_tokens":output_tokens,"total_tokens":input_tokens+output_tokens}})
+            ));
+            e.push("data: [DONE]\n\n".to_string());
+            e
+        }
+    };
+    stream_response(events, &state)
+}
+
+fn sse(event: &str, data: Value) -> String {
+    format!("event: {event}\ndata: {data}\n\n")
+}
+
+/// Splits a text in up to three pieces (on char boundaries) so clients
+/// must reassemble fragments.
+fn split(s: &str) -> Vec<String> {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() < 3 {
+        return vec![s.to_string()];
+    }
+    let a = chars.len() / 3;
+    let b = 2 * chars.len() / 3;
+    vec![
+        chars[..a].iter().collect(),
+        chars[a..b].iter().collect(),
+        chars[b..].iter().collect(),
+    ]
+}
+
+fn error_response(
+    status: u16,
+    retry_after: Option<String>,
+    body: String,
+    state: &Shared,
+) -> Response {
+    if let Ok(mut i) = state.lock() {
+        i.finished.push(Instant::now());
+    }
+    let mut builder = Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("content-type", "application/json");
+    if let Some(ra) = retry_after {
+        builder = builder.header("retry-after", ra);
+    }
+    builder.body(Body::from(body)).expect("response")
+}
+
+fn stream_response(events: Vec<String>, state: &Shared) -> Response {
+    let state = state.clone();
+    let total = events.len();
+    let stream = futures_util::stream::iter(events.into_iter().enumerate().map(move |(i, e)| {
+        if i + 1 == total
+            && let Ok(mut s) = state.lock()
+        {
+            s.finished.push(Instant::now());
+        }
+        Ok::<_, std::io::Error>(Bytes::from(e))
+    }));
+    Response::builder()
+        .status(200)
+        .header("content-type", "text/event-stream")
+        .header("cache-control", "no-cache")
+        .body(Body::from_stream(stream))
+        .expect("response")
+}
