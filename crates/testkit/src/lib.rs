@@ -5,3 +5,4 @@
 
 pub mod fake_instance;
 pub mod model_server;
+pub mod recorder;
