@@ -58,6 +58,7 @@ pub struct CliError {
     pub silent: bool,
 }
 
+#[allow(dead_code)] // builders used as commands need them (hints, curl exit codes)
 impl CliError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         CliError {

@@ -12,7 +12,6 @@ use crate::error::{CliError, ErrorKind, ExitStatus};
 pub struct Ui {
     pub stdin_tty: bool,
     pub stdout_tty: bool,
-    pub stderr_tty: bool,
     /// ANSI colour on stdout (TTY, no `NO_COLOR`, or forced by `FORCE_COLOR`).
     pub color: bool,
 }
@@ -30,7 +29,6 @@ impl Ui {
         Ui {
             stdin_tty: io::stdin().is_terminal(),
             stdout_tty,
-            stderr_tty: io::stderr().is_terminal(),
             color: color_enabled(stdout_tty),
         }
     }
@@ -139,6 +137,7 @@ impl Ui {
             .map_err(prompt_error)
     }
 
+    #[allow(dead_code)] // for the commands that ask before acting (install, uninstall)
     pub fn confirm(&self, message: &str, default: bool) -> Result<bool, CliError> {
         if !self.interactive() {
             return Err(Self::refuse_prompt(message));

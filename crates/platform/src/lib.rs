@@ -5,11 +5,17 @@
 //! Nothing here prints: functions return values or `PlatformError`s and the
 //! binary decides what the user sees.
 
+pub mod api;
+pub mod auth;
 pub mod config;
+pub mod credentials;
 pub mod env;
 pub mod error;
 pub mod fsutil;
+pub mod http;
 pub mod instance;
+pub mod session;
+pub mod tokens;
 
 pub use env::Env;
 pub use error::PlatformError;
