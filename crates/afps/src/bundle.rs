@@ -220,7 +220,13 @@ pub fn read_afps(bytes: &[u8], limits: &Limits) -> Result<Package, BundleError> 
 }
 
 fn package_from_afps_files(files: FileMap, _limits: &Limits) -> Result<Package, BundleError> {
-    let files = archive::strip_wrapper(files);
+    package_from_files(archive::strip_wrapper(files))
+}
+
+/// Build a package from its files as the `.afps` reader does: `manifest.json`
+/// must be a JSON object with a scoped `name` and a `version`, and the
+/// companion files of its `type` must be present. A `RECORD` file is ignored.
+pub fn package_from_files(files: FileMap) -> Result<Package, BundleError> {
     let Some(manifest_bytes) = files.get("manifest.json") else {
         return err(
             ErrorCode::BundleJsonInvalid,

@@ -9,6 +9,9 @@
 //! - [`RunEvent`], [`reduce_events`], [`RunResult`], [`truncate_tool_result`],
 //!   [`build_cloud_event`], [`sign_webhook`]: the run event contract (§3).
 //!
+//! - [`signing`]: Ed25519 signatures, chains, trust roots, policy (§1.6).
+//! - [`writer`]: the `.afps-bundle` writer (§1.7); [`mustache`]: `render`.
+//!
 //! Every failure is a [`BundleError`] carrying a stable [`ErrorCode`].
 
 pub mod archive;
@@ -21,13 +24,16 @@ pub mod integrity;
 pub mod json;
 pub mod limits;
 pub mod manifest;
+pub mod mustache;
 pub mod prompt;
+pub mod signing;
 pub mod truncate;
+pub mod writer;
 mod zip;
 
 pub use bundle::{
-    ArchiveKind, BUNDLE_FORMAT_VERSION, Bundle, Package, read_afps, read_afps_bundle, read_bundle,
-    read_bundle_file,
+    ArchiveKind, BUNDLE_FORMAT_VERSION, Bundle, Package, package_from_files, read_afps,
+    read_afps_bundle, read_bundle, read_bundle_file,
 };
 pub use cloudevents::{
     WebhookHeaders, build_cloud_event, canonical_event_schema_uri, sign_webhook, verify_webhook,

@@ -45,4 +45,6 @@ pub enum Command {
     Token,
     /// Print a shell completion script
     Completions(commands::completions::CompletionsArgs),
+    /// Build, inspect, verify, sign and render AFPS packages
+    Afps(commands::afps::AfpsArgs),
 }

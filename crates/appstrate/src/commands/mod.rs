@@ -1,6 +1,7 @@
 //! One module per command, all with the same shape:
 //! `pub async fn run(ctx: &mut Context, args) -> Result<ExitStatus, CliError>`.
 
+pub mod afps;
 pub mod completions;
 pub mod login;
 pub mod logout;
@@ -18,5 +19,6 @@ pub async fn dispatch(ctx: &mut Context, command: Command) -> Result<ExitStatus,
         Command::Whoami => whoami::run(ctx).await,
         Command::Token => token::run(ctx).await,
         Command::Completions(args) => completions::run(ctx, args),
+        Command::Afps(args) => afps::run(ctx, args).await,
     }
 }
