@@ -416,9 +416,10 @@ mod linux {
 
     fn is_no_bus(err: &zbus::Error) -> bool {
         match err {
-            zbus::Error::Address(_) | zbus::Error::InputOutput(_) | zbus::Error::Handshake(_) => {
-                true
-            }
+            zbus::Error::Address(_)
+            | zbus::Error::InputOutput(_)
+            | zbus::Error::Handshake(_)
+            | zbus::Error::Connection(..) => true,
             zbus::Error::FDO(fdo) => matches!(**fdo, zbus::fdo::Error::ServiceUnknown(_)),
             zbus::Error::MethodError(name, _, _) => {
                 name.as_str() == "org.freedesktop.DBus.Error.ServiceUnknown"

@@ -310,6 +310,22 @@ impl Session {
         })
     }
 
+    /// An authenticated request with proactive refresh only: a 401 is
+    /// returned as is (for routes where 401 means "not allowed with a
+    /// bearer" rather than "token expired").
+    pub async fn request_without_retry(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(String, String)],
+        body: Option<&Value>,
+    ) -> Result<RawResponse> {
+        let instance = self.instance()?;
+        let bearer = self.access_token().await?;
+        self.send_once(&instance, &method, path, headers, body, &bearer)
+            .await
+    }
+
     /// An authenticated request with proactive refresh and one reactive
     /// refresh on 401 (`apiFetchRaw`). A 401 that survives is returned.
     pub async fn request(

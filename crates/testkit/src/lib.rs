@@ -6,3 +6,5 @@
 pub mod fake_instance;
 pub mod model_server;
 pub mod recorder;
+pub mod secret_service;
+pub mod test_env;

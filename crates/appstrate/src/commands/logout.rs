@@ -133,7 +133,7 @@ async fn revoke_everywhere(
     // 1. The user-level route (cookie-only on today's platform; a future
     //    platform that accepts bearers makes everything below a no-op).
     let all = session
-        .request(Method::POST, "/api/auth/cli/sessions/revoke-all", &[], None)
+        .request_without_retry(Method::POST, "/api/auth/cli/sessions/revoke-all", &[], None)
         .await?;
     if (200..300).contains(&all.status) {
         let count = serde_json::from_slice::<Value>(&all.body)
@@ -183,7 +183,8 @@ async fn revoke_everywhere(
                 .await?;
             if (200..300).contains(&deleted.status) {
                 revoked.insert(family);
-            } else if deleted.status != 404 {
+            } else {
+                // 404 also hides "this user belongs to another org too".
                 report.complete = false;
             }
         }
@@ -193,8 +194,11 @@ async fn revoke_everywhere(
     }
     report.other_sessions = revoked.len();
 
-    // 3. This session, last.
-    if let Some(refresh) = &tokens.refresh {
+    // 3. This session, last, with the pair as it is now (a proactive
+    //    refresh above may have rotated it).
+    let current = session.store().load(session.profile_name()).await?;
+    let latest = current.as_ref().unwrap_or(tokens);
+    if let Some(refresh) = &latest.refresh {
         auth::revoke(session.http(), &session.instance()?, &refresh.token).await?;
         report.current_revoked = true;
     }
