@@ -8,6 +8,8 @@
 
 pub mod events;
 pub mod model;
+pub mod runner;
 pub mod sink;
 pub mod sse;
 pub mod tools;
+pub mod workspace;

@@ -47,4 +47,6 @@ pub enum Command {
     Completions(commands::completions::CompletionsArgs),
     /// Build, inspect, verify, sign and render AFPS packages
     Afps(commands::afps::AfpsArgs),
+    /// Run an agent package locally: the model loop, the tools, the events
+    Run(commands::run::RunArgs),
 }

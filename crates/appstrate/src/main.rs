@@ -35,7 +35,10 @@ fn main() -> ExitCode {
     };
     let status = runtime.block_on(async move {
         let mut ctx = Context::new(&cli.global);
+        // Biased: a command that handles signals itself (run) sees them
+        // first and cleans up before this fallback drops it.
         let result = tokio::select! {
+            biased;
             result = commands::dispatch(&mut ctx, cli.command) => result,
             signal = error::interrupted() => Err(CliError::interrupted(signal)),
         };

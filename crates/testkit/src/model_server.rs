@@ -116,6 +116,8 @@ pub struct RecordedRequest {
     pub headers: HeaderMap,
     pub body: Value,
     pub received: Instant,
+    /// Wall-clock arrival, to compare with another process's clock.
+    pub received_wall: std::time::SystemTime,
 }
 
 #[derive(Default)]
@@ -199,6 +201,7 @@ fn next_reply(state: &Shared, path: &str, headers: &HeaderMap, body: &Bytes) -> 
         headers: headers.clone(),
         body,
         received: Instant::now(),
+        received_wall: std::time::SystemTime::now(),
     });
     i.counter += 1;
     let n = i.counter;

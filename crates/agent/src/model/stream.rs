@@ -36,13 +36,9 @@ impl EventStream {
                     message: format!("no data for {} s", IDLE_TIMEOUT.as_secs()),
                 })?;
             match chunk {
-                None => {
-                    // A final event without its blank line still counts.
-                    self.queued.extend(self.decoder.feed(b"\n\n"));
-                    if self.queued.is_empty() {
-                        return Ok(None);
-                    }
-                }
+                // An event not finished by its blank line is dropped (as the
+                // SSE standard says); the caller sees a message without its end.
+                None => return Ok(None),
                 // A connection dropped mid-body is the same as a cut stream.
                 Some(Err(_)) => {
                     return Err(ModelError::StreamCut {

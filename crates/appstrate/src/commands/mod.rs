@@ -5,6 +5,7 @@ pub mod afps;
 pub mod completions;
 pub mod login;
 pub mod logout;
+pub mod run;
 pub mod token;
 pub mod whoami;
 
@@ -20,5 +21,6 @@ pub async fn dispatch(ctx: &mut Context, command: Command) -> Result<ExitStatus,
         Command::Token => token::run(ctx).await,
         Command::Completions(args) => completions::run(ctx, args),
         Command::Afps(args) => afps::run(ctx, args).await,
+        Command::Run(args) => run::run(ctx, args).await,
     }
 }

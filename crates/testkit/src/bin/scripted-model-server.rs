@@ -3,7 +3,8 @@
 //! replies (see `model_server::Reply`), or `{"repeat": <reply>, "times": N,
 //! "then": [<reply>…]}`. Prints `http://127.0.0.1:<port>` on stdout, serves
 //! until stdin closes, then prints the per-turn gaps (ms, one per line) to
-//! the file named by `GAPS_FILE` when set.
+//! the file named by `GAPS_FILE` when set, and the arrival of the first
+//! request (Unix ns) to `FIRST_REQUEST_FILE` when set.
 
 use appstrate_testkit::model_server::{ModelServer, Reply};
 use serde_json::Value;
@@ -54,6 +55,16 @@ async fn main() {
     println!("{}", server.url());
     let mut sink = Vec::new();
     let _ = tokio::io::stdin().read_to_end(&mut sink).await;
+    if let Ok(file) = std::env::var("FIRST_REQUEST_FILE")
+        && let Some(first) = server.requests().first()
+    {
+        let ns = first
+            .received_wall
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let _ = std::fs::write(file, format!("{ns}\n"));
+    }
     if let Ok(file) = std::env::var("GAPS_FILE") {
         let lines: Vec<String> = server
             .turn_gaps()
