@@ -893,6 +893,9 @@ async fn ctrl_c_kills_tools_removes_workspace_and_exits_130() {
     assert_eq!(server.requests().len(), 1);
 }
 
+/// Arguments, extra environment, the start of the expected error line.
+type ErrorCase = (Vec<String>, Vec<(&'static str, &'static str)>, &'static str);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_errors_are_one_line_and_exit_1() {
     let env = TestEnv::new();
@@ -900,7 +903,7 @@ async fn user_errors_are_one_line_and_exit_1() {
     std::fs::write(&garbage, b"not a zip").expect("write");
     let pkg = fixture("bundle-unsigned.afps");
     let pkg = pkg.to_str().expect("path");
-    let cases: Vec<(Vec<String>, Vec<(&str, &str)>, &str)> = vec![
+    let cases: Vec<ErrorCase> = vec![
         (
             vec!["/nonexistent/x.afps".into()],
             vec![],
