@@ -81,6 +81,48 @@ impl TestEnv {
     }
 }
 
+/// An `.afps-bundle` whose agent depends on a skill package.
+fn skill_bundle(env: &TestEnv) -> PathBuf {
+    use appstrate_afps::{ArchiveKind, Bundle, package_from_files};
+    let files = |manifest: Value, extra: &[(&str, &str)]| {
+        let mut f = std::collections::BTreeMap::new();
+        f.insert(
+            "manifest.json".to_string(),
+            serde_json::to_vec(&manifest).expect("json"),
+        );
+        for (k, v) in extra {
+            f.insert((*k).to_string(), v.as_bytes().to_vec());
+        }
+        f
+    };
+    let agent = package_from_files(files(
+        json!({"name": "@test/with-skill", "version": "1.0.0", "type": "agent", "dependencies": {"skills": {"@test/helper": "^1.0.0"}}}),
+        &[("prompt.md", "Use the helper skill.\n")],
+    ))
+    .expect("agent package");
+    let skill = package_from_files(files(
+        json!({"name": "@test/helper", "version": "1.0.0", "type": "skill", "description": "Says hi"}),
+        &[("SKILL.md", "---\nname: helper\ndescription: Says hi\n---\nSay hi.\n"), ("scripts/run.sh", "echo helper\n")],
+    ))
+    .expect("skill package");
+    let mut bundle = Bundle {
+        format_version: "1.0".into(),
+        root: agent.identity.clone(),
+        packages: vec![agent, skill],
+        integrity: String::new(),
+        metadata: None,
+        kind: ArchiveKind::AfpsBundle,
+    };
+    bundle.integrity = bundle.compute_integrity();
+    let path = env.path("with-skill.afps-bundle");
+    std::fs::write(
+        &path,
+        appstrate_afps::writer::write_bundle(&bundle).expect("write bundle"),
+    )
+    .expect("write");
+    path
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -316,6 +358,29 @@ async fn bundle_and_signed_package_get_the_platform_prompt() {
     assert_eq!(
         server.requests()[0].body["system"][0]["text"].as_str(),
         Some(vector.as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bundle_skills_are_materialised_in_the_workspace() {
+    let env = TestEnv::new();
+    let bundle = skill_bundle(&env);
+    let server = ModelServer::start(vec![
+        Reply::call("t", "bash", json!({"command": "cat .pi/skills/@test/helper/SKILL.md; sh .pi/skills/@test/helper/scripts/run.sh; ls .pi/skills/@test/helper"})),
+        Reply::text("ok"),
+    ])
+    .await;
+    let o = env
+        .run(Some(&server), &[bundle.to_str().expect("path"), "--json"])
+        .await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let reqs = server.requests();
+    let system = reqs[0].body["system"][0]["text"].as_str().expect("system");
+    assert!(system.contains("### Skills"), "{system}");
+    let results = anthropic_results(&reqs[1]);
+    assert_eq!(
+        results[0]["content"][0]["text"],
+        "---\nname: helper\ndescription: Says hi\n---\nSay hi.\nhelper\nSKILL.md\nmanifest.json\nscripts\n"
     );
 }
 
@@ -560,13 +625,14 @@ async fn parallel_calls_run_together_and_answer_in_order() {
     assert_eq!(results[0]["content"][0]["text"], "saw-b\n");
     assert_eq!(results[1]["tool_use_id"], "b");
     assert_eq!(results[1]["content"][0]["text"], "made-b\n");
-    // `b` finished first: its end event comes before `a`'s.
-    let ends: Vec<String> = jsonl(&o)
+    // One end event per call, emitted as each finishes (order not fixed).
+    let mut ends: Vec<String> = jsonl(&o)
         .iter()
         .filter(|e| e["message"] == "Tool result: bash")
         .map(|e| e["data"]["toolCallId"].as_str().unwrap_or("").to_string())
         .collect();
-    assert_eq!(ends, ["b", "a"]);
+    ends.sort();
+    assert_eq!(ends, ["a", "b"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -871,14 +937,7 @@ async fn ctrl_c_kills_tools_removes_workspace_and_exits_130() {
         .to_string();
     let mut alive = true;
     for _ in 0..100 {
-        alive = std::process::Command::new("sh")
-            .args([
-                "-c",
-                &format!("ps -eo pgid=,stat= | awk '$1=={pgid} && $2 !~ /^Z/' | grep -q ."),
-            ])
-            .status()
-            .expect("ps")
-            .success();
+        alive = group_alive(&pgid);
         if !alive {
             break;
         }
@@ -953,4 +1012,22 @@ async fn user_errors_are_one_line_and_exit_1() {
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert!(stdout(&o).is_empty());
     }
+}
+
+/// Whether any live (non-zombie) process belongs to process group `pgid`.
+fn group_alive(pgid: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.filter_map(Result::ok).any(|e| {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            return false;
+        };
+        // Fields after the command name: state ppid pgrp …
+        let rest: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, r)| r.split_whitespace().collect())
+            .unwrap_or_default();
+        rest.len() > 2 && rest[0] != "Z" && rest[2] == pgid
+    })
 }
