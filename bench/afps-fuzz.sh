@@ -5,4 +5,4 @@
 # Usage: bench/afps-fuzz.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PROPTEST_CASES=${PROPTEST_CASES:-20000} cargo test --release -p appstrate-afps --test proptest_parsers -- --test-threads=2
+PROPTEST_CASES=${PROPTEST_CASES:-20000} cargo test -p appstrate-afps --test proptest_parsers -- --test-threads=2

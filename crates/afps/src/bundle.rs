@@ -336,9 +336,11 @@ fn bundle_from_files(files: FileMap, limits: &Limits) -> Result<Bundle, BundleEr
         );
     }
 
+    let mut files = files;
     let mut packages = Vec::with_capacity(declared.len());
-    for d in &declared {
-        packages.push(verify_package(d, &files, limits)?);
+    for (i, d) in declared.iter().enumerate() {
+        let pkg_files = take_package_files(&mut files, &d.path, &declared[i + 1..]);
+        packages.push(verify_package(d, pkg_files, limits)?);
     }
 
     let computed = bundle_integrity(
@@ -369,9 +371,38 @@ fn bundle_from_files(files: FileMap, limits: &Limits) -> Result<Bundle, BundleEr
     })
 }
 
+/// The files under `path`, relative to it. Bytes are moved out of `files`
+/// (no copy) unless a later package's path also claims them.
+fn take_package_files(files: &mut FileMap, path: &str, later: &[DeclaredPackage]) -> FileMap {
+    if path.is_empty() {
+        return FileMap::new();
+    }
+    let keys: Vec<String> = files
+        .range(path.to_string()..)
+        .take_while(|(k, _)| k.starts_with(path))
+        .filter(|(k, _)| k.len() > path.len())
+        .map(|(k, _)| k.clone())
+        .collect();
+    let mut out = FileMap::new();
+    for key in keys {
+        let shared = later
+            .iter()
+            .any(|d| !d.path.is_empty() && key.starts_with(&d.path));
+        let data = if shared {
+            files.get(&key).cloned()
+        } else {
+            files.remove(&key)
+        };
+        if let Some(data) = data {
+            out.insert(key[path.len()..].to_string(), data);
+        }
+    }
+    out
+}
+
 fn verify_package(
     d: &DeclaredPackage,
-    files: &FileMap,
+    mut pkg_files: FileMap,
     limits: &Limits,
 ) -> Result<Package, BundleError> {
     let id = &d.identity;
@@ -396,12 +427,6 @@ fn verify_package(
             format!("invalid package path for {id}: {:?}", d.path),
         );
     }
-    let mut pkg_files: FileMap = files
-        .range(d.path.clone()..)
-        .take_while(|(k, _)| k.starts_with(&d.path))
-        .filter(|(k, _)| k.len() > d.path.len())
-        .map(|(k, v)| (k[d.path.len()..].to_string(), v.clone()))
-        .collect();
     let Some(record_bytes) = pkg_files.remove("RECORD") else {
         return err(
             ErrorCode::RecordMissing,
