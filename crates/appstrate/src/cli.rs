@@ -43,6 +43,9 @@ pub enum Command {
     Whoami,
     /// Print metadata about the stored tokens (never the tokens themselves)
     Token,
+    /// Curl-compatible authenticated HTTP passthrough (the bearer is injected, never shown)
+    #[command(disable_help_flag = true, disable_version_flag = true)]
+    Api(commands::api::ApiArgs),
     /// Print a shell completion script
     Completions(commands::completions::CompletionsArgs),
     /// Build, inspect, verify, sign and render AFPS packages

@@ -252,9 +252,10 @@ async fn multipart(parts: &[FormPart], boundary: &str) -> Result<Vec<u8>, ReadEr
                 content_type,
             } => {
                 let data = read_content(&Content::File(path.clone())).await?;
+                // curl guesses from the file's own name, not `;filename=`.
                 let ct = content_type
                     .clone()
-                    .unwrap_or_else(|| guess_type(filename).to_string());
+                    .unwrap_or_else(|| guess_type(&path.to_string_lossy()).to_string());
                 out.extend(
                     format!(
                         "Content-Disposition: form-data; name=\"{name}\"; filename=\"{}\"\r\nContent-Type: {ct}\r\n\r\n",

@@ -19,9 +19,12 @@ const QUERY_UNSAFE: &AsciiSet = &percent_encoding::CONTROLS
     .add(b'<')
     .add(b'>');
 
-/// Encodes like `curl --data-urlencode` (space → `%20`).
+/// Encodes like `curl --data-urlencode`: `curl_easy_escape`, then space
+/// as `+` (what curl 7.88 sends).
 pub fn curl_escape(bytes: &[u8]) -> String {
-    percent_encoding::percent_encode(bytes, CURL_ESCAPE).to_string()
+    percent_encoding::percent_encode(bytes, CURL_ESCAPE)
+        .to_string()
+        .replace("%20", "+")
 }
 
 /// `application/x-www-form-urlencoded` serialisation of one name or value
@@ -42,7 +45,7 @@ mod tests {
 
     #[test]
     fn curl_escape_matches_curl() {
-        assert_eq!(curl_escape(b"hello world"), "hello%20world");
+        assert_eq!(curl_escape(b"hello world"), "hello+world");
         assert_eq!(curl_escape(b"a+b&c=d"), "a%2Bb%26c%3Dd");
         assert_eq!(curl_escape(b"!*'()~"), "%21%2A%27%28%29~");
         assert_eq!(curl_escape("éléphant".as_bytes()), "%C3%A9l%C3%A9phant");

@@ -592,6 +592,8 @@ async fn respond(
         None
     };
     let started = m.started;
+    // `%{size_download}` counts bytes as received (compressed), like curl.
+    let mut received: u64 = 0;
     let mut decoder = Decoder::new(&mut *sink, encoding.as_deref());
     loop {
         match response.chunk().await {
@@ -602,22 +604,21 @@ async fn respond(
                 if m.first_byte.is_none() {
                     m.first_byte = Some(started.elapsed());
                 }
+                received += chunk.len() as u64;
+                m.size_download = received;
                 if let Err(e) = decoder.chunk(&chunk) {
                     drop(decoder);
-                    m.size_download = sink.written;
                     return sink.failure(e).into();
                 }
             }
             Ok(None) => break,
             Err(e) => {
                 drop(decoder);
-                m.size_download = sink.written;
                 return Outcome::Net(classify(&e));
             }
         }
     }
     let finished = decoder.finish();
-    m.size_download = sink.written;
     if let Err(e) = finished {
         return sink.failure(e).into();
     }

@@ -392,6 +392,8 @@ fn build_headers(args: &CurlArgs, inj: &Injection) -> Result<Vec<PlannedHeader>,
                 .clone()
                 .unwrap_or_else(|| inj.user_agent.clone()),
         ),
+        // curl's default; `-H Accept:` removes it like any other header.
+        lit("Accept", "*/*".into()),
         PlannedHeader {
             name: "Authorization".into(),
             value: HeaderValue::InjectedBearer,
@@ -632,6 +634,7 @@ mod tests {
             names,
             vec![
                 ("User-Agent", "ua".to_string()),
+                ("Accept", "*/*".to_string()),
                 ("Authorization", "<bearer>".to_string()),
                 ("x-org-id", "mine".to_string()),
                 ("X-Extra", "1".to_string()),

@@ -2,6 +2,7 @@
 //! `pub async fn run(ctx: &mut Context, args) -> Result<ExitStatus, CliError>`.
 
 pub mod afps;
+pub mod api;
 pub mod completions;
 pub mod login;
 pub mod logout;
@@ -19,6 +20,7 @@ pub async fn dispatch(ctx: &mut Context, command: Command) -> Result<ExitStatus,
         Command::Logout(args) => logout::run(ctx, args).await,
         Command::Whoami => whoami::run(ctx).await,
         Command::Token => token::run(ctx).await,
+        Command::Api(args) => api::run(ctx, args).await,
         Command::Completions(args) => completions::run(ctx, args),
         Command::Afps(args) => afps::run(ctx, args).await,
         Command::Run(args) => run::run(ctx, args).await,

@@ -1,0 +1,122 @@
+//! `appstrate api`: curl with the profile's bearer injected (contract §9).
+//!
+//! The arguments reach us raw (clap does not parse them) and go through the
+//! `appstrate-curl` engine: argv → `CurlArgs` → `RequestPlan` → execution.
+//! Order of checks: flags, profile row, plan (all usage errors, exit 2),
+//! then the access token (which may refresh over the network), then the
+//! request. The token never leaves this function except as the header sent
+//! to the instance's own origin.
+
+use std::io;
+use std::time::Instant;
+
+use appstrate_curl::{Bearer, Injection, RequestPlan, Streams};
+use appstrate_platform::PlatformError;
+use appstrate_platform::session::Session;
+use clap::Args;
+
+use crate::context::Context;
+use crate::error::{CliError, ErrorKind, ExitStatus};
+
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// [METHOD] <path-or-url> and curl flags (see `appstrate api --help`)
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        num_args = 0..,
+        value_name = "ARGS"
+    )]
+    pub args: Vec<String>,
+}
+
+pub async fn run(ctx: &mut Context, args: ApiArgs) -> Result<ExitStatus, CliError> {
+    let started = Instant::now();
+    let curl = appstrate_curl::parse(args.args)
+        .map_err(|e| CliError::new(ErrorKind::Usage, e.to_string()).with_exit_code(1))?;
+    if curl.help {
+        ctx.ui.out(appstrate_curl::HELP)?;
+        return Ok(ExitStatus::SUCCESS);
+    }
+    if curl.global_insecure {
+        ctx.env.insecure = true;
+    }
+    let profile_flag = curl.profile.clone().or_else(|| ctx.global.profile.clone());
+    let mut stdout = io::stdout();
+    let mut stderr = io::stderr();
+    macro_rules! early {
+        ($err:expr) => {{
+            let err: PlatformError = $err;
+            // Auth errors obey -s (contract §9.3); anything else is always shown.
+            if !matches!(err, PlatformError::Auth(_)) && !curl.shows_errors() {
+                ctx.ui.warn(&err.to_string());
+            }
+            let code = appstrate_curl::report_early_exit(
+                &curl,
+                &err.to_string(),
+                1,
+                Streams {
+                    stdout: &mut stdout,
+                    stderr: &mut stderr,
+                },
+                started,
+            );
+            return Ok(ExitStatus::from_code(code));
+        }};
+    }
+
+    let session = match Session::open(&ctx.env, profile_flag.as_deref()).await {
+        Ok(s) => s,
+        Err(e) => early!(e),
+    };
+    let instance = match session.instance() {
+        Ok(i) => i,
+        Err(e) => early!(e),
+    };
+    let instance = match url::Url::parse(&instance) {
+        Ok(u) => u,
+        Err(e) => early!(PlatformError::Instance(format!(
+            "Invalid instance URL: \"{instance}\" ({e})"
+        ))),
+    };
+    let profile = session.profile();
+    let injection = Injection {
+        instance,
+        profile: session.profile_name().to_string(),
+        org_id: profile.org_id.clone(),
+        app_id: profile.application_id.clone(),
+        user_agent: appstrate_platform::user_agent(),
+    };
+    let plan = match RequestPlan::resolve(&curl, injection) {
+        Ok(plan) => plan,
+        Err(e) => {
+            let code = appstrate_curl::report_early_exit(
+                &curl,
+                &e.message,
+                e.code,
+                Streams {
+                    stdout: &mut stdout,
+                    stderr: &mut stderr,
+                },
+                started,
+            );
+            return Ok(ExitStatus::from_code(code));
+        }
+    };
+    let token = match session.access_token().await {
+        Ok(t) => t,
+        Err(e) => early!(e),
+    };
+    let bearer = Bearer::new(token);
+    let code = appstrate_curl::execute(
+        &plan,
+        &bearer,
+        Streams {
+            stdout: &mut stdout,
+            stderr: &mut stderr,
+        },
+        started,
+    )
+    .await;
+    Ok(ExitStatus::from_code(code))
+}

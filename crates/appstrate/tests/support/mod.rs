@@ -1,0 +1,143 @@
+//! A signed-in profile in an isolated HOME for `appstrate api` tests: a
+//! `config.toml` row pointing at a test server and a `credentials.json`
+//! record whose access token is valid for an hour (so no refresh happens).
+#![allow(dead_code)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// The access token every test stores; it must never be printed.
+pub const TOKEN: &str = "eyJhbGciOiJFUzI1NiJ9.TOPSECRET-ACCESS-TOKEN-d41d8cd9.c2ln";
+pub const MARKER: &str = "TOPSECRET";
+
+pub struct ApiEnv {
+    pub home: tempfile::TempDir,
+}
+
+fn write_private(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .unwrap_or_else(|e| panic!("chmod: {e}"));
+}
+
+impl ApiEnv {
+    /// A profile `default` on `instance`, with org and app pinned.
+    pub fn new(instance: &str) -> ApiEnv {
+        Self::with_profile("default", instance, Some("org_42"), Some("app_7"))
+    }
+
+    pub fn with_profile(
+        name: &str,
+        instance: &str,
+        org: Option<&str>,
+        app: Option<&str>,
+    ) -> ApiEnv {
+        let env = ApiEnv {
+            home: tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")),
+        };
+        env.add_profile(name, instance, org, app, true);
+        env
+    }
+
+    pub fn config_dir(&self) -> PathBuf {
+        self.home.path().join("config").join("appstrate")
+    }
+
+    /// Adds a profile row (and tokens when `tokens`).
+    pub fn add_profile(
+        &self,
+        name: &str,
+        instance: &str,
+        org: Option<&str>,
+        app: Option<&str>,
+        tokens: bool,
+    ) {
+        let dir = self.config_dir();
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let cfg = dir.join("config.toml");
+        let mut text = std::fs::read_to_string(&cfg).unwrap_or_default();
+        if text.is_empty() {
+            text.push_str(&format!("defaultProfile = \"{name}\"\n\n[profile]\n"));
+        }
+        text.push_str(&format!(
+            "[profile.{name}]\ninstance = \"{instance}\"\nuserId = \"u1\"\nemail = \"a@b.c\"\n"
+        ));
+        if let Some(org) = org {
+            text.push_str(&format!("orgId = \"{org}\"\n"));
+        }
+        if let Some(app) = app {
+            text.push_str(&format!("applicationId = \"{app}\"\n"));
+        }
+        text.push('\n');
+        write_private(&cfg, &text);
+        if tokens {
+            let creds = dir.join("credentials.json");
+            let mut store: serde_json::Map<String, serde_json::Value> =
+                std::fs::read_to_string(&creds)
+                    .ok()
+                    .and_then(|t| serde_json::from_str(&t).ok())
+                    .unwrap_or_default();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            store.insert(
+                name.to_string(),
+                serde_json::json!({
+                    "accessToken": TOKEN,
+                    "expiresAt": now + 3_600_000,
+                    "refreshToken": "refresh-TOPSECRET-never-used",
+                    "refreshExpiresAt": now + 86_400_000,
+                }),
+            );
+            write_private(
+                &creds,
+                &serde_json::to_string_pretty(&store).unwrap_or_default(),
+            );
+        }
+    }
+
+    /// `appstrate api <args…>` in this environment.
+    pub fn api(&self, args: &[&str]) -> Command {
+        let mut cmd = self.cmd();
+        cmd.arg("api").args(args);
+        cmd
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::cargo_bin("appstrate").unwrap_or_else(|e| panic!("{e}"));
+        self.apply(&mut cmd);
+        cmd
+    }
+
+    pub fn apply(&self, cmd: &mut Command) {
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
+            .env("XDG_CACHE_HOME", self.home.path().join("cache"))
+            .env("APPSTRATE_NO_DUAL_INSTALL_CHECK", "1");
+    }
+
+    /// The same environment for a `std::process::Command`.
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("appstrate"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
+            .env("XDG_CACHE_HOME", self.home.path().join("cache"))
+            .env("APPSTRATE_NO_DUAL_INSTALL_CHECK", "1");
+        cmd
+    }
+}
+
+/// Panics if the token (or its refresh token) shows in `text`.
+pub fn assert_no_secret(what: &str, text: &[u8]) {
+    let text = String::from_utf8_lossy(text);
+    assert!(!text.contains(MARKER), "secret leaked in {what}: {text}");
+}
