@@ -340,3 +340,45 @@ fn token_never_leaks() {
     let mut stdin_env = env.api(&["-v", "-d", "@-", "/x"]);
     output(stdin_env.write_stdin(b"x".to_vec()));
 }
+
+/// An access token about to expire is rotated before the request, which
+/// then carries the new bearer (contract §13 "expired access token").
+#[test]
+fn expired_access_token_is_refreshed_first() {
+    let fake = appstrate_testkit::fake_instance::FakeInstance::start();
+    let user = fake.add_user("dev@example.com");
+    let session = fake.issue_session(&user, None);
+    let env = ApiEnv::with_profile("default", fake.url(), None, None);
+    env.store_tokens(
+        "default",
+        &session.access_token,
+        10_000,
+        &session.refresh_token,
+    );
+    let (code, out, err) = output(&mut env.api(&["-sS", "/api/profile"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(String::from_utf8_lossy(&out).contains("dev@example.com"));
+    assert_no_secret_value("stdout", &out, &session.access_token);
+    let reqs = fake.requests();
+    let order: Vec<&str> = reqs.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(order, vec!["/api/auth/cli/token", "/api/profile"]);
+    let bearer = reqs[1]
+        .headers
+        .iter()
+        .find(|(n, _)| n == "authorization")
+        .map(|(_, v)| v.clone());
+    assert!(bearer.is_some_and(
+        |b| b.starts_with("Bearer ") && b != format!("Bearer {}", session.access_token)
+    ));
+    assert!(
+        !fake.is_refresh_token_live(&session.refresh_token),
+        "the old refresh token was rotated"
+    );
+}
+
+fn assert_no_secret_value(what: &str, text: &[u8], secret: &str) {
+    assert!(
+        !String::from_utf8_lossy(text).contains(secret),
+        "secret leaked in {what}"
+    );
+}

@@ -608,7 +608,7 @@ async fn respond(
                 m.size_download = received;
                 if let Err(e) = decoder.chunk(&chunk) {
                     drop(decoder);
-                    return sink.failure(e).into();
+                    return decode_or_write_failure(sink, e);
                 }
             }
             Ok(None) => break,
@@ -620,10 +620,26 @@ async fn respond(
     }
     let finished = decoder.finish();
     if let Err(e) = finished {
-        return sink.failure(e).into();
+        return decode_or_write_failure(sink, e);
     }
     if let Err(e) = sink.finish() {
         return e.into();
     }
     Outcome::Done(if failed { fail_code } else { 0 })
+}
+
+/// A corrupt compressed body is curl's exit 61; anything else is a write failure.
+fn decode_or_write_failure(sink: &Sink<'_>, e: std::io::Error) -> Outcome {
+    if !sink.broken_pipe
+        && matches!(
+            e.kind(),
+            std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput
+        )
+    {
+        return Outcome::Local(
+            format!("Error while processing content unencoding: {e}"),
+            61,
+        );
+    }
+    sink.failure(e).into()
 }

@@ -432,3 +432,57 @@ fn get_projection_and_query() {
     assert!(reqs[0].body.is_empty());
     assert_eq!(reqs[1].target, "/p?q=a%2Bb%26c%3Dd");
 }
+
+#[test]
+fn refused_connections_are_retried_only_with_retry_connrefused() {
+    let instance = format!("http://127.0.0.1:{}", closed_port());
+    let plain = run_against(
+        &instance,
+        &["-v", "--retry", "2", "--retry-delay", "0.01", "/x"],
+    );
+    assert_eq!(plain.code, 7);
+    assert!(!plain.stderr.contains("* retry after"), "{}", plain.stderr);
+    let retried = run_against(
+        &instance,
+        &[
+            "-v",
+            "--retry",
+            "2",
+            "--retry-delay",
+            "0.01",
+            "--retry-connrefused",
+            "/x",
+        ],
+    );
+    assert_eq!(retried.code, 7);
+    assert_eq!(
+        retried.stderr.matches("* retry after").count(),
+        2,
+        "{}",
+        retried.stderr
+    );
+    assert!(
+        retried
+            .stderr
+            .contains("* retry after 10ms (network error)")
+    );
+    assert!(
+        retried
+            .stderr
+            .contains("* retry after 20ms (network error)")
+    );
+}
+
+#[test]
+fn corrupt_compressed_body_exits_61() {
+    let rec = Recorder::start();
+    let r = run(&rec, &["--compressed", "/bad-gzip"]);
+    assert_eq!(r.code, 61);
+    assert!(
+        r.stderr
+            .starts_with("Error while processing content unencoding"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(run(&rec, &["/bad-gzip"]).out(), "this is not gzip");
+}

@@ -10,6 +10,7 @@
 //! | `/status/<code>` | that status, body `status <code>\n` |
 //! | `/redirect/<code>?to=<url>` | that status with `Location: <url>`, empty body |
 //! | `/gzip`, `/deflate`, `/br` | a fixed text body, compressed, with `Content-Encoding` |
+//! | `/bad-gzip` | `Content-Encoding: gzip` over a body that is not gzip |
 //! | `/slow?chunks=N&delay_ms=M` | N lines, one every M ms |
 //! | `/stall-headers?ms=M` | waits M ms before the headers |
 //! | `/stall-body` | headers, one line, then nothing for an hour |
@@ -324,6 +325,12 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
                 ("content-encoding", &path[1..]),
             ],
             encoded,
+        )
+    } else if path == "/bad-gzip" {
+        full(
+            200,
+            &[("content-type", "text/plain"), ("content-encoding", "gzip")],
+            "this is not gzip",
         )
     } else if path == "/slow" {
         let chunks = num("chunks", 3);

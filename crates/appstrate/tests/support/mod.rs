@@ -75,6 +75,14 @@ impl ApiEnv {
         text.push('\n');
         write_private(&cfg, &text);
         if tokens {
+            self.store_tokens(name, TOKEN, 3_600_000, "refresh-TOPSECRET-never-used");
+        }
+    }
+
+    /// Writes a token record; `expires_in_ms` may be negative (expired).
+    pub fn store_tokens(&self, name: &str, access: &str, expires_in_ms: i64, refresh: &str) {
+        let dir = self.config_dir();
+        {
             let creds = dir.join("credentials.json");
             let mut store: serde_json::Map<String, serde_json::Value> =
                 std::fs::read_to_string(&creds)
@@ -88,9 +96,9 @@ impl ApiEnv {
             store.insert(
                 name.to_string(),
                 serde_json::json!({
-                    "accessToken": TOKEN,
-                    "expiresAt": now + 3_600_000,
-                    "refreshToken": "refresh-TOPSECRET-never-used",
+                    "accessToken": access,
+                    "expiresAt": now + expires_in_ms,
+                    "refreshToken": refresh,
                     "refreshExpiresAt": now + 86_400_000,
                 }),
             );
