@@ -14,6 +14,7 @@ pub mod error;
 pub mod fsutil;
 pub mod http;
 pub mod instance;
+pub mod openapi_cache;
 pub mod session;
 pub mod tokens;
 

@@ -117,6 +117,14 @@ impl Session {
         Ok(())
     }
 
+    /// Sends the next requests with these pins without saving them: the
+    /// org → app cascade lists the new org's applications first, then saves
+    /// org and app in one write.
+    pub fn pin_in_memory(&mut self, org_id: Option<String>, application_id: Option<String>) {
+        self.profile.org_id = org_id;
+        self.profile.application_id = application_id;
+    }
+
     fn no_credentials(&self) -> PlatformError {
         PlatformError::Auth(format!(
             "No credentials for profile \"{}\". {}",
