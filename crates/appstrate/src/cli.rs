@@ -52,4 +52,12 @@ pub enum Command {
     Afps(commands::afps::AfpsArgs),
     /// Run an agent package locally: the model loop, the tools, the events
     Run(commands::run::RunArgs),
+    /// Pin and manage the organization of the active profile
+    Org(commands::org::OrgArgs),
+    /// Pin and manage the application of the active profile
+    App(commands::app::AppArgs),
+    /// Model presets of the pinned organization
+    Models(commands::models::ModelsArgs),
+    /// Explore the API's OpenAPI schema (list, show, export)
+    Openapi(commands::openapi::OpenapiArgs),
 }

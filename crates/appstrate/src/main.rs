@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod context;
 mod error;
+mod text;
 mod ui;
 
 use std::process::ExitCode;

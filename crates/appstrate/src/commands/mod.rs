@@ -3,9 +3,13 @@
 
 pub mod afps;
 pub mod api;
+pub mod app;
 pub mod completions;
 pub mod login;
 pub mod logout;
+pub mod models;
+pub mod openapi;
+pub mod org;
 pub mod run;
 pub mod token;
 pub mod whoami;
@@ -24,5 +28,9 @@ pub async fn dispatch(ctx: &mut Context, command: Command) -> Result<ExitStatus,
         Command::Completions(args) => completions::run(ctx, args),
         Command::Afps(args) => afps::run(ctx, args).await,
         Command::Run(args) => run::run(ctx, args).await,
+        Command::Org(args) => org::run(ctx, args).await,
+        Command::App(args) => app::run(ctx, args).await,
+        Command::Models(args) => models::run(ctx, args).await,
+        Command::Openapi(args) => openapi::run(ctx, args).await,
     }
 }

@@ -1,0 +1,187 @@
+//! `appstrate app list|current|switch|create` (contract §7): pin the
+//! application of a profile within its pinned organization.
+
+use appstrate_platform::api::{self, Application};
+use appstrate_platform::session::Session;
+use clap::{Args, Subcommand};
+
+use crate::commands::org;
+use crate::context::Context;
+use crate::error::{CliError, ExitStatus};
+use crate::text::pad_end;
+use crate::ui::Choice;
+
+#[derive(Debug, Args)]
+pub struct AppArgs {
+    #[command(subcommand)]
+    pub command: AppCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// List the applications of the pinned organization
+    List(ListArgs),
+    /// Print the pinned application id
+    Current,
+    /// Pin an application
+    Switch(SwitchArgs),
+    /// Create an application and pin it
+    Create(CreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print the server's objects as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SwitchArgs {
+    /// Application id (omit for a picker)
+    #[arg(value_name = "ID")]
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Application name (omit to be prompted)
+    pub name: Option<String>,
+}
+
+pub async fn run(ctx: &mut Context, args: AppArgs) -> Result<ExitStatus, CliError> {
+    match args.command {
+        AppCommand::List(args) => list(ctx, args).await,
+        AppCommand::Current => org::current(
+            ctx,
+            |p| p.application_id.clone(),
+            "No application pinned. Run: appstrate app switch",
+        ),
+        AppCommand::Switch(args) => switch(ctx, args).await,
+        AppCommand::Create(args) => create(ctx, args).await,
+    }
+}
+
+async fn list(ctx: &mut Context, args: ListArgs) -> Result<ExitStatus, CliError> {
+    let session = Session::open(&ctx.env, ctx.global.profile.as_deref()).await?;
+    let raw = api::list_applications_raw(&session).await?;
+    if args.json {
+        ctx.ui.line(&appstrate_openapi::js::to_string_pretty(
+            &serde_json::Value::Array(raw),
+        ))?;
+        return Ok(ExitStatus::SUCCESS);
+    }
+    let apps: Vec<Application> = raw
+        .into_iter()
+        .map(serde_json::from_value)
+        .collect::<Result<_, _>>()
+        .map_err(|e| {
+            CliError::user(format!(
+                "Unexpected item in the reply to /api/applications: {e}"
+            ))
+        })?;
+    if apps.is_empty() {
+        ctx.ui.line("(no applications)")?;
+        return Ok(ExitStatus::SUCCESS);
+    }
+    let pinned = session.profile().application_id.as_deref();
+    let mut out = String::new();
+    for app in &apps {
+        let marker = if pinned == Some(app.id.as_str()) {
+            '*'
+        } else {
+            ' '
+        };
+        out.push_str(&format!(
+            "{marker} {}  {}{}\n",
+            pad_end(&app.name, 24),
+            app.id,
+            if app.is_default { " [default]" } else { "" }
+        ));
+    }
+    ctx.ui.out(&out)?;
+    Ok(ExitStatus::SUCCESS)
+}
+
+async fn switch(ctx: &mut Context, args: SwitchArgs) -> Result<ExitStatus, CliError> {
+    let mut session = Session::open(&ctx.env, ctx.global.profile.as_deref()).await?;
+    let apps = api::list_applications(&session).await?;
+    if apps.is_empty() {
+        return Err(CliError::user(
+            "No applications — run `appstrate app create <name>` to create one.",
+        ));
+    }
+    let chosen = match &args.reference {
+        Some(reference) => api::resolve_app_ref(&apps, reference)?.clone(),
+        None => pick_app(ctx, &apps, session.profile().application_id.as_deref())?,
+    };
+    let id = chosen.id.clone();
+    session.update_profile(|p| p.application_id = Some(id))?;
+    ctx.ui.line(&format!(
+        "Pinned \"{}\" ({}) on profile \"{}\".",
+        chosen.name,
+        chosen.id,
+        session.profile_name()
+    ))?;
+    Ok(ExitStatus::SUCCESS)
+}
+
+fn pick_app(
+    ctx: &Context,
+    apps: &[Application],
+    current: Option<&str>,
+) -> Result<Application, CliError> {
+    if !ctx.ui.interactive() {
+        return Err(CliError::user(
+            "Cannot prompt in non-TTY — pass an id: `appstrate app switch <id>`.",
+        ));
+    }
+    let choices = apps
+        .iter()
+        .map(|a| {
+            let is_current = current == Some(a.id.as_str());
+            let tag = match (a.is_default, is_current) {
+                (true, true) => " (default, current)",
+                (true, false) => " (default)",
+                (false, true) => " (current)",
+                (false, false) => "",
+            };
+            Choice {
+                value: a.id.clone(),
+                label: format!("{}{tag}", a.name),
+                hint: a.id.clone(),
+            }
+        })
+        .collect();
+    let initial = apps.iter().position(|a| current == Some(a.id.as_str()));
+    let id = ctx.ui.select("Select an application", choices, initial)?;
+    apps.iter()
+        .find(|a| a.id == id)
+        .cloned()
+        .ok_or_else(|| CliError::user("The picker returned an unknown application."))
+}
+
+async fn create(ctx: &mut Context, args: CreateArgs) -> Result<ExitStatus, CliError> {
+    let mut session = Session::open(&ctx.env, ctx.global.profile.as_deref()).await?;
+    let name = match args.name {
+        Some(name) => name,
+        None => {
+            if !ctx.ui.interactive() {
+                return Err(CliError::user(
+                    "Cannot prompt in non-TTY — pass a name: `appstrate app create <name>`.",
+                ));
+            }
+            ctx.ui.prompt_text("Application name", None)?
+        }
+    };
+    let created = api::create_application(&session, &name).await?;
+    let id = created.id.clone();
+    session.update_profile(|p| p.application_id = Some(id))?;
+    ctx.ui.line(&format!(
+        "Created \"{}\" ({}) and pinned it on profile \"{}\".",
+        created.name,
+        created.id,
+        session.profile_name()
+    ))?;
+    Ok(ExitStatus::SUCCESS)
+}

@@ -1,0 +1,240 @@
+//! `appstrate org list|current|switch|create` (contract §6): pin the
+//! organization of a profile. Every org change re-pins that org's default
+//! application in the same config write (the cascade).
+
+use appstrate_platform::api::{self, Org};
+use appstrate_platform::config::{self, Config, Profile};
+use appstrate_platform::session::Session;
+use clap::{Args, Subcommand};
+
+use crate::context::Context;
+use crate::error::{CliError, ExitStatus};
+use crate::text::pad_end;
+use crate::ui::Choice;
+
+#[derive(Debug, Args)]
+pub struct OrgArgs {
+    #[command(subcommand)]
+    pub command: OrgCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// List your organizations (`*` marks the pinned one)
+    List(ListArgs),
+    /// Print the pinned organization id
+    Current,
+    /// Pin an organization (and its default application)
+    Switch(SwitchArgs),
+    /// Create an organization and pin it
+    Create(CreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print the server's objects as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SwitchArgs {
+    /// Organization id or slug (omit for a picker)
+    #[arg(value_name = "ID_OR_SLUG")]
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Organization name (omit to be prompted)
+    pub name: Option<String>,
+    /// URL slug (used only with NAME; generated when absent)
+    #[arg(long)]
+    pub slug: Option<String>,
+}
+
+pub async fn run(ctx: &mut Context, args: OrgArgs) -> Result<ExitStatus, CliError> {
+    match args.command {
+        OrgCommand::List(args) => list(ctx, args).await,
+        OrgCommand::Current => current(
+            ctx,
+            |p| p.org_id.clone(),
+            "No organization pinned. Run: appstrate org switch",
+        ),
+        OrgCommand::Switch(args) => switch(ctx, args).await,
+        OrgCommand::Create(args) => create(ctx, args).await,
+    }
+}
+
+/// `org current` / `app current`: the pinned id, from the config only.
+pub fn current(
+    ctx: &Context,
+    pinned: impl Fn(&Profile) -> Option<String>,
+    none_pinned: &str,
+) -> Result<ExitStatus, CliError> {
+    let cfg = Config::load(&ctx.env.config_dir())?;
+    let name = config::resolve_profile_name(
+        ctx.global.profile.as_deref(),
+        &ctx.env,
+        cfg.default_profile(),
+    );
+    let Some(profile) = cfg.profile(&name) else {
+        return Err(CliError::user("Not logged in. Run: appstrate login"));
+    };
+    match pinned(&profile) {
+        Some(id) => {
+            ctx.ui.line(&id)?;
+            Ok(ExitStatus::SUCCESS)
+        }
+        None => Err(CliError::user(none_pinned)),
+    }
+}
+
+async fn list(ctx: &mut Context, args: ListArgs) -> Result<ExitStatus, CliError> {
+    let session = Session::open(&ctx.env, ctx.global.profile.as_deref()).await?;
+    let raw = api::list_orgs_raw(&session).await?;
+    if args.json {
+        ctx.ui.line(&appstrate_openapi::js::to_string_pretty(
+            &serde_json::Value::Array(raw),
+        ))?;
+        return Ok(ExitStatus::SUCCESS);
+    }
+    let orgs: Vec<Org> = raw
+        .into_iter()
+        .map(serde_json::from_value)
+        .collect::<Result<_, _>>()
+        .map_err(|e| CliError::user(format!("Unexpected item in the reply to /api/orgs: {e}")))?;
+    if orgs.is_empty() {
+        ctx.ui.line("(no organizations)")?;
+        return Ok(ExitStatus::SUCCESS);
+    }
+    let pinned = session.profile().org_id.as_deref();
+    let mut out = String::new();
+    for org in &orgs {
+        let marker = if pinned == Some(org.id.as_str()) {
+            '*'
+        } else {
+            ' '
+        };
+        out.push_str(&format!(
+            "{marker} {}  {}  {}\n",
+            pad_end(&org.slug, 24),
+            org.id,
+            org.name
+        ));
+    }
+    ctx.ui.out(&out)?;
+    Ok(ExitStatus::SUCCESS)
+}
+
+async fn switch(ctx: &mut Context, args: SwitchArgs) -> Result<ExitStatus, CliError> {
+    let mut session = Session::open(&ctx.env, ctx.global.profile.as_deref()).await?;
+    let orgs = api::list_orgs(&session).await?;
+    if orgs.is_empty() {
+        return Err(CliError::user(
+            "No organizations — run `appstrate org create <name>` to create one.",
+        ));
+    }
+    let chosen = match &args.reference {
+        Some(reference) => api::resolve_org_ref(&orgs, reference)?.clone(),
+        None => pick_org(ctx, &orgs, session.profile().org_id.as_deref())?,
+    };
+    let app = pin_org_cascade(&mut session, &chosen.id).await?;
+    ctx.ui.line(&format!(
+        "Pinned \"{}\" ({}){} on profile \"{}\".",
+        chosen.name,
+        chosen.id,
+        app_suffix(&app),
+        session.profile_name()
+    ))?;
+    Ok(ExitStatus::SUCCESS)
+}
+
+fn pick_org(ctx: &Context, orgs: &[Org], current: Option<&str>) -> Result<Org, CliError> {
+    if !ctx.ui.interactive() {
+        return Err(CliError::user(
+            "Cannot prompt in non-TTY — pass an id or slug: `appstrate org switch <id-or-slug>`.",
+        ));
+    }
+    let choices = orgs
+        .iter()
+        .map(|o| Choice {
+            value: o.id.clone(),
+            label: format!(
+                "{} — {}{}",
+                o.name,
+                o.slug,
+                if current == Some(o.id.as_str()) {
+                    " (current)"
+                } else {
+                    ""
+                }
+            ),
+            hint: o.id.clone(),
+        })
+        .collect();
+    let initial = orgs.iter().position(|o| current == Some(o.id.as_str()));
+    let id = ctx.ui.select("Select an organization", choices, initial)?;
+    orgs.iter()
+        .find(|o| o.id == id)
+        .cloned()
+        .ok_or_else(|| CliError::user("The picker returned an unknown organization."))
+}
+
+async fn create(ctx: &mut Context, args: CreateArgs) -> Result<ExitStatus, CliError> {
+    let mut session = Session::open(&ctx.env, ctx.global.profile.as_deref()).await?;
+    let (name, slug) = match args.name {
+        // The name is used verbatim; --slug only travels with it.
+        Some(name) => (name, args.slug),
+        None => {
+            if !ctx.ui.interactive() {
+                return Err(CliError::user(
+                    "Cannot prompt in non-TTY — pass a name: `appstrate org create <name>`.",
+                ));
+            }
+            let name = ctx.ui.prompt_text("Organization name", None)?;
+            let slug = ctx
+                .ui
+                .prompt_optional("Slug (optional — leave blank to auto-generate)")?;
+            (name, Some(slug))
+        }
+    };
+    let created = api::create_org(&session, &name, slug.as_deref()).await?;
+    let app = pin_org_cascade(&mut session, &created.id).await?;
+    ctx.ui.line(&format!(
+        "Created \"{}\" ({}){} and pinned it on profile \"{}\".",
+        created.name,
+        created.id,
+        app_suffix(&app),
+        session.profile_name()
+    ))?;
+    Ok(ExitStatus::SUCCESS)
+}
+
+/// The cascade: list the new org's applications (sent with its `X-Org-Id`
+/// and no application), pick the default (or the only) one, then save org
+/// and application in ONE config write. A failing list pins the org with
+/// no application; nothing is reported, as in the original.
+pub async fn pin_org_cascade(
+    session: &mut Session,
+    org_id: &str,
+) -> Result<Option<api::Application>, CliError> {
+    session.pin_in_memory(Some(org_id.to_string()), None);
+    let app = match api::list_applications(session).await {
+        Ok(apps) => api::default_application(&apps).cloned(),
+        Err(_) => None,
+    };
+    let (org, app_id) = (org_id.to_string(), app.as_ref().map(|a| a.id.clone()));
+    session.update_profile(|p| {
+        p.org_id = Some(org);
+        p.application_id = app_id;
+    })?;
+    Ok(app)
+}
+
+fn app_suffix(app: &Option<api::Application>) -> String {
+    match app {
+        Some(app) => format!(" / app \"{}\" ({})", app.name, app.id),
+        None => String::new(),
+    }
+}
