@@ -60,4 +60,35 @@ pub enum Command {
     Models(commands::models::ModelsArgs),
     /// Explore the API's OpenAPI schema (list, show, export)
     Openapi(commands::openapi::OpenapiArgs),
+    /// Install Appstrate locally (Tier 0) or bring up a Docker stack (Tiers 1/2/3)
+    Install(commands::install::InstallArgs),
+    /// Start the installed stack (docker compose up -d; Tier 0: the dev server)
+    Start(commands::lifecycle::DirArgs),
+    /// Stop the stack — containers off, volumes preserved
+    Stop(commands::lifecycle::DirArgs),
+    /// Restart all containers (Tier 0: the dev server)
+    Restart(commands::lifecycle::DirArgs),
+    /// Show the stack's logs (docker compose logs; Tier 0: the dev server log)
+    Logs(commands::lifecycle::LogsArgs),
+    /// Show the stack's containers (docker compose ps; Tier 0: the dev server)
+    Status(commands::lifecycle::DirArgs),
+    /// Tear down. Default keeps volumes; --purge wipes data + the install dir
+    Uninstall(commands::lifecycle::UninstallArgs),
+    /// Upgrade this binary in place from a verified release
+    SelfUpdate(commands::self_update::SelfUpdateArgs),
+    /// Diagnose the local install: every `appstrate` on $PATH, version, channel
+    Doctor(commands::doctor::DoctorArgs),
+    /// Machine-readable version and install channel (stable JSON contract)
+    #[command(name = "__install-source", hide = true)]
+    InstallSource,
+}
+
+impl Command {
+    /// Commands that never print the dual-install warning (contract §3.7).
+    pub fn skips_dual_install_check(&self) -> bool {
+        matches!(
+            self,
+            Command::Doctor(_) | Command::Completions(_) | Command::InstallSource
+        )
+    }
 }

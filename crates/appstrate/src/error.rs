@@ -150,6 +150,12 @@ impl From<PlatformError> for CliError {
     }
 }
 
+impl From<appstrate_selfhost::Error> for CliError {
+    fn from(err: appstrate_selfhost::Error) -> Self {
+        CliError::user(err.message)
+    }
+}
+
 /// Resolves when SIGINT, SIGTERM or SIGHUP arrives, with the signal number.
 pub async fn interrupted() -> i32 {
     #[cfg(unix)]

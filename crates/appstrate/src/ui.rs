@@ -71,6 +71,70 @@ impl Ui {
         ))
     }
 
+    /// A clack note: a titled box whose body lines are framed by `│`.
+    pub fn note(&self, title: &str, body: &str) -> Result<(), CliError> {
+        let lines: Vec<&str> = body.lines().collect();
+        let width = lines
+            .iter()
+            .map(|l| l.chars().count())
+            .chain(std::iter::once(title.chars().count()))
+            .max()
+            .unwrap_or(0);
+        let mut out = format!("{}\n", self.gray("│"));
+        let dashes = "─".repeat(width.saturating_sub(title.chars().count()) + 1);
+        out.push_str(&format!("◇  {title} {}╮\n", self.gray(&dashes)));
+        out.push_str(&format!(
+            "{}{}{}\n",
+            self.gray("│"),
+            " ".repeat(width + 4),
+            self.gray("│")
+        ));
+        for line in &lines {
+            let pad = width - line.chars().count();
+            out.push_str(&format!(
+                "{}  {}{}  {}\n",
+                self.gray("│"),
+                self.dim(line),
+                " ".repeat(pad),
+                self.gray("│")
+            ));
+        }
+        out.push_str(&format!(
+            "{}{}{}\n",
+            self.gray("│"),
+            " ".repeat(width + 4),
+            self.gray("│")
+        ));
+        out.push_str(&format!(
+            "{}{}╯\n",
+            self.gray("├"),
+            self.gray(&"─".repeat(width + 4))
+        ));
+        self.out(&out)
+    }
+
+    /// `●  message` (clack `log.info`), continuation lines framed.
+    pub fn info(&self, message: &str) -> Result<(), CliError> {
+        self.out(&format!(
+            "{}\n●  {}\n",
+            self.gray("│"),
+            message.replace('\n', "\n│  ")
+        ))
+    }
+
+    /// `▲  message` on stderr: a warning that is not an error.
+    pub fn log_warn(&self, message: &str) {
+        self.warn(&format!("▲  {}", message.replace('\n', "\n│  ")));
+    }
+
+    fn dim(&self, s: &str) -> String {
+        if self.color {
+            format!("\x1b[2m{s}\x1b[22m")
+        } else {
+            s.to_string()
+        }
+    }
+
     /// A spinner on a terminal; nothing until `stop` when piped.
     pub fn spinner(&self, label: &str) -> Spinner {
         let bar = if self.stdout_tty {

@@ -3,6 +3,8 @@
 //! programs*, never for our own code, and follow the specification in
 //! `../shared/spec/` faithfully. Tests only (`publish = false`).
 
+pub mod fake_bun_git;
+pub mod fake_docker;
 pub mod fake_instance;
 pub mod model_server;
 pub mod recorder;

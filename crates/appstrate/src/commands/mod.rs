@@ -5,12 +5,17 @@ pub mod afps;
 pub mod api;
 pub mod app;
 pub mod completions;
+pub mod doctor;
+pub mod install;
+pub mod install_source;
+pub mod lifecycle;
 pub mod login;
 pub mod logout;
 pub mod models;
 pub mod openapi;
 pub mod org;
 pub mod run;
+pub mod self_update;
 pub mod token;
 pub mod whoami;
 
@@ -19,6 +24,9 @@ use crate::context::Context;
 use crate::error::{CliError, ExitStatus};
 
 pub async fn dispatch(ctx: &mut Context, command: Command) -> Result<ExitStatus, CliError> {
+    if !command.skips_dual_install_check() {
+        dual_install_warning(ctx);
+    }
     match command {
         Command::Login(args) => login::run(ctx, args).await,
         Command::Logout(args) => logout::run(ctx, args).await,
@@ -32,5 +40,31 @@ pub async fn dispatch(ctx: &mut Context, command: Command) -> Result<ExitStatus,
         Command::App(args) => app::run(ctx, args).await,
         Command::Models(args) => models::run(ctx, args).await,
         Command::Openapi(args) => openapi::run(ctx, args).await,
+        Command::Install(args) => install::run(ctx, args).await,
+        Command::Start(args) => lifecycle::start(ctx, args).await,
+        Command::Stop(args) => lifecycle::stop(ctx, args).await,
+        Command::Restart(args) => lifecycle::restart(ctx, args).await,
+        Command::Logs(args) => lifecycle::logs(ctx, args).await,
+        Command::Status(args) => lifecycle::status(ctx, args).await,
+        Command::Uninstall(args) => lifecycle::uninstall(ctx, args).await,
+        Command::SelfUpdate(args) => self_update::run(ctx, args).await,
+        Command::Doctor(args) => doctor::run(ctx, args).await,
+        Command::InstallSource => install_source::run(ctx),
+    }
+}
+
+/// Warns once per set of `appstrate` binaries on PATH (contract §3.7). Only
+/// stats files; any failure is swallowed so the command always runs.
+fn dual_install_warning(ctx: &Context) {
+    let var = |name: &str| std::env::var(name).ok();
+    if appstrate_selfhost::dual_install::disabled_by_env(
+        var("APPSTRATE_NO_DUAL_INSTALL_CHECK").as_deref(),
+        var("APPSTRATE_FORCE_DUAL").as_deref(),
+    ) {
+        return;
+    }
+    let Some(path) = var("PATH") else { return };
+    if let Some(warning) = appstrate_selfhost::dual_install::check(&path, &ctx.config_dir()) {
+        ctx.ui.warn(&warning);
     }
 }

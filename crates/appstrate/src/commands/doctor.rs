@@ -1,0 +1,35 @@
+//! `appstrate doctor [--json]`: every `appstrate` on $PATH (deduplicated by
+//! real path) with its version and channel, plus the local Docker-tier
+//! install and its compose drift (install.md §4.1). Always exits 0.
+
+use appstrate_selfhost::{doctor, paths};
+use clap::Args;
+
+use crate::commands::lifecycle::home;
+use crate::context::Context;
+use crate::error::{CliError, ExitStatus};
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Machine-readable report (for scripts / CI)
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(ctx: &mut Context, args: DoctorArgs) -> Result<ExitStatus, CliError> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let exec = std::env::current_exe().unwrap_or_default();
+    let default_dir = paths::default_install_dir(&home(ctx));
+    let report = doctor::build_report(&path, &exec, &default_dir).await;
+    if args.json {
+        let body =
+            serde_json::to_string_pretty(&report).map_err(|e| CliError::user(e.to_string()))?;
+        ctx.ui.line(&body)?;
+        return Ok(ExitStatus::SUCCESS);
+    }
+    ctx.ui.intro("Appstrate doctor")?;
+    ctx.ui
+        .note("Installations", &doctor::format_report(&report, &exec))?;
+    ctx.ui.outro(doctor::outro(&report))?;
+    Ok(ExitStatus::SUCCESS)
+}

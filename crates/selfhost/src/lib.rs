@@ -1,0 +1,61 @@
+//! Self-hosting Appstrate: everything behind `appstrate install`, the
+//! lifecycle verbs, `self-update` and `doctor` that does not talk to the
+//! terminal. The binary owns prompts and output; this crate owns the facts
+//! (`../shared/spec/install.md`): tiers, the compose templates embedded in
+//! the binary, `.env` generation, the compose project name, backups and
+//! rollback, the Tier 0 dev server, release verification and the PATH scan.
+
+pub mod appurl;
+pub mod compose_defaults;
+pub mod compose_ls;
+pub mod docker;
+pub mod doctor;
+pub mod dual_install;
+pub mod envfile;
+pub mod fsutil;
+pub mod health;
+pub mod paths;
+pub mod port;
+pub mod project;
+pub mod secrets;
+pub mod selfupdate;
+pub mod templates;
+pub mod tier;
+pub mod tier0;
+pub mod upgrade;
+
+use std::fmt;
+
+/// The platform release this CLI installs: the Docker image tag written to
+/// `.env` (unless `APPSTRATE_VERSION` overrides it) and the git tag Tier 0
+/// checks out. The Rust CLI is versioned on its own, so the platform
+/// version is pinned here instead of reusing the CLI's.
+pub const PLATFORM_VERSION: &str = "1.0.0-beta.41";
+
+/// The public git repository Tier 0 installs from by default.
+pub const DEFAULT_SOURCE: &str = "https://github.com/appstrate/appstrate.git";
+
+/// An error whose message is meant for the user as is (what, where, how to
+/// fix). The binary turns it into its own error type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub message: String,
+}
+
+impl Error {
+    pub fn new(message: impl Into<String>) -> Self {
+        Error {
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = std::result::Result<T, Error>;
