@@ -32,6 +32,9 @@ fn benches(c: &mut Criterion) {
     c.bench_function("parse 594 KB schema", |b| {
         b.iter(|| parse_document(black_box(&bytes)))
     });
+    c.bench_function("parse listing view only (openapi list)", |b| {
+        b.iter(|| appstrate_openapi::parse_operations_index(black_box(&bytes)))
+    });
     c.bench_function("list: collect + format text", |b| {
         b.iter(|| format_list(&collect_operations(black_box(&doc)), false))
     });

@@ -11,6 +11,7 @@ pub mod deref;
 pub mod document;
 pub mod filter;
 pub mod format;
+pub mod index;
 pub mod js;
 pub mod operation;
 
@@ -18,4 +19,5 @@ pub use deref::{dereference, dereference_document, dereference_operation};
 pub use document::{DocumentError, parse_document};
 pub use filter::{Filters, matches_glob};
 pub use format::{format_list, format_show, list_json, show_json};
+pub use index::parse_operations_index;
 pub use operation::{Method, Operation, collect_operations, find_operation};

@@ -84,6 +84,23 @@ fn list_json_lists_every_operation_of_the_document() {
 }
 
 #[test]
+fn the_listing_parse_lists_exactly_what_the_full_parse_lists() {
+    let bytes = common::read_fixture("openapi/appstrate-openapi.json");
+    let full = doc();
+    let index = appstrate_openapi::parse_operations_index(&bytes).expect("parses");
+    let (a, b) = (collect_operations(&full), collect_operations(&index));
+    assert_eq!(format_list(&a, true), format_list(&b, true));
+    assert_eq!(list_json(&a), list_json(&b));
+    let filters = Filters {
+        search: Some("run".into()),
+        path: Some("/api/**".into()),
+        ..Default::default()
+    };
+    assert_eq!(list_json(&filters.apply(&a)), list_json(&filters.apply(&b)));
+    assert!(js::to_string(&index).len() < bytes.len() / 3);
+}
+
+#[test]
 fn order_matches_the_original_locale_compare_order() {
     let doc = doc();
     let ours: Vec<String> = collect_operations(&doc)

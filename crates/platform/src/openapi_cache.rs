@@ -27,6 +27,16 @@ pub struct CachePolicy {
     pub refresh: bool,
 }
 
+/// How much of a cached document to parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// The whole document (`show`, `export`).
+    Full,
+    /// Only what `list` reads (see `appstrate_openapi::index`); a fresh
+    /// download is still parsed whole, since the cache stores all of it.
+    OperationsIndex,
+}
+
 /// The document and, for callers that re-serialise it, whether it came from
 /// the cache.
 pub struct Fetched {
@@ -60,9 +70,13 @@ struct Cached {
     etag: Option<String>,
 }
 
-fn read_cache(json_path: &Path, etag_path: &Path) -> Option<Cached> {
+fn read_cache(json_path: &Path, etag_path: &Path, view: View) -> Option<Cached> {
     let bytes = fs::read(json_path).ok()?;
-    let document = appstrate_openapi::parse_document(&bytes).ok()?;
+    let document = match view {
+        View::Full => appstrate_openapi::parse_document(&bytes),
+        View::OperationsIndex => appstrate_openapi::parse_operations_index(&bytes),
+    }
+    .ok()?;
     let etag = fs::read_to_string(etag_path)
         .ok()
         .map(|s| s.trim().to_string())
@@ -96,13 +110,13 @@ fn write_cache(
 }
 
 /// `GET /api/openapi.json` for the session's profile, through the cache.
-pub async fn fetch_openapi(session: &Session, policy: CachePolicy) -> Result<Fetched> {
+pub async fn fetch_openapi(session: &Session, policy: CachePolicy, view: View) -> Result<Fetched> {
     let cache_dir = session.env().cache_dir();
     let (json_path, etag_path) = cache_paths(&cache_dir, session.profile_name());
     let cached = if policy.no_cache || policy.refresh {
         None
     } else {
-        read_cache(&json_path, &etag_path)
+        read_cache(&json_path, &etag_path, view)
     };
     let mut headers = vec![("Accept".to_string(), "application/json".to_string())];
     if let Some(etag) = cached.as_ref().and_then(|c| c.etag.clone()) {

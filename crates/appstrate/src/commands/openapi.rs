@@ -11,7 +11,7 @@ use appstrate_openapi::{
 use appstrate_platform::PlatformError;
 use appstrate_platform::config::{self, Config};
 use appstrate_platform::fsutil;
-use appstrate_platform::openapi_cache::{CachePolicy, fetch_openapi};
+use appstrate_platform::openapi_cache::{CachePolicy, View, fetch_openapi};
 use appstrate_platform::session::Session;
 use serde_json::Value;
 
@@ -100,7 +100,7 @@ pub async fn run(ctx: &mut Context, args: OpenapiArgs) -> Result<ExitStatus, Cli
 
 /// The document for the active profile. No "configured" pre-check here:
 /// a missing row reads as "not logged in" (§10).
-async fn load(ctx: &Context, cache: CacheArgs) -> Result<Value, CliError> {
+async fn load(ctx: &Context, cache: CacheArgs, view: View) -> Result<Value, CliError> {
     let cfg = Config::load(&ctx.env.config_dir())?;
     let name = config::resolve_profile_name(
         ctx.global.profile.as_deref(),
@@ -118,11 +118,11 @@ async fn load(ctx: &Context, cache: CacheArgs) -> Result<Value, CliError> {
         no_cache: cache.no_cache,
         refresh: cache.refresh,
     };
-    Ok(fetch_openapi(&session, policy).await?.document)
+    Ok(fetch_openapi(&session, policy, view).await?.document)
 }
 
 async fn list(ctx: &mut Context, args: ListArgs) -> Result<ExitStatus, CliError> {
-    let doc = load(ctx, args.cache).await?;
+    let doc = load(ctx, args.cache, View::OperationsIndex).await?;
     let operations = collect_operations(&doc);
     let filters = Filters {
         tag: args.tag,
@@ -140,7 +140,7 @@ async fn list(ctx: &mut Context, args: ListArgs) -> Result<ExitStatus, CliError>
 }
 
 async fn show(ctx: &mut Context, args: ShowArgs) -> Result<ExitStatus, CliError> {
-    let doc = load(ctx, args.cache).await?;
+    let doc = load(ctx, args.cache, View::Full).await?;
     let operations = collect_operations(&doc);
     let Some(op) = find_operation(&operations, &args.identifier, args.path.as_deref()) else {
         let what = match &args.path {
@@ -166,7 +166,7 @@ async fn show(ctx: &mut Context, args: ShowArgs) -> Result<ExitStatus, CliError>
 }
 
 async fn export(ctx: &mut Context, args: ExportArgs) -> Result<ExitStatus, CliError> {
-    let doc = load(ctx, args.cache).await?;
+    let doc = load(ctx, args.cache, View::Full).await?;
     let pretty = js::to_string_pretty(&doc);
     match &args.output {
         Some(file) => {
