@@ -35,10 +35,16 @@ case "$1" in
     if [ "$1" = "up" ]; then
       code="${FAKE_DOCKER_UP_EXIT:-0}"
       if [ "$code" = 0 ] && [ -n "$FAKE_DOCKER_SERVE_PORT" ]; then
+        # Like a real `up -d`, answer once the "container" listens.
         mkdir -p "$FAKE_DOCKER_STATE/www"
-        nohup python3 -m http.server "$FAKE_DOCKER_SERVE_PORT" --bind 127.0.0.1 \
-          --directory "$FAKE_DOCKER_STATE/www" >/dev/null 2>&1 &
+        ready="$FAKE_DOCKER_STATE/ready.$$"
+        (cd "$FAKE_DOCKER_STATE/www" && exec python3 -c 'import http.server, sys
+s = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), http.server.SimpleHTTPRequestHandler)
+open(sys.argv[2], "w").close()
+s.serve_forever()' "$FAKE_DOCKER_SERVE_PORT" "$ready" >/dev/null 2>&1) &
         echo $! >> "$FAKE_DOCKER_STATE/pids"
+        i=0
+        while [ ! -f "$ready" ] && [ $i -lt 250 ]; do sleep 0.02; i=$((i+1)); done
       fi
       if [ -n "$FAKE_DOCKER_UP_SLEEP" ]; then exec sleep "$FAKE_DOCKER_UP_SLEEP"; fi
       exit "$code"
@@ -64,9 +70,12 @@ pub struct Call {
 
 impl FakeDocker {
     pub fn new() -> std::io::Result<Self> {
-        let dir = tempfile::tempdir()?;
-        std::fs::create_dir_all(dir.path().join("bin"))?;
-        write_executable(&dir.path().join("bin/docker"), SCRIPT)?;
+        Self::in_dir(tempfile::tempdir()?)
+    }
+
+    /// A fake that lives in `dir` (kept by the caller, e.g. a benchmark).
+    pub fn in_dir(dir: tempfile::TempDir) -> std::io::Result<Self> {
+        write_docker_script(&dir.path().join("bin"))?;
         std::fs::write(dir.path().join("calls.log"), "")?;
         Ok(FakeDocker { dir })
     }
@@ -117,6 +126,12 @@ impl Drop for FakeDocker {
     fn drop(&mut self) {
         kill_recorded(&self.dir.path().join("pids"));
     }
+}
+
+/// Writes the fake as `<bin_dir>/docker` (for benchmarks that keep it).
+pub fn write_docker_script(bin_dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(bin_dir)?;
+    write_executable(&bin_dir.join("docker"), SCRIPT)
 }
 
 /// Kills every pid listed in `file` (servers started by fakes).

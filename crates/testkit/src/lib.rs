@@ -6,6 +6,7 @@
 pub mod fake_bun_git;
 pub mod fake_docker;
 pub mod fake_instance;
+pub mod fake_releases;
 pub mod model_server;
 pub mod recorder;
 pub mod secret_service;
