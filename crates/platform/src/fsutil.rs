@@ -23,6 +23,42 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
+/// Creates `dir` (and parents) with mode 0700 and tightens an existing one
+/// to 0700: for directories that hold secrets next to files other code
+/// writes (the keyring fallback refuses a group- or world-readable one).
+pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
+    create_private_dir(dir)?;
+    set_mode(dir, 0o700)
+}
+
+/// Sets the permission bits of `path` (no-op off Unix).
+pub fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, mode);
+        Ok(())
+    }
+}
+
+/// The permission bits of the file at `path`, `None` when it cannot be read
+/// (or off Unix).
+pub fn mode_of_path(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        Some(mode_of(&fs::metadata(path).ok()?))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 /// Writes `bytes` to `path` atomically with mode 0600: a reader sees the old
 /// file or the new one, never a mix, and a crash leaves no partial file.
 pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -119,5 +155,16 @@ mod tests {
         let sub = dir.path().join("a/b");
         create_private_dir(&sub).unwrap();
         assert_eq!(mode_of(&fs::metadata(&sub).unwrap()), 0o700);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn ensure_private_dir_tightens_an_existing_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("cfg");
+        fs::create_dir(&sub).unwrap();
+        set_mode(&sub, 0o755).unwrap();
+        ensure_private_dir(&sub).unwrap();
+        assert_eq!(mode_of_path(&sub), Some(0o700));
     }
 }

@@ -265,7 +265,7 @@ pub fn upgrade_compose(dir: &Path) -> Result<(UpgradeStatus, Repair)> {
     let backup = dir.join("docker-compose.yml.backup");
     std::fs::copy(&path, &backup)
         .map_err(|e| Error::new(format!("Cannot back up {}: {e}", path.display())))?;
-    let mode = crate::fsutil::mode_of(&path).unwrap_or(0o644);
+    let mode = crate::fsutil::mode_of_path(&path).unwrap_or(0o644);
     crate::fsutil::write_atomic(&path, result.text.as_bytes(), mode)
         .map_err(|e| Error::new(format!("Cannot write {}: {e}", path.display())))?;
     Ok((UpgradeStatus::Upgraded { backup }, result))

@@ -82,7 +82,7 @@ fn read_ack(config_dir: &Path) -> Option<Vec<String>> {
 /// Records that the user was warned about this set of installs. The
 /// config directory is created 0700 (it also holds credentials).
 pub fn write_ack(config_dir: &Path, sorted_paths: &[String]) -> std::io::Result<()> {
-    fsutil::create_private_dir(config_dir)?;
+    fsutil::ensure_private_dir(config_dir)?;
     let ack = Ack {
         paths: sorted_paths.to_vec(),
         warned_at: crate::project::now_iso(),
@@ -170,7 +170,7 @@ mod tests {
         let two = format!("{0}/a:{0}/b", t.path().display());
         let warning = check(&two, &cfg).unwrap();
         assert!(warning.contains("(2 entries)") && warning.contains("appstrate doctor"));
-        assert_eq!(fsutil::mode_of(&cfg), Some(0o700));
+        assert_eq!(fsutil::mode_of_path(&cfg), Some(0o700));
         let ack: serde_json::Value =
             serde_json::from_slice(&std::fs::read(ack_path(&cfg)).unwrap()).unwrap();
         let paths: Vec<&str> = ack["paths"]

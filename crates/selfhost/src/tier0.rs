@@ -214,7 +214,7 @@ pub fn log_file(dir: &Path) -> PathBuf {
 /// its pid recorded.
 pub fn spawn_dev_server(dir: &Path, bun: &Path, path_env: &OsString) -> Result<u32> {
     let meta_dir = dir.join(".appstrate");
-    crate::fsutil::create_private_dir(&meta_dir)
+    crate::fsutil::ensure_private_dir(&meta_dir)
         .map_err(|e| Error::new(format!("Cannot create {}: {e}", meta_dir.display())))?;
     let log_path = log_file(dir);
     let mut options = OpenOptions::new();

@@ -97,7 +97,7 @@ pub fn restore_backups(files: &[PathBuf]) -> io::Result<()> {
     for file in files {
         let backup = backup_path(file);
         let body = std::fs::read(&backup)?;
-        let mode = crate::fsutil::mode_of(&backup).unwrap_or(0o600);
+        let mode = crate::fsutil::mode_of_path(&backup).unwrap_or(0o600);
         crate::fsutil::write_atomic(file, &body, mode)?;
     }
     Ok(())
