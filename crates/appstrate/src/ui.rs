@@ -40,8 +40,13 @@ impl Ui {
 
     /// Writes to stdout and flushes; a closed pipe becomes a quiet exit 0.
     pub fn out(&self, text: &str) -> Result<(), CliError> {
+        self.out_bytes(text.as_bytes())
+    }
+
+    /// Writes raw bytes to stdout (a log passed through as it is) and flushes.
+    pub fn out_bytes(&self, bytes: &[u8]) -> Result<(), CliError> {
         let mut stdout = io::stdout().lock();
-        stdout.write_all(text.as_bytes())?;
+        stdout.write_all(bytes)?;
         stdout.flush()?;
         Ok(())
     }

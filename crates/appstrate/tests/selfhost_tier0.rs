@@ -161,6 +161,10 @@ fn tier0_install_runs_detached_and_lifecycle_verbs_manage_it() {
             .unwrap();
     assert!(stderr(&out).contains("Tier 0 runs a single process"));
 
+    // logs -f: what is already there, then what is appended, byte for byte
+    // (a multi-byte character arriving in two writes is not mangled).
+    follow_log_sees_appended_bytes(&t.sb, &dir);
+
     let out =
         t.sb.cmd()
             .args(["stop", "--dir"])
@@ -224,6 +228,62 @@ fn tier0_install_runs_detached_and_lifecycle_verbs_manage_it() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(wait_down(port));
     assert!(!dir.exists());
+}
+
+fn follow_log_sees_appended_bytes(sb: &Sandbox, dir: &std::path::Path) {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    let mut child = sb
+        .std_cmd()
+        .args(["logs", "-f", "--dir"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let mut wait_for = |needle: &[u8]| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if seen.windows(needle.len()).any(|w| w == needle) {
+                return true;
+            }
+            if let Ok(chunk) = rx.recv_timeout(Duration::from_millis(100)) {
+                seen.extend_from_slice(&chunk);
+            }
+        }
+        false
+    };
+    assert!(wait_for(b"dev server listening"), "existing log printed");
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join(".appstrate/tier0.log"))
+        .unwrap();
+    let line = "appended: caf\u{e9} \u{2713}\n".as_bytes();
+    let split = line.len() - 3; // after the first byte of the check mark
+    log.write_all(&line[..split]).unwrap();
+    log.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    log.write_all(&line[split..]).unwrap();
+    log.flush().unwrap();
+    let found = wait_for(line);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        found,
+        "appended bytes printed as written: {:?}",
+        String::from_utf8_lossy(&seen)
+    );
 }
 
 #[test]

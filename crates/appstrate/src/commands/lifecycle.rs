@@ -424,7 +424,8 @@ async fn tier0_logs(ctx: &Context, dir: &Path, follow: bool) -> Result<(), CliEr
             .map_err(|e| CliError::user(format!("Cannot read {}: {e}", path.display())))?;
         if n > 0 {
             pos += n as u64;
-            ctx.ui.out(&String::from_utf8_lossy(&buf[..n]))?;
+            // Bytes as written: a chunk may end inside a UTF-8 character.
+            ctx.ui.out_bytes(&buf[..n])?;
             continue;
         }
         if !follow {
