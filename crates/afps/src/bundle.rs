@@ -244,8 +244,8 @@ pub fn package_from_files(files: FileMap) -> Result<Package, BundleError> {
             ErrorCode::BundleJsonInvalid,
             format!(
                 "manifest.json must declare name + version (got name={}, version={})",
-                crate::json::to_js_json(manifest.get("name").unwrap_or(&Value::Null)),
-                crate::json::to_js_json(manifest.get("version").unwrap_or(&Value::Null))
+                appstrate_jsjson::stringify(manifest.get("name").unwrap_or(&Value::Null)),
+                appstrate_jsjson::stringify(manifest.get("version").unwrap_or(&Value::Null))
             ),
         );
     };

@@ -68,7 +68,7 @@ impl RunEvent {
 
     /// The event as one line of compact JSON (JS `JSON.stringify`).
     pub fn to_json(&self) -> String {
-        crate::json::to_js_json(&Value::Object(self.0.clone()))
+        appstrate_jsjson::stringify(&Value::Object(self.0.clone()))
     }
 
     /// True when the type is canonical and the payload has the canonical

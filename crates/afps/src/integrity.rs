@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::{BundleError, ErrorCode, err};
-use crate::json::{canonical_json, cmp_utf16};
+use appstrate_jsjson::{canonical, cmp_utf16};
 
 /// One RECORD line: `<path>,sha256=<b64 no pad>,<size>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +84,7 @@ pub fn parse_record(body: &str) -> Result<Vec<RecordEntry>, BundleError> {
                 ErrorCode::RecordMalformed,
                 format!(
                     "malformed RECORD line: {}",
-                    crate::json::to_js_json(&Value::String(line.into()))
+                    appstrate_jsjson::stringify(&Value::String(line.into()))
                 ),
             )
         };
@@ -144,7 +144,7 @@ pub fn bundle_integrity_input<'a>(
         entry.insert("path".into(), Value::String(path.into()));
         map.insert(identity.into(), Value::Object(entry));
     }
-    canonical_json(&Value::Object(map))
+    canonical(&Value::Object(map))
 }
 
 /// Compare two integrity strings, in constant time when lengths are equal.

@@ -8,8 +8,8 @@
 use serde_json::{Map, Value};
 
 use crate::context::ExecutionContext;
-use crate::json::js_string;
 use crate::prompt::truthy;
+use appstrate_jsjson::to_js_string;
 
 /// A template that does not parse (unclosed tag or section).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -239,7 +239,7 @@ fn render_tokens(tokens: &[Token], stack: &mut Vec<Value>, out: &mut String) {
             Token::Text(s) => out.push_str(s),
             Token::Var(name) => {
                 if let Some(v) = lookup(stack, name).filter(|v| !v.is_null()) {
-                    out.push_str(&js_string(&v));
+                    out.push_str(&to_js_string(&v));
                 }
             }
             Token::Section {

@@ -8,8 +8,9 @@ use serde_json::{Map, Value};
 
 use crate::bundle::Bundle;
 use crate::context::ExecutionContext;
-use crate::json::{iso_from_millis, js_f64, js_string, to_js_json_pretty};
+use crate::date::iso_from_millis;
 use crate::manifest::{is_file_field, parse_identity};
+use appstrate_jsjson::{f64_to_string, stringify_pretty, to_js_string};
 
 /// A skill listed in `### Skills`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -157,7 +158,7 @@ fn format_file_size(bytes: u64) -> String {
 fn type_label(prop: &Value) -> String {
     match prop.get("type") {
         None | Some(Value::Null) => "unknown".into(),
-        Some(t) => js_string(t),
+        Some(t) => to_js_string(t),
     }
 }
 
@@ -202,7 +203,7 @@ pub fn render_platform_prompt(opts: &PlatformPromptOptions, context: &ExecutionC
     if let Some(t) = opts.timeout_seconds.filter(|t| *t != 0.0 && !t.is_nan()) {
         push(&format!(
             "- **Timeout**: You have {} seconds to complete this task. Work efficiently and output your result promptly.",
-            js_f64(t)
+            f64_to_string(t)
         ));
     }
     let has_uploads = !opts.uploads.is_empty();
@@ -287,7 +288,7 @@ pub fn render_platform_prompt(opts: &PlatformPromptOptions, context: &ExecutionC
                 let value = context
                     .input
                     .get(key)
-                    .map(|v| format!(" — `{}`", js_string(v)))
+                    .map(|v| format!(" — `{}`", to_js_string(v)))
                     .unwrap_or_default();
                 let description = prop
                     .get("description")
@@ -300,7 +301,7 @@ pub fn render_platform_prompt(opts: &PlatformPromptOptions, context: &ExecutionC
             }
         } else {
             for (key, value) in &non_file_inputs {
-                push(&format!("- **{key}**: {}", js_string(value)));
+                push(&format!("- **{key}**: {}", to_js_string(value)));
             }
         }
         push("");
@@ -331,7 +332,7 @@ pub fn render_platform_prompt(opts: &PlatformPromptOptions, context: &ExecutionC
             "This agent supports stateful operation across runs. Your most recent run left the following checkpoint:\n",
         );
         push("```json");
-        push(&to_js_json_pretty(checkpoint));
+        push(&stringify_pretty(checkpoint));
         push("```\n");
         push(
             "Use this checkpoint to resume work, avoid reprocessing data, or build on previous results.\n",
@@ -342,14 +343,14 @@ pub fn render_platform_prompt(opts: &PlatformPromptOptions, context: &ExecutionC
         push("## Pinned Slots\n");
         push("Named pinned slots (always visible across runs):\n");
         let mut keys: Vec<&String> = slots.keys().collect();
-        keys.sort_by(|a, b| crate::json::cmp_utf16(a, b));
+        keys.sort_by(|a, b| appstrate_jsjson::cmp_utf16(a, b));
         for key in keys {
             push(&format!("### {key}"));
             match &slots[key] {
                 Value::String(v) => push(v),
                 v => {
                     push("```json");
-                    push(&to_js_json_pretty(v));
+                    push(&stringify_pretty(v));
                     push("```");
                 }
             }
@@ -363,7 +364,7 @@ pub fn render_platform_prompt(opts: &PlatformPromptOptions, context: &ExecutionC
         for mem in &context.memories {
             let content = match mem.get("content") {
                 None => "undefined".to_string(),
-                Some(c) => js_string(c),
+                Some(c) => to_js_string(c),
             };
             let date = memory_date(mem.get("createdAt"))
                 .map(|d| format!(" ({d})"))
@@ -412,7 +413,7 @@ pub fn render_platform_prompt(opts: &PlatformPromptOptions, context: &ExecutionC
         }
         push("### Full JSON Schema\n");
         push("```json");
-        push(&to_js_json_pretty(&Value::Object(schema.clone())));
+        push(&stringify_pretty(&Value::Object(schema.clone())));
         push("```\n");
     }
 

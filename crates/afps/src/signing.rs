@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::bundle::{Bundle, Package};
 use crate::error::{BundleError, ErrorCode};
 use crate::integrity::bundle_integrity;
-use crate::json::{to_js_json, to_js_json_pretty};
+use appstrate_jsjson::{stringify, stringify_pretty};
 
 /// Name of the signature file in the root package.
 pub const SIGNATURE_FILE: &str = "signature.sig";
@@ -37,7 +37,7 @@ impl SignatureDoc {
     /// The bytes writers store: 2-space JSON plus `\n`.
     pub fn to_file_bytes(&self) -> Vec<u8> {
         let v = serde_json::to_value(self).unwrap_or(Value::Null);
-        format!("{}\n", to_js_json_pretty(&v)).into_bytes()
+        format!("{}\n", stringify_pretty(&v)).into_bytes()
     }
 }
 
@@ -237,7 +237,7 @@ pub fn canonical_bundle_digest(bundle: &Bundle) -> Result<String, BundleError> {
     );
     m.insert("root".into(), Value::String(bundle.root.clone()));
     m.insert("integrity".into(), Value::String(integrity));
-    Ok(to_js_json(&Value::Object(m)))
+    Ok(stringify(&Value::Object(m)))
 }
 
 /// Sign digest bytes with a base64 seed.

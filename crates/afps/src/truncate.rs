@@ -36,7 +36,7 @@ pub fn truncate_tool_result(result: &Value, limit: usize) -> Value {
     match result {
         Value::String(s) => Value::String(truncate_string(s, limit)),
         Value::Array(_) | Value::Object(_) => {
-            let json = crate::json::to_js_json(result);
+            let json = appstrate_jsjson::stringify(result);
             if json.len() <= limit {
                 return result.clone();
             }

@@ -9,8 +9,8 @@ use crate::error::{BundleError, ErrorCode, err};
 use crate::integrity::{
     bundle_integrity, compute_record_entries, record_integrity, serialize_record,
 };
-use crate::json::{canonical_json, cmp_utf16};
 use crate::manifest::parse_identity;
+use appstrate_jsjson::{canonical, cmp_utf16};
 
 /// The canonical `bundle.json` text and the ordered archive entries.
 pub fn bundle_entries(bundle: &Bundle) -> Result<Vec<(String, Vec<u8>)>, BundleError> {
@@ -88,7 +88,7 @@ pub fn bundle_entries(bundle: &Bundle) -> Result<Vec<(String, Vec<u8>)>, BundleE
     }
     entries.push((
         "bundle.json".into(),
-        canonical_json(&Value::Object(doc)).into_bytes(),
+        canonical(&Value::Object(doc)).into_bytes(),
     ));
     Ok(entries)
 }

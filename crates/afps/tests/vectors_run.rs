@@ -3,11 +3,11 @@
 mod common;
 
 use appstrate_afps::integrity::sri_sha256;
-use appstrate_afps::json::to_js_json;
 use appstrate_afps::{
     ExecutionContext, Limits, RunEvent, build_cloud_event, platform_prompt, read_bundle,
     reduce_events, sign_webhook, truncate_tool_result, verify_webhook,
 };
+use appstrate_jsjson::stringify;
 use common::{json, read, s, vectors};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -69,11 +69,7 @@ fn reducer_matches_vectors_including_key_order() {
         let expected = &v["reduce_events"][key];
         assert_eq!(&result.to_value(), expected, "{key}");
         // Same bytes as JSON.stringify of the platform's object (memories, output, logs, pinned).
-        assert_eq!(
-            to_js_json(&result.to_value()),
-            to_js_json(expected),
-            "{key}"
-        );
+        assert_eq!(stringify(&result.to_value()), stringify(expected), "{key}");
     }
 }
 
@@ -86,7 +82,7 @@ fn output_is_replaced_not_merged_and_empty_script_gives_baseline() {
     );
     let empty = reduce_events(&[]);
     assert_eq!(
-        to_js_json(&empty.to_value()),
+        stringify(&empty.to_value()),
         r#"{"memories":[],"output":null,"logs":[]}"#
     );
 }
@@ -124,7 +120,7 @@ fn cloud_event_envelope_matches_vector() {
     let seq = c["sequence"].as_u64().expect("seq");
     let now = c["nowMs"].as_f64().expect("now");
     let env = build_cloud_event(&event, seq, c["id"].as_str().expect("id"), Some(now));
-    assert_eq!(to_js_json(&env), c["output"].as_str().expect("output"));
+    assert_eq!(stringify(&env), c["output"].as_str().expect("output"));
     // Unknown types carry no dataschema.
     let custom = RunEvent::new("@x/tool.called", "run_1", 0).with("data", json!(1));
     let env = build_cloud_event(&custom, 2, "e2", None);
@@ -179,7 +175,7 @@ fn tool_result_truncation_matches_vectors() {
     assert_eq!(out["reason"], shape["reason"]);
     assert_eq!(out["bytes"], shape["bytes"]);
     assert_eq!(out["limit"], shape["limit"]);
-    let json_text = to_js_json(&big);
+    let json_text = stringify(&big);
     let expected_preview = format!("{}…(truncated, 3039 bytes)", &json_text[..512]);
     assert_eq!(out["preview"], Value::String(expected_preview));
     assert_eq!(

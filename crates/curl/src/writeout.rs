@@ -1,8 +1,8 @@
 //! `-w/--write-out`: curl's format string over what the transfer measured.
 
-use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use appstrate_jsjson::string_literal;
 use reqwest::Version;
 
 /// What a transfer measured, for `-w`.
@@ -73,25 +73,6 @@ fn secs(d: Duration) -> String {
     format!("{:.6}", d.as_secs_f64())
 }
 
-fn json_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// curl's `%{header_json}`: lower-case names, each with the array of its
 /// values, one name per line.
 pub fn header_json(headers: &[(String, String)]) -> String {
@@ -107,9 +88,9 @@ pub fn header_json(headers: &[(String, String)]) -> String {
             let values: Vec<String> = headers
                 .iter()
                 .filter(|(n, _)| n == name)
-                .map(|(_, v)| json_string(v))
+                .map(|(_, v)| string_literal(v))
                 .collect();
-            format!("{}:[{}]", json_string(name), values.join(","))
+            format!("{}:[{}]", string_literal(name), values.join(","))
         })
         .collect();
     format!("{{{}\n}}", entries.join(",\n"))
@@ -226,5 +207,16 @@ mod tests {
         );
         let t: f64 = render("%{time_total}", &m, 0).parse().unwrap_or(-1.0);
         assert!(t >= 0.0);
+    }
+
+    #[test]
+    fn header_json_quotes_like_curl() {
+        // curl's jsonquoted: two-letter escapes including \b and \f, other
+        // control characters as lower-case \u00xx.
+        let headers = [("x-q".to_string(), "a\"b\\c\u{8}\u{c}\u{1}\té".to_string())];
+        assert_eq!(
+            header_json(&headers),
+            "{\"x-q\":[\"a\\\"b\\\\c\\b\\f\\u0001\\té\"]\n}"
+        );
     }
 }

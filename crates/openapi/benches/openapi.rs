@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use appstrate_openapi::{
-    Filters, collect_operations, dereference_document, find_operation, format_list, js, list_json,
+    Filters, collect_operations, dereference_document, find_operation, format_list, list_json,
     parse_document, show_json,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -39,7 +39,9 @@ fn benches(c: &mut Criterion) {
         b.iter(|| format_list(&collect_operations(black_box(&doc)), false))
     });
     c.bench_function("list: collect + JSON", |b| {
-        b.iter(|| js::to_string_pretty(&list_json(&collect_operations(black_box(&doc)))))
+        b.iter(|| {
+            appstrate_jsjson::stringify_pretty(&list_json(&collect_operations(black_box(&doc))))
+        })
     });
     let filters = Filters {
         tag: Some("runs".into()),
@@ -55,14 +57,14 @@ fn benches(c: &mut Criterion) {
             let ops = collect_operations(&doc);
             let op = find_operation(&ops, "POST /api/agents/{scope}/{name}/run", None)
                 .expect("operation exists");
-            js::to_string_pretty(&show_json(&doc, &op))
+            appstrate_jsjson::stringify_pretty(&show_json(&doc, &op))
         })
     });
     c.bench_function("dereference whole document", |b| {
         b.iter(|| dereference_document(black_box(&doc)))
     });
     c.bench_function("export: JSON.stringify(doc, null, 2)", |b| {
-        b.iter(|| js::to_string_pretty(black_box(&doc)))
+        b.iter(|| appstrate_jsjson::stringify_pretty(black_box(&doc)))
     });
 }
 

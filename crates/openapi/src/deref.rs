@@ -235,7 +235,7 @@ mod tests {
             "x": {"description": "mine", "$ref": "#/d/S", "nullable": true}});
         let out = dereference(&doc, &doc["x"], &["x"]);
         assert_eq!(
-            crate::js::to_string(&out),
+            appstrate_jsjson::stringify(&out),
             r##"{"description":"mine","nullable":true,"type":"string"}"##
         );
     }

@@ -75,7 +75,7 @@ pub fn format_list(operations: &[Operation<'_>], use_color: bool) -> String {
             out.push(' ');
             paint(
                 &mut out,
-                &format!("[{}]", js::join(tags, ",")),
+                &format!("[{}]", appstrate_jsjson::join(tags, ",")),
                 CYAN,
                 use_color,
             );
@@ -144,7 +144,7 @@ pub fn format_show(method: Method, path: &str, op: &Value, use_color: bool) -> S
     ));
     if js::truthy(field("operationId")) {
         let id = field("operationId")
-            .map(js::to_js_string)
+            .map(appstrate_jsjson::to_js_string)
             .unwrap_or_default();
         lines.push(painted(&format!("operationId: {id}"), DIM, use_color));
     }

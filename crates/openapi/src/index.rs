@@ -156,7 +156,7 @@ impl<'de> Visitor<'de> for Shallow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{collect_operations, format_list, js, list_json};
+    use crate::{collect_operations, format_list, list_json};
 
     #[test]
     fn keeps_only_what_listing_reads() {
@@ -165,7 +165,7 @@ mod tests {
                      "/a":{"post":[1,2],"put":3}}}"#;
         let index = parse_operations_index(text.as_bytes()).expect("parses");
         assert_eq!(
-            js::to_string(&index),
+            appstrate_jsjson::stringify(&index),
             r#"{"paths":{"/b":{"get":{"operationId":"g","summary":"S","tags":["t",1],"deprecated":1}},"/a":{"post":[],"put":3}}}"#
         );
         let full = parse_document(text.as_bytes()).expect("parses");

@@ -113,7 +113,7 @@ impl<'a> Operation<'a> {
 pub fn collect_operations(doc: &Value) -> Vec<Operation<'_>> {
     let mut out = Vec::new();
     if let Some(Value::Object(paths)) = js::get(doc, "paths") {
-        for (path, item) in js::object_entries(paths) {
+        for (path, item) in appstrate_jsjson::object_entries(paths) {
             let Value::Object(item) = item else { continue };
             for method in Method::ALL {
                 if let Some(op) = item.get(method.key())

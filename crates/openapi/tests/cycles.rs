@@ -4,7 +4,7 @@
 //! not circular is inlined, each cycle is one `{"$circular": …}` marker.
 
 use appstrate_openapi::{
-    collect_operations, dereference_document, find_operation, format_show, js, parse_document,
+    collect_operations, dereference_document, find_operation, format_show, parse_document,
     show_json,
 };
 use serde_json::{Value, json};
@@ -158,7 +158,7 @@ fn whole_document_is_finite_and_marks_cycles_at_their_definition() {
         schemas["Company"]["properties"]["ceo"]["properties"]["employer"],
         json!({"$circular": "#/components/schemas/Company"})
     );
-    let text = js::to_string_pretty(&out);
+    let text = appstrate_jsjson::stringify_pretty(&out);
     assert!(!text.contains("\"$ref\""));
     assert!(serde_json::from_str::<Value>(&text).is_ok());
 }
@@ -191,7 +191,7 @@ fn deep_reference_chains_and_fan_out_stay_bounded() {
     let doc = json!({"paths": {"/x": {"get": {"responses": {"200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/S0"}}}}}}}}, "components": {"schemas": schemas}});
     let ops = collect_operations(&doc);
     let out = show_json(&doc, &ops[0]);
-    let text = js::to_string(&out);
+    let text = appstrate_jsjson::stringify(&out);
     assert_eq!(text.matches("\"type\":\"string\"").count(), 1 << 12);
     assert!(!text.contains("$ref") && !text.contains("$circular"));
 }

@@ -4,8 +4,8 @@
 mod common;
 
 use appstrate_openapi::{
-    Filters, Operation, collect_operations, find_operation, format_list, format_show, js,
-    list_json, parse_document, show_json,
+    Filters, Operation, collect_operations, find_operation, format_list, format_show, list_json,
+    parse_document, show_json,
 };
 use serde_json::{Value, json};
 
@@ -179,7 +179,7 @@ fn list_line_edge_cases() {
          TRACE  /x [deprecated]\n"
     );
     assert_eq!(
-        js::to_string(&list_json(&ops)),
+        appstrate_jsjson::stringify(&list_json(&ops)),
         r#"[{"method":"PATCH","path":"/x","tags":["only"]},{"method":"HEAD","path":"/x","tags":["a"]},{"method":"OPTIONS","path":"/x"},{"method":"TRACE","path":"/x","summary":""}]"#
     );
 }
@@ -190,7 +190,7 @@ fn list_json_shape() {
     let ops = collect_operations(&doc);
     let pick = [by_id(&ops, "createRun"), by_id(&ops, "legacyThing")];
     assert_eq!(
-        js::to_string_pretty(&list_json(&pick)),
+        appstrate_jsjson::stringify_pretty(&list_json(&pick)),
         r#"[
   {
     "method": "POST",
@@ -345,7 +345,7 @@ fn show_json_inlines_refs() {
     let ops = collect_operations(&doc);
     let payload = show_json(&doc, &by_id(&ops, "listRuns"));
     assert_eq!(
-        js::to_string(&payload["operation"]["responses"]["200"]),
+        appstrate_jsjson::stringify(&payload["operation"]["responses"]["200"]),
         r#"{"description":"OK","content":{"application/json":{"schema":{"type":"object","properties":{"items":{"type":"array","items":{"type":"object","properties":{"id":{"type":"string"},"status":{"type":"string"}}}}}}}}}"#
     );
     let keys: Vec<&String> = payload
@@ -354,5 +354,5 @@ fn show_json_inlines_refs() {
         .unwrap_or_default();
     assert_eq!(keys, ["method", "path", "operation"]);
     assert_eq!(payload["method"], "GET");
-    assert!(!js::to_string(&payload).contains("$ref"));
+    assert!(!appstrate_jsjson::stringify(&payload).contains("$ref"));
 }

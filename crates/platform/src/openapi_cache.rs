@@ -93,10 +93,7 @@ fn write_cache(
 ) {
     let result = (|| -> std::io::Result<()> {
         fsutil::create_private_dir(cache_dir)?;
-        fsutil::write_private_atomic(
-            json_path,
-            appstrate_openapi::js::to_string(document).as_bytes(),
-        )?;
+        fsutil::write_private_atomic(json_path, appstrate_jsjson::stringify(document).as_bytes())?;
         match etag {
             Some(etag) => fsutil::write_private_atomic(etag_path, etag.as_bytes()),
             None => match fs::remove_file(etag_path) {

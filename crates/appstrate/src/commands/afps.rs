@@ -8,7 +8,6 @@
 use std::path::{Path, PathBuf};
 
 use appstrate_afps::archive::{FileMap, check_entry_name};
-use appstrate_afps::json::to_js_json_pretty;
 use appstrate_afps::mustache::render_prompt;
 use appstrate_afps::signing::{
     ChainEntry, KeyPair, Policy, PolicyOutcome, TrustRoot, TrustedKey, generate_key_pair,
@@ -18,6 +17,7 @@ use appstrate_afps::writer::{write_afps, write_bundle};
 use appstrate_afps::{
     ArchiveKind, Bundle, BundleError, ExecutionContext, Limits, package_from_files, platform_prompt,
 };
+use appstrate_jsjson::stringify_pretty;
 use appstrate_platform::fsutil::{write_atomic, write_private_atomic};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Map, Value, json};
@@ -292,7 +292,7 @@ fn inspect(ctx: &mut Context, a: InspectArgs) -> Result<ExitStatus, CliError> {
     let compressed = std::fs::metadata(&a.file).map(|m| m.len()).unwrap_or(0);
     let root = b.root_package();
     let mut packages: Vec<_> = b.packages.iter().collect();
-    packages.sort_by(|x, y| appstrate_afps::json::cmp_utf16(&x.identity, &y.identity));
+    packages.sort_by(|x, y| appstrate_jsjson::cmp_utf16(&x.identity, &y.identity));
     let decompressed: usize = b
         .packages
         .iter()
@@ -322,13 +322,13 @@ fn inspect(ctx: &mut Context, a: InspectArgs) -> Result<ExitStatus, CliError> {
             "signature": signature,
             "metadata": b.metadata.clone().map(Value::Object),
         });
-        ctx.ui.line(&to_js_json_pretty(&report))?;
+        ctx.ui.line(&stringify_pretty(&report))?;
         return Ok(ExitStatus::SUCCESS);
     }
     let field = |k: &str| {
         root.manifest
             .get(k)
-            .map_or_else(|| "<unknown>".to_string(), appstrate_afps::json::js_string)
+            .map_or_else(|| "<unknown>".to_string(), appstrate_jsjson::to_js_string)
     };
     let mut out = String::new();
     out.push_str(&format!("Bundle: {}\n", a.file.display()));
@@ -435,7 +435,7 @@ fn verify(ctx: &mut Context, a: VerifyArgs) -> Result<ExitStatus, CliError> {
             None => ctx.ui.line("• unsigned (no signature.sig)")?,
             Some(Ok(doc)) if doc.get("keyId").is_some() => ctx.ui.line(&format!(
                 "• signature present (keyId: {}) — not checked (no --trust-root)",
-                appstrate_afps::json::js_string(&doc["keyId"])
+                appstrate_jsjson::to_js_string(&doc["keyId"])
             ))?,
             Some(_) => ctx.ui.warn("warn: signature.sig is malformed"),
         }
@@ -521,7 +521,7 @@ fn keygen(ctx: &mut Context, a: KeygenArgs) -> Result<ExitStatus, CliError> {
     doc.insert("keyId".into(), Value::String(kp.key_id.clone()));
     doc.insert("publicKey".into(), Value::String(kp.public_key.clone()));
     doc.insert("privateKey".into(), Value::String(kp.private_key.clone()));
-    let text = format!("{}\n", to_js_json_pretty(&Value::Object(doc)));
+    let text = format!("{}\n", stringify_pretty(&Value::Object(doc)));
     match a.output {
         Some(path) => {
             if let Some(dir) = path

@@ -66,7 +66,7 @@ async fn list(ctx: &mut Context, args: ListArgs) -> Result<ExitStatus, CliError>
     let session = Session::open(&ctx.env, ctx.global.profile.as_deref()).await?;
     let raw = api::list_applications_raw(&session).await?;
     if args.json {
-        ctx.ui.line(&appstrate_openapi::js::to_string_pretty(
+        ctx.ui.line(&appstrate_jsjson::stringify_pretty(
             &serde_json::Value::Array(raw),
         ))?;
         return Ok(ExitStatus::SUCCESS);

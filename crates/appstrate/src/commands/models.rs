@@ -54,9 +54,7 @@ pub async fn run(ctx: &mut Context, args: ModelsArgs) -> Result<ExitStatus, CliE
     }
     if args.json {
         ctx.ui
-            .line(&appstrate_openapi::js::to_string_pretty(&Value::Array(
-                presets,
-            )))?;
+            .line(&appstrate_jsjson::stringify_pretty(&Value::Array(presets)))?;
         return Ok(ExitStatus::SUCCESS);
     }
     if presets.is_empty() {
@@ -78,7 +76,7 @@ fn preset_line(preset: &Value) -> String {
     let field = |key: &str| {
         preset
             .get(key)
-            .map(appstrate_openapi::js::to_js_string)
+            .map(appstrate_jsjson::to_js_string)
             .unwrap_or_else(|| "undefined".into())
     };
     let mut suffixes = Vec::new();

@@ -132,7 +132,8 @@ async fn list(ctx: &mut Context, args: ListArgs) -> Result<ExitStatus, CliError>
     };
     let matched = filters.apply(&operations);
     if args.json {
-        ctx.ui.line(&js::to_string_pretty(&list_json(&matched)))?;
+        ctx.ui
+            .line(&appstrate_jsjson::stringify_pretty(&list_json(&matched)))?;
     } else {
         ctx.ui.out(&format_list(&matched, ctx.ui.color))?;
     }
@@ -156,7 +157,8 @@ async fn show(ctx: &mut Context, args: ShowArgs) -> Result<ExitStatus, CliError>
         return Err(CliError::silent(1));
     };
     if args.json {
-        ctx.ui.line(&js::to_string_pretty(&show_json(&doc, &op)))?;
+        ctx.ui
+            .line(&appstrate_jsjson::stringify_pretty(&show_json(&doc, &op)))?;
     } else {
         let operation = dereference_operation(&doc, &op);
         ctx.ui
@@ -167,7 +169,7 @@ async fn show(ctx: &mut Context, args: ShowArgs) -> Result<ExitStatus, CliError>
 
 async fn export(ctx: &mut Context, args: ExportArgs) -> Result<ExitStatus, CliError> {
     let doc = load(ctx, args.cache, View::Full).await?;
-    let pretty = js::to_string_pretty(&doc);
+    let pretty = appstrate_jsjson::stringify_pretty(&doc);
     match &args.output {
         Some(file) => {
             let text = format!("{pretty}\n");
