@@ -5,11 +5,10 @@ use appstrate_platform::api::{self, Application};
 use appstrate_platform::session::Session;
 use clap::{Args, Subcommand};
 
-use crate::commands::org;
+use crate::commands::pinned::{self, Pinnable};
 use crate::context::Context;
 use crate::error::{CliError, ExitStatus};
 use crate::text::pad_end;
-use crate::ui::Choice;
 
 #[derive(Debug, Args)]
 pub struct AppArgs {
@@ -52,7 +51,7 @@ pub struct CreateArgs {
 pub async fn run(ctx: &mut Context, args: AppArgs) -> Result<ExitStatus, CliError> {
     match args.command {
         AppCommand::List(args) => list(ctx, args).await,
-        AppCommand::Current => org::current(
+        AppCommand::Current => pinned::current(
             ctx,
             |p| p.application_id.clone(),
             "No application pinned. Run: appstrate app switch",
@@ -65,42 +64,34 @@ pub async fn run(ctx: &mut Context, args: AppArgs) -> Result<ExitStatus, CliErro
 async fn list(ctx: &mut Context, args: ListArgs) -> Result<ExitStatus, CliError> {
     let session = Session::open(&ctx.env, ctx.global.profile.as_deref()).await?;
     let raw = api::list_applications_raw(&session).await?;
-    if args.json {
-        ctx.ui.line(&appstrate_jsjson::stringify_pretty(
-            &serde_json::Value::Array(raw),
-        ))?;
-        return Ok(ExitStatus::SUCCESS);
-    }
-    let apps: Vec<Application> = raw
-        .into_iter()
-        .map(serde_json::from_value)
-        .collect::<Result<_, _>>()
-        .map_err(|e| {
-            CliError::user(format!(
-                "Unexpected item in the reply to /api/applications: {e}"
-            ))
-        })?;
-    if apps.is_empty() {
-        ctx.ui.line("(no applications)")?;
-        return Ok(ExitStatus::SUCCESS);
-    }
     let pinned = session.profile().application_id.as_deref();
-    let mut out = String::new();
-    for app in &apps {
-        let marker = if pinned == Some(app.id.as_str()) {
-            '*'
-        } else {
-            ' '
-        };
-        out.push_str(&format!(
-            "{marker} {}  {}{}\n",
-            pad_end(&app.name, 24),
-            app.id,
-            if app.is_default { " [default]" } else { "" }
-        ));
+    pinned::print_list::<Application>(ctx, raw, args.json, pinned)
+}
+
+impl Pinnable for Application {
+    const ENDPOINT: &'static str = "/api/applications";
+    const NOUN: &'static str = "application";
+    const NO_PICKER: &'static str =
+        "Cannot prompt in non-TTY — pass an id: `appstrate app switch <id>`.";
+
+    fn id(&self) -> &str {
+        &self.id
     }
-    ctx.ui.out(&out)?;
-    Ok(ExitStatus::SUCCESS)
+
+    fn row(&self) -> String {
+        let default = if self.is_default { " [default]" } else { "" };
+        format!("{}  {}{default}", pad_end(&self.name, 24), self.id)
+    }
+
+    fn label(&self, is_current: bool) -> String {
+        let tag = match (self.is_default, is_current) {
+            (true, true) => " (default, current)",
+            (true, false) => " (default)",
+            (false, true) => " (current)",
+            (false, false) => "",
+        };
+        format!("{}{tag}", self.name)
+    }
 }
 
 async fn switch(ctx: &mut Context, args: SwitchArgs) -> Result<ExitStatus, CliError> {
@@ -113,7 +104,7 @@ async fn switch(ctx: &mut Context, args: SwitchArgs) -> Result<ExitStatus, CliEr
     }
     let chosen = match &args.reference {
         Some(reference) => api::resolve_app_ref(&apps, reference)?.clone(),
-        None => pick_app(ctx, &apps, session.profile().application_id.as_deref())?,
+        None => pinned::pick(ctx, &apps, session.profile().application_id.as_deref())?,
     };
     let id = chosen.id.clone();
     session.update_profile(|p| p.application_id = Some(id))?;
@@ -124,41 +115,6 @@ async fn switch(ctx: &mut Context, args: SwitchArgs) -> Result<ExitStatus, CliEr
         session.profile_name()
     ))?;
     Ok(ExitStatus::SUCCESS)
-}
-
-fn pick_app(
-    ctx: &Context,
-    apps: &[Application],
-    current: Option<&str>,
-) -> Result<Application, CliError> {
-    if !ctx.ui.interactive() {
-        return Err(CliError::user(
-            "Cannot prompt in non-TTY — pass an id: `appstrate app switch <id>`.",
-        ));
-    }
-    let choices = apps
-        .iter()
-        .map(|a| {
-            let is_current = current == Some(a.id.as_str());
-            let tag = match (a.is_default, is_current) {
-                (true, true) => " (default, current)",
-                (true, false) => " (default)",
-                (false, true) => " (current)",
-                (false, false) => "",
-            };
-            Choice {
-                value: a.id.clone(),
-                label: format!("{}{tag}", a.name),
-                hint: a.id.clone(),
-            }
-        })
-        .collect();
-    let initial = apps.iter().position(|a| current == Some(a.id.as_str()));
-    let id = ctx.ui.select("Select an application", choices, initial)?;
-    apps.iter()
-        .find(|a| a.id == id)
-        .cloned()
-        .ok_or_else(|| CliError::user("The picker returned an unknown application."))
 }
 
 async fn create(ctx: &mut Context, args: CreateArgs) -> Result<ExitStatus, CliError> {

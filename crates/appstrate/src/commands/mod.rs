@@ -1,5 +1,6 @@
 //! One module per command, all with the same shape:
-//! `pub async fn run(ctx: &mut Context, args) -> Result<ExitStatus, CliError>`.
+//! `pub async fn run(ctx: &mut Context, args) -> Result<ExitStatus, CliError>`
+//! (and `pinned`, the part `org` and `app` share).
 
 pub mod afps;
 pub mod api;
@@ -14,6 +15,7 @@ pub mod logout;
 pub mod models;
 pub mod openapi;
 pub mod org;
+mod pinned;
 pub mod run;
 pub mod self_update;
 pub mod token;

@@ -9,7 +9,7 @@ use appstrate_openapi::{
     js, list_json, show_json,
 };
 use appstrate_platform::PlatformError;
-use appstrate_platform::config::{self, Config};
+use appstrate_platform::config::Config;
 use appstrate_platform::fsutil;
 use appstrate_platform::openapi_cache::{CachePolicy, View, fetch_openapi};
 use appstrate_platform::session::Session;
@@ -101,12 +101,8 @@ pub async fn run(ctx: &mut Context, args: OpenapiArgs) -> Result<ExitStatus, Cli
 /// The document for the active profile. No "configured" pre-check here:
 /// a missing row reads as "not logged in" (§10).
 async fn load(ctx: &Context, cache: CacheArgs, view: View) -> Result<Value, CliError> {
-    let cfg = Config::load(&ctx.env.config_dir())?;
-    let name = config::resolve_profile_name(
-        ctx.global.profile.as_deref(),
-        &ctx.env,
-        cfg.default_profile(),
-    );
+    let cfg = Config::load(&ctx.config_dir())?;
+    let name = ctx.profile_name(cfg.default_profile());
     let Some(profile) = cfg.profile(&name) else {
         return Err(PlatformError::Auth(format!(
             "Profile \"{name}\" is not logged in. Run: appstrate login --profile {name}"

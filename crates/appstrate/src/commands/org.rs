@@ -3,14 +3,13 @@
 //! application in the same config write (the cascade).
 
 use appstrate_platform::api::{self, Org};
-use appstrate_platform::config::{self, Config, Profile};
 use appstrate_platform::session::Session;
 use clap::{Args, Subcommand};
 
+use crate::commands::pinned::{self, Pinnable};
 use crate::context::Context;
 use crate::error::{CliError, ExitStatus};
 use crate::text::pad_end;
-use crate::ui::Choice;
 
 #[derive(Debug, Args)]
 pub struct OrgArgs {
@@ -56,7 +55,7 @@ pub struct CreateArgs {
 pub async fn run(ctx: &mut Context, args: OrgArgs) -> Result<ExitStatus, CliError> {
     match args.command {
         OrgCommand::List(args) => list(ctx, args).await,
-        OrgCommand::Current => current(
+        OrgCommand::Current => pinned::current(
             ctx,
             |p| p.org_id.clone(),
             "No organization pinned. Run: appstrate org switch",
@@ -66,65 +65,30 @@ pub async fn run(ctx: &mut Context, args: OrgArgs) -> Result<ExitStatus, CliErro
     }
 }
 
-/// `org current` / `app current`: the pinned id, from the config only.
-pub fn current(
-    ctx: &Context,
-    pinned: impl Fn(&Profile) -> Option<String>,
-    none_pinned: &str,
-) -> Result<ExitStatus, CliError> {
-    let cfg = Config::load(&ctx.env.config_dir())?;
-    let name = config::resolve_profile_name(
-        ctx.global.profile.as_deref(),
-        &ctx.env,
-        cfg.default_profile(),
-    );
-    let Some(profile) = cfg.profile(&name) else {
-        return Err(CliError::user("Not logged in. Run: appstrate login"));
-    };
-    match pinned(&profile) {
-        Some(id) => {
-            ctx.ui.line(&id)?;
-            Ok(ExitStatus::SUCCESS)
-        }
-        None => Err(CliError::user(none_pinned)),
-    }
-}
-
 async fn list(ctx: &mut Context, args: ListArgs) -> Result<ExitStatus, CliError> {
     let session = Session::open(&ctx.env, ctx.global.profile.as_deref()).await?;
     let raw = api::list_orgs_raw(&session).await?;
-    if args.json {
-        ctx.ui.line(&appstrate_jsjson::stringify_pretty(
-            &serde_json::Value::Array(raw),
-        ))?;
-        return Ok(ExitStatus::SUCCESS);
+    pinned::print_list::<Org>(ctx, raw, args.json, session.profile().org_id.as_deref())
+}
+
+impl Pinnable for Org {
+    const ENDPOINT: &'static str = "/api/orgs";
+    const NOUN: &'static str = "organization";
+    const NO_PICKER: &'static str =
+        "Cannot prompt in non-TTY — pass an id or slug: `appstrate org switch <id-or-slug>`.";
+
+    fn id(&self) -> &str {
+        &self.id
     }
-    let orgs: Vec<Org> = raw
-        .into_iter()
-        .map(serde_json::from_value)
-        .collect::<Result<_, _>>()
-        .map_err(|e| CliError::user(format!("Unexpected item in the reply to /api/orgs: {e}")))?;
-    if orgs.is_empty() {
-        ctx.ui.line("(no organizations)")?;
-        return Ok(ExitStatus::SUCCESS);
+
+    fn row(&self) -> String {
+        format!("{}  {}  {}", pad_end(&self.slug, 24), self.id, self.name)
     }
-    let pinned = session.profile().org_id.as_deref();
-    let mut out = String::new();
-    for org in &orgs {
-        let marker = if pinned == Some(org.id.as_str()) {
-            '*'
-        } else {
-            ' '
-        };
-        out.push_str(&format!(
-            "{marker} {}  {}  {}\n",
-            pad_end(&org.slug, 24),
-            org.id,
-            org.name
-        ));
+
+    fn label(&self, is_current: bool) -> String {
+        let current = if is_current { " (current)" } else { "" };
+        format!("{} — {}{current}", self.name, self.slug)
     }
-    ctx.ui.out(&out)?;
-    Ok(ExitStatus::SUCCESS)
 }
 
 async fn switch(ctx: &mut Context, args: SwitchArgs) -> Result<ExitStatus, CliError> {
@@ -137,7 +101,7 @@ async fn switch(ctx: &mut Context, args: SwitchArgs) -> Result<ExitStatus, CliEr
     }
     let chosen = match &args.reference {
         Some(reference) => api::resolve_org_ref(&orgs, reference)?.clone(),
-        None => pick_org(ctx, &orgs, session.profile().org_id.as_deref())?,
+        None => pinned::pick(ctx, &orgs, session.profile().org_id.as_deref())?,
     };
     let app = pin_org_cascade(&mut session, &chosen.id).await?;
     ctx.ui.line(&format!(
@@ -148,37 +112,6 @@ async fn switch(ctx: &mut Context, args: SwitchArgs) -> Result<ExitStatus, CliEr
         session.profile_name()
     ))?;
     Ok(ExitStatus::SUCCESS)
-}
-
-fn pick_org(ctx: &Context, orgs: &[Org], current: Option<&str>) -> Result<Org, CliError> {
-    if !ctx.ui.interactive() {
-        return Err(CliError::user(
-            "Cannot prompt in non-TTY — pass an id or slug: `appstrate org switch <id-or-slug>`.",
-        ));
-    }
-    let choices = orgs
-        .iter()
-        .map(|o| Choice {
-            value: o.id.clone(),
-            label: format!(
-                "{} — {}{}",
-                o.name,
-                o.slug,
-                if current == Some(o.id.as_str()) {
-                    " (current)"
-                } else {
-                    ""
-                }
-            ),
-            hint: o.id.clone(),
-        })
-        .collect();
-    let initial = orgs.iter().position(|o| current == Some(o.id.as_str()));
-    let id = ctx.ui.select("Select an organization", choices, initial)?;
-    orgs.iter()
-        .find(|o| o.id == id)
-        .cloned()
-        .ok_or_else(|| CliError::user("The picker returned an unknown organization."))
 }
 
 async fn create(ctx: &mut Context, args: CreateArgs) -> Result<ExitStatus, CliError> {

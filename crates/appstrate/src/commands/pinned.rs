@@ -1,0 +1,107 @@
+//! What `org` and `app` share: a server object that a profile pins by id,
+//! printed by `current`, listed with the pinned one marked `*`, and chosen
+//! from a picker by `switch`.
+
+use appstrate_platform::config::{Config, Profile};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::context::Context;
+use crate::error::{CliError, ExitStatus};
+use crate::ui::Choice;
+
+/// An organization or an application, as `org`/`app` show it.
+pub trait Pinnable: DeserializeOwned + Clone {
+    /// The list endpoint, named in decode errors.
+    const ENDPOINT: &'static str;
+    /// `organization` / `application` (the texts say "an {NOUN}").
+    const NOUN: &'static str;
+    /// The error when `switch` has no reference and cannot show a picker.
+    const NO_PICKER: &'static str;
+
+    fn id(&self) -> &str;
+    /// A `list` row, after the marker column.
+    fn row(&self) -> String;
+    /// A picker label.
+    fn label(&self, is_current: bool) -> String;
+}
+
+/// `org current` / `app current`: the pinned id, from the config only.
+pub fn current(
+    ctx: &Context,
+    pinned: impl Fn(&Profile) -> Option<String>,
+    none_pinned: &str,
+) -> Result<ExitStatus, CliError> {
+    let cfg = Config::load(&ctx.config_dir())?;
+    let name = ctx.profile_name(cfg.default_profile());
+    let Some(profile) = cfg.profile(&name) else {
+        return Err(CliError::user("Not logged in. Run: appstrate login"));
+    };
+    match pinned(&profile) {
+        Some(id) => {
+            ctx.ui.line(&id)?;
+            Ok(ExitStatus::SUCCESS)
+        }
+        None => Err(CliError::user(none_pinned)),
+    }
+}
+
+/// `org list` / `app list` over the server's items: `--json` prints them
+/// as they came; otherwise one row each, the pinned one marked `*`.
+pub fn print_list<T: Pinnable>(
+    ctx: &Context,
+    raw: Vec<Value>,
+    json: bool,
+    pinned: Option<&str>,
+) -> Result<ExitStatus, CliError> {
+    if json {
+        ctx.ui
+            .line(&appstrate_jsjson::stringify_pretty(&Value::Array(raw)))?;
+        return Ok(ExitStatus::SUCCESS);
+    }
+    let items: Vec<T> = raw
+        .into_iter()
+        .map(serde_json::from_value)
+        .collect::<Result<_, _>>()
+        .map_err(|e| {
+            CliError::user(format!(
+                "Unexpected item in the reply to {}: {e}",
+                T::ENDPOINT
+            ))
+        })?;
+    if items.is_empty() {
+        ctx.ui.line(&format!("(no {}s)", T::NOUN))?;
+        return Ok(ExitStatus::SUCCESS);
+    }
+    let mut out = String::new();
+    for item in &items {
+        let marker = if pinned == Some(item.id()) { '*' } else { ' ' };
+        out.push_str(&format!("{marker} {}\n", item.row()));
+    }
+    ctx.ui.out(&out)?;
+    Ok(ExitStatus::SUCCESS)
+}
+
+/// The `switch` picker; refused without a TTY.
+pub fn pick<T: Pinnable>(ctx: &Context, items: &[T], current: Option<&str>) -> Result<T, CliError> {
+    if !ctx.ui.interactive() {
+        return Err(CliError::user(T::NO_PICKER));
+    }
+    let choices = items
+        .iter()
+        .map(|item| Choice {
+            value: item.id().to_string(),
+            label: item.label(current == Some(item.id())),
+            hint: item.id().to_string(),
+        })
+        .collect();
+    let initial = items.iter().position(|item| current == Some(item.id()));
+    let id = ctx
+        .ui
+        .select(&format!("Select an {}", T::NOUN), choices, initial)?;
+    items
+        .iter()
+        .find(|item| item.id() == id)
+        .cloned()
+        .ok_or_else(|| CliError::user(format!("The picker returned an unknown {}.", T::NOUN)))
+}
