@@ -65,6 +65,21 @@ pub fn decode_text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The strings of a manifest list field such as `required` or
+/// `runtime_tools`: non-strings are skipped, anything but an array is empty.
+pub fn string_items(field: Option<&Value>) -> Vec<String> {
+    field
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Parse `manifest.json` bytes as a JSON object (`BUNDLE_JSON_INVALID` otherwise).
 pub fn parse_manifest(
     bytes: &[u8],
@@ -217,6 +232,14 @@ mod tests {
         for bad in ["", "afps/x@1", "@/x@1", "@a/@1", "@a/x@", "@a@1", "@ax"] {
             assert!(parse_identity(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn string_items_skip_non_strings() {
+        let v = serde_json::json!(["a", 1, null, "b"]);
+        assert_eq!(string_items(Some(&v)), ["a", "b"]);
+        assert!(string_items(Some(&serde_json::json!("a"))).is_empty());
+        assert!(string_items(None).is_empty());
     }
 
     #[test]

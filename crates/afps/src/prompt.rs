@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::bundle::Bundle;
 use crate::context::ExecutionContext;
 use crate::date::iso_from_millis;
-use crate::manifest::{is_file_field, parse_identity};
+use crate::manifest::{is_file_field, parse_identity, string_items};
 use appstrate_jsjson::{f64_to_string, stringify_pretty, to_js_string};
 
 /// A skill listed in `### Skills`.
@@ -110,16 +110,7 @@ impl PlatformPromptOptions {
             .collect();
         let input_schema = schema_section(manifest, "input").map(|s| PromptSchema {
             properties: s.get("properties").and_then(Value::as_object).cloned(),
-            required: s
-                .get("required")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            required: string_items(s.get("required")),
         });
         PlatformPromptOptions {
             template: root.text("prompt.md").unwrap_or_default(),

@@ -2,10 +2,28 @@
 
 use std::path::Path;
 
+use crate::docker;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComposeProject {
     pub name: String,
     pub config_files: Vec<String>,
+}
+
+/// Asks `docker compose ls --all --format json` for the project named
+/// exactly `name`; `None` when docker fails or does not list it.
+pub async fn listed_project(name: &str) -> Option<ComposeProject> {
+    let out = docker::capture(
+        "docker",
+        &["compose", "ls", "--all", "--format", "json"],
+        None,
+        None,
+    )
+    .await;
+    if !out.ok {
+        return None;
+    }
+    find_project(&out.stdout, name)
 }
 
 /// Finds the project named exactly `name` in the output (a JSON array, a

@@ -64,19 +64,12 @@ pub fn augmented_path(path: Option<&std::ffi::OsStr>, home: &Path) -> OsString {
 
 /// Runs the official Bun installer, then checks that it produced a binary.
 pub async fn install_bun(home: &Path) -> Result<PathBuf> {
-    let code = docker::run(
+    run_checked(
         "bash",
         &["-c", "curl -fsSL https://bun.sh/install | bash"],
-        None,
-        false,
-        &[],
+        |code| format!("Bun install failed with exit code {code}."),
     )
-    .await;
-    if code != 0 {
-        return Err(Error::new(format!(
-            "Bun install failed with exit code {code}."
-        )));
-    }
+    .await?;
     let bin = bun_bin_dir(home).join("bun");
     if !is_executable_file(&bin) {
         return Err(Error::new(format!(
@@ -146,38 +139,26 @@ pub async fn fetch_source(dir: &Path, source: &Source, git_ref: &str, git: &str)
         };
         let dir_s = dir.to_string_lossy();
         let loc = source.location();
-        let code = docker::run(
+        run_checked(
             git,
             &["-C", &dir_s, "fetch", "--depth=1", &loc, what],
-            None,
-            false,
-            &[],
+            |code| format!("git fetch failed: exit {code}"),
         )
-        .await;
-        if code != 0 {
-            return Err(Error::new(format!("git fetch failed: exit {code}")));
-        }
-        let code = docker::run(
-            git,
-            &[
-                "-C",
-                &dir_s,
-                "checkout",
-                "--quiet",
-                "--detach",
-                "FETCH_HEAD",
-            ],
-            None,
-            false,
-            &[],
-        )
-        .await;
-        if code != 0 {
-            return Err(Error::new(format!(
+        .await?;
+        let checkout = [
+            "-C",
+            &dir_s,
+            "checkout",
+            "--quiet",
+            "--detach",
+            "FETCH_HEAD",
+        ];
+        return run_checked(git, &checkout, |code| {
+            format!(
                 "git checkout failed: exit {code} — commit or discard your changes in {dir_s} and re-run."
-            )));
-        }
-        return Ok(());
+            )
+        })
+        .await;
     }
     if !dir_is_empty(dir) {
         return Err(Error::new(format!(
@@ -194,11 +175,20 @@ pub async fn fetch_source(dir: &Path, source: &Source, git_ref: &str, git: &str)
         Source::Remote(_) => vec!["clone", "--depth=1", &branch, &loc, &dir_s],
         Source::Local(_) => vec!["clone", "--quiet", &loc, &dir_s],
     };
-    let code = docker::run(git, &args, None, false, &[]).await;
-    if code != 0 {
-        return Err(Error::new(format!("git clone failed: exit {code}")));
+    run_checked(git, &args, |code| format!("git clone failed: exit {code}")).await
+}
+
+/// Runs `program args…` with the terminal's stdio; a non-zero exit code
+/// (or -1: it could not start) becomes the error `failure` words.
+async fn run_checked(
+    program: &str,
+    args: &[&str],
+    failure: impl FnOnce(i32) -> String,
+) -> Result<()> {
+    match docker::run(program, args, None, false, &[]).await {
+        0 => Ok(()),
+        code => Err(Error::new(failure(code))),
     }
-    Ok(())
 }
 
 pub fn pid_file(dir: &Path) -> PathBuf {

@@ -4,7 +4,7 @@
 use globset::{GlobBuilder, GlobMatcher};
 use serde_json::{Value, json};
 
-use super::truncate::{MAX_BYTES, format_size, truncate_head};
+use super::truncate::{MAX_BYTES, listing_text};
 use super::{ToolContext, ToolOutcome, arg_str, arg_usize};
 
 const DEFAULT_LIMIT: usize = 1000;
@@ -84,20 +84,11 @@ pub fn run(args: &Value, ctx: &ToolContext) -> ToolOutcome {
     if results.is_empty() {
         return ToolOutcome::ok("No files found matching pattern");
     }
-    let t = truncate_head(&results.join("\n"), usize::MAX, MAX_BYTES);
-    let mut notices = Vec::new();
-    if limited {
-        notices.push(format!(
+    let limit_notice = limited.then(|| {
+        format!(
             "{limit} results limit reached. Use limit={} for more, or refine pattern",
             limit * 2
-        ));
-    }
-    if t.truncated() {
-        notices.push(format!("{} limit reached", format_size(MAX_BYTES)));
-    }
-    let mut text = t.content;
-    if !notices.is_empty() {
-        text.push_str(&format!("\n\n[{}]", notices.join(". ")));
-    }
-    ToolOutcome::ok(text)
+        )
+    });
+    ToolOutcome::ok(listing_text(&results, limit_notice, None))
 }

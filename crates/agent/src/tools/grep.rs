@@ -8,7 +8,7 @@ use grep_searcher::sinks::UTF8;
 use grep_searcher::{BinaryDetection, SearcherBuilder};
 use serde_json::{Value, json};
 
-use super::truncate::{GREP_MAX_LINE_CHARS, MAX_BYTES, format_size, truncate_head, truncate_line};
+use super::truncate::{GREP_MAX_LINE_CHARS, MAX_BYTES, listing_text, truncate_line};
 use super::{ToolContext, ToolOutcome, arg_bool, arg_str, arg_usize};
 
 const DEFAULT_LIMIT: usize = 100;
@@ -150,25 +150,16 @@ pub fn run(args: &Value, ctx: &ToolContext) -> ToolOutcome {
             }
         }
     }
-    let t = truncate_head(&out.join("\n"), usize::MAX, MAX_BYTES);
-    let mut notices = Vec::new();
-    if limit_reached {
-        notices.push(format!(
+    let limit_notice = limit_reached.then(|| {
+        format!(
             "{limit} matches limit reached. Use limit={} for more, or refine pattern",
             limit * 2
-        ));
-    }
-    if t.truncated() {
-        notices.push(format!("{} limit reached", format_size(MAX_BYTES)));
-    }
-    if lines_cut {
-        notices.push(format!(
+        )
+    });
+    let lines_notice = lines_cut.then(|| {
+        format!(
             "Some lines truncated to {GREP_MAX_LINE_CHARS} chars. Use read tool to see full lines"
-        ));
-    }
-    let mut text = t.content;
-    if !notices.is_empty() {
-        text.push_str(&format!("\n\n[{}]", notices.join(". ")));
-    }
-    ToolOutcome::ok(text)
+        )
+    });
+    ToolOutcome::ok(listing_text(&out, limit_notice, lines_notice))
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::truncate::{MAX_BYTES, format_size, truncate_head};
+use super::truncate::{MAX_BYTES, listing_text};
 use super::{ToolContext, ToolOutcome, arg_str, arg_usize};
 
 const DEFAULT_LIMIT: usize = 500;
@@ -58,20 +58,11 @@ pub fn run(args: &Value, ctx: &ToolContext) -> ToolOutcome {
     names.sort_by(|a, b| a.to_lowercase().cmp(&b.to_lowercase()).then(a.cmp(b)));
     let limited = names.len() > limit;
     names.truncate(limit);
-    let t = truncate_head(&names.join("\n"), usize::MAX, MAX_BYTES);
-    let mut notices = Vec::new();
-    if limited {
-        notices.push(format!(
+    let limit_notice = limited.then(|| {
+        format!(
             "{limit} entries limit reached. Use limit={} for more",
             limit * 2
-        ));
-    }
-    if t.truncated() {
-        notices.push(format!("{} limit reached", format_size(MAX_BYTES)));
-    }
-    let mut text = t.content;
-    if !notices.is_empty() {
-        text.push_str(&format!("\n\n[{}]", notices.join(". ")));
-    }
-    ToolOutcome::ok(text)
+        )
+    });
+    ToolOutcome::ok(listing_text(&names, limit_notice, None))
 }

@@ -39,14 +39,10 @@ impl Truncation {
     pub fn truncated(&self) -> bool {
         self.truncated_by.is_some()
     }
-}
 
-/// Keeps whole lines from the start while both limits hold.
-pub fn truncate_head(text: &str, max_lines: usize, max_bytes: usize) -> Truncation {
-    let lines: Vec<&str> = text.split('\n').collect();
-    let total_lines = lines.len();
-    if total_lines <= max_lines && text.len() <= max_bytes {
-        return Truncation {
+    /// Everything fitted.
+    fn whole(text: &str, total_lines: usize) -> Truncation {
+        Truncation {
             content: text.to_string(),
             truncated_by: None,
             total_lines,
@@ -54,7 +50,16 @@ pub fn truncate_head(text: &str, max_lines: usize, max_bytes: usize) -> Truncati
             output_bytes: text.len(),
             first_line_exceeds: false,
             last_line_partial: false,
-        };
+        }
+    }
+}
+
+/// Keeps whole lines from the start while both limits hold.
+pub fn truncate_head(text: &str, max_lines: usize, max_bytes: usize) -> Truncation {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let total_lines = lines.len();
+    if total_lines <= max_lines && text.len() <= max_bytes {
+        return Truncation::whole(text, total_lines);
     }
     if lines[0].len() > max_bytes {
         return Truncation {
@@ -103,15 +108,7 @@ pub fn truncate_tail(text: &str, max_lines: usize, max_bytes: usize) -> Truncati
     let lines: Vec<&str> = text.split('\n').collect();
     let total_lines = lines.len();
     if total_lines <= max_lines && text.len() <= max_bytes {
-        return Truncation {
-            content: text.to_string(),
-            truncated_by: None,
-            total_lines,
-            output_lines: total_lines,
-            output_bytes: text.len(),
-            first_line_exceeds: false,
-            last_line_partial: false,
-        };
+        return Truncation::whole(text, total_lines);
     }
     let mut kept: Vec<&str> = Vec::new();
     let mut bytes = 0;
@@ -161,6 +158,29 @@ pub fn truncate_tail(text: &str, max_lines: usize, max_bytes: usize) -> Truncati
     }
 }
 
+/// The text of a listing tool (ls, find, grep): its lines cut to
+/// [`MAX_BYTES`], then Pi's bracketed notices in Pi's order: the result
+/// limit (`limit_notice`), the byte limit, then `extra_notice`.
+pub fn listing_text(
+    lines: &[String],
+    limit_notice: Option<String>,
+    extra_notice: Option<String>,
+) -> String {
+    let t = truncate_head(&lines.join("\n"), usize::MAX, MAX_BYTES);
+    let bytes_notice = t
+        .truncated()
+        .then(|| format!("{} limit reached", format_size(MAX_BYTES)));
+    let notices: Vec<String> = [limit_notice, bytes_notice, extra_notice]
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut text = t.content;
+    if !notices.is_empty() {
+        text.push_str(&format!("\n\n[{}]", notices.join(". ")));
+    }
+    text
+}
+
 /// Cuts one line to `max` characters, with Pi's `... [truncated]` marker.
 pub fn truncate_line(line: &str, max: usize) -> (String, bool) {
     if line.chars().count() <= max {
@@ -173,6 +193,25 @@ pub fn truncate_line(line: &str, max: usize) -> (String, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listing_text_notices_in_order() {
+        let lines = vec!["a".to_string(), "b".to_string()];
+        assert_eq!(listing_text(&lines, None, None), "a\nb");
+        assert_eq!(
+            listing_text(
+                &lines,
+                Some("2 results limit reached".into()),
+                Some("x".into())
+            ),
+            "a\nb\n\n[2 results limit reached. x]"
+        );
+        let big = vec!["y".repeat(MAX_BYTES); 2];
+        assert_eq!(
+            listing_text(&big, None, Some("z".into())),
+            format!("{}\n\n[50.0KB limit reached. z]", "y".repeat(MAX_BYTES))
+        );
+    }
 
     #[test]
     fn sizes() {

@@ -5,7 +5,7 @@ use appstrate_platform::api::{self, Application};
 use appstrate_platform::session::Session;
 use clap::{Args, Subcommand};
 
-use crate::commands::pinned::{self, Pinnable};
+use crate::commands::pinned::{self, ListArgs, Pinnable};
 use crate::context::Context;
 use crate::error::{CliError, ExitStatus};
 use crate::text::pad_end;
@@ -26,13 +26,6 @@ pub enum AppCommand {
     Switch(SwitchArgs),
     /// Create an application and pin it
     Create(CreateArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct ListArgs {
-    /// Print the server's objects as JSON
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -271,17 +271,9 @@ async fn resolve_port(
             ));
         }
         let ours = match project_name {
-            Some(name) => {
-                let out = docker::capture(
-                    "docker",
-                    &["compose", "ls", "--all", "--format", "json"],
-                    None,
-                    None,
-                )
-                .await;
-                out.ok
-                    && compose_ls::find_project(&out.stdout, name).is_some_and(|p| p.is_from(dir))
-            }
+            Some(name) => compose_ls::listed_project(name)
+                .await
+                .is_some_and(|p| p.is_from(dir)),
             // Tier 0: our own dev server, stopped before the source update.
             None => tier0::running_pid(dir).is_some(),
         };
@@ -526,35 +518,26 @@ async fn install_docker(
         }
     }
 
-    if !args.force {
-        let out = docker::capture(
-            "docker",
-            &["compose", "ls", "--all", "--format", "json"],
-            None,
-            None,
-        )
-        .await;
-        if out.ok
-            && let Some(running) = compose_ls::find_project(&out.stdout, &project_name)
-            && !running.is_from(dir)
+    if !args.force
+        && let Some(running) = compose_ls::listed_project(&project_name).await
+        && !running.is_from(dir)
+    {
+        let paths = if running.config_files.is_empty() {
+            "(compose config path unavailable)".to_string()
+        } else {
+            running.config_files.join(", ")
+        };
+        let stop_hint = match running
+            .config_files
+            .first()
+            .and_then(|f| Path::new(f).parent())
         {
-            let paths = if running.config_files.is_empty() {
-                "(compose config path unavailable)".to_string()
-            } else {
-                running.config_files.join(", ")
-            };
-            let stop_hint = match running
-                .config_files
-                .first()
-                .and_then(|f| Path::new(f).parent())
-            {
-                Some(parent) => format!("cd \"{}\" && docker compose down", parent.display()),
-                None => format!("docker compose --project-name {project_name} down"),
-            };
-            return Err(CliError::user(format!(
-                "A Docker Compose project named \"{project_name}\" is already running from another directory.\n  Running stack: {paths}\nRefusing to continue: bringing this install up under the same project name would recreate that stack's containers with this directory's config (see https://github.com/appstrate/appstrate/issues/167).\nTo fix, stop the other stack:\n  {stop_hint}\n  (or: docker compose --project-name {project_name} down)\nAlternatively, install into another directory with --dir <path>,\nor pass --force to proceed anyway."
-            )));
-        }
+            Some(parent) => format!("cd \"{}\" && docker compose down", parent.display()),
+            None => format!("docker compose --project-name {project_name} down"),
+        };
+        return Err(CliError::user(format!(
+            "A Docker Compose project named \"{project_name}\" is already running from another directory.\n  Running stack: {paths}\nRefusing to continue: bringing this install up under the same project name would recreate that stack's containers with this directory's config (see https://github.com/appstrate/appstrate/issues/167).\nTo fix, stop the other stack:\n  {stop_hint}\n  (or: docker compose --project-name {project_name} down)\nAlternatively, install into another directory with --dir <path>,\nor pass --force to proceed anyway."
+        )));
     }
 
     // Everything is computed before anything is written, so a failure here

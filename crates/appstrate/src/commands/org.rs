@@ -6,7 +6,7 @@ use appstrate_platform::api::{self, Org};
 use appstrate_platform::session::Session;
 use clap::{Args, Subcommand};
 
-use crate::commands::pinned::{self, Pinnable};
+use crate::commands::pinned::{self, ListArgs, Pinnable};
 use crate::context::Context;
 use crate::error::{CliError, ExitStatus};
 use crate::text::pad_end;
@@ -27,13 +27,6 @@ pub enum OrgCommand {
     Switch(SwitchArgs),
     /// Create an organization and pin it
     Create(CreateArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct ListArgs {
-    /// Print the server's objects as JSON
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Args)]

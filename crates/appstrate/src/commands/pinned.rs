@@ -3,6 +3,7 @@
 //! from a picker by `switch`.
 
 use appstrate_platform::config::{Config, Profile};
+use clap::Args;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -24,6 +25,13 @@ pub trait Pinnable: DeserializeOwned + Clone {
     fn row(&self) -> String;
     /// A picker label.
     fn label(&self, is_current: bool) -> String;
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print the server's objects as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `org current` / `app current`: the pinned id, from the config only.

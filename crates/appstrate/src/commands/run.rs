@@ -7,6 +7,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use appstrate_afps::manifest::string_items;
 use appstrate_afps::{
     ExecutionContext, Limits, platform_prompt, read_bundle_file, tool_result_byte_limit,
 };
@@ -133,16 +134,7 @@ pub async fn run(_ctx: &mut Context, args: RunArgs) -> Result<ExitStatus, CliErr
         ))
     })?;
 
-    let runtime_tools: Vec<String> = manifest
-        .get("runtime_tools")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let runtime_tools = string_items(manifest.get("runtime_tools"));
     let output_schema = manifest
         .get("output")
         .and_then(|o| o.get("schema"))
