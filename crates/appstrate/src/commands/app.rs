@@ -1,6 +1,7 @@
 //! `appstrate app list|current|switch|create` (contract §7): pin the
 //! application of a profile within its pinned organization.
 
+use appstrate_platform::PlatformError;
 use appstrate_platform::api::{self, Application};
 use appstrate_platform::session::Session;
 use clap::{Args, Subcommand};
@@ -64,11 +65,16 @@ async fn list(ctx: &mut Context, args: ListArgs) -> Result<ExitStatus, CliError>
 impl Pinnable for Application {
     const ENDPOINT: &'static str = "/api/applications";
     const NOUN: &'static str = "application";
+    const COMMAND: &'static str = "app";
     const NO_PICKER: &'static str =
         "Cannot prompt in non-TTY — pass an id: `appstrate app switch <id>`.";
 
     fn id(&self) -> &str {
         &self.id
+    }
+
+    fn resolve<'a>(items: &'a [Self], reference: &str) -> Result<&'a Self, PlatformError> {
+        api::resolve_app_ref(items, reference)
     }
 
     fn row(&self) -> String {
@@ -90,15 +96,8 @@ impl Pinnable for Application {
 async fn switch(ctx: &mut Context, args: SwitchArgs) -> Result<ExitStatus, CliError> {
     let mut session = Session::open(&ctx.env, ctx.global.profile.as_deref()).await?;
     let apps = api::list_applications(&session).await?;
-    if apps.is_empty() {
-        return Err(CliError::user(
-            "No applications — run `appstrate app create <name>` to create one.",
-        ));
-    }
-    let chosen = match &args.reference {
-        Some(reference) => api::resolve_app_ref(&apps, reference)?.clone(),
-        None => pinned::pick(ctx, &apps, session.profile().application_id.as_deref())?,
-    };
+    let current = session.profile().application_id.as_deref();
+    let chosen = pinned::choose(ctx, &apps, args.reference.as_deref(), current)?;
     let id = chosen.id.clone();
     session.update_profile(|p| p.application_id = Some(id))?;
     ctx.ui.line(&format!(

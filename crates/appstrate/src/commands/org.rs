@@ -2,6 +2,7 @@
 //! organization of a profile. Every org change re-pins that org's default
 //! application in the same config write (the cascade).
 
+use appstrate_platform::PlatformError;
 use appstrate_platform::api::{self, Org};
 use appstrate_platform::session::Session;
 use clap::{Args, Subcommand};
@@ -67,11 +68,16 @@ async fn list(ctx: &mut Context, args: ListArgs) -> Result<ExitStatus, CliError>
 impl Pinnable for Org {
     const ENDPOINT: &'static str = "/api/orgs";
     const NOUN: &'static str = "organization";
+    const COMMAND: &'static str = "org";
     const NO_PICKER: &'static str =
         "Cannot prompt in non-TTY — pass an id or slug: `appstrate org switch <id-or-slug>`.";
 
     fn id(&self) -> &str {
         &self.id
+    }
+
+    fn resolve<'a>(items: &'a [Self], reference: &str) -> Result<&'a Self, PlatformError> {
+        api::resolve_org_ref(items, reference)
     }
 
     fn row(&self) -> String {
@@ -87,15 +93,8 @@ impl Pinnable for Org {
 async fn switch(ctx: &mut Context, args: SwitchArgs) -> Result<ExitStatus, CliError> {
     let mut session = Session::open(&ctx.env, ctx.global.profile.as_deref()).await?;
     let orgs = api::list_orgs(&session).await?;
-    if orgs.is_empty() {
-        return Err(CliError::user(
-            "No organizations — run `appstrate org create <name>` to create one.",
-        ));
-    }
-    let chosen = match &args.reference {
-        Some(reference) => api::resolve_org_ref(&orgs, reference)?.clone(),
-        None => pinned::pick(ctx, &orgs, session.profile().org_id.as_deref())?,
-    };
+    let current = session.profile().org_id.as_deref();
+    let chosen = pinned::choose(ctx, &orgs, args.reference.as_deref(), current)?;
     let app = pin_org_cascade(&mut session, &chosen.id).await?;
     ctx.ui.line(&format!(
         "Pinned \"{}\" ({}){} on profile \"{}\".",

@@ -2,6 +2,7 @@
 //! printed by `current`, listed with the pinned one marked `*`, and chosen
 //! from a picker by `switch`.
 
+use appstrate_platform::PlatformError;
 use appstrate_platform::config::{Config, Profile};
 use clap::Args;
 use serde::de::DeserializeOwned;
@@ -17,10 +18,14 @@ pub trait Pinnable: DeserializeOwned + Clone {
     const ENDPOINT: &'static str;
     /// `organization` / `application` (the texts say "an {NOUN}").
     const NOUN: &'static str;
+    /// `org` / `app`, for the hints that name a command.
+    const COMMAND: &'static str;
     /// The error when `switch` has no reference and cannot show a picker.
     const NO_PICKER: &'static str;
 
     fn id(&self) -> &str;
+    /// The item a `switch` reference names (or the platform's error).
+    fn resolve<'a>(items: &'a [Self], reference: &str) -> Result<&'a Self, PlatformError>;
     /// A `list` row, after the marker column.
     fn row(&self) -> String;
     /// A picker label.
@@ -90,8 +95,28 @@ pub fn print_list<T: Pinnable>(
     Ok(ExitStatus::SUCCESS)
 }
 
+/// What `switch` pins: the item `reference` names, else the picker's choice.
+pub fn choose<T: Pinnable>(
+    ctx: &Context,
+    items: &[T],
+    reference: Option<&str>,
+    current: Option<&str>,
+) -> Result<T, CliError> {
+    if items.is_empty() {
+        return Err(CliError::user(format!(
+            "No {}s — run `appstrate {} create <name>` to create one.",
+            T::NOUN,
+            T::COMMAND
+        )));
+    }
+    match reference {
+        Some(reference) => Ok(T::resolve(items, reference)?.clone()),
+        None => pick(ctx, items, current),
+    }
+}
+
 /// The `switch` picker; refused without a TTY.
-pub fn pick<T: Pinnable>(ctx: &Context, items: &[T], current: Option<&str>) -> Result<T, CliError> {
+fn pick<T: Pinnable>(ctx: &Context, items: &[T], current: Option<&str>) -> Result<T, CliError> {
     if !ctx.ui.interactive() {
         return Err(CliError::user(T::NO_PICKER));
     }
