@@ -806,6 +806,7 @@ async fn max_tokens_stop_is_flagged() {
         max_tokens: true,
         input_tokens: 5,
         output_tokens: 8192,
+        cached_tokens: 0,
     }])
     .await;
     let mut c = env.command(Some(&server));

@@ -1,11 +1,13 @@
-//! A scripted model provider: speaks the Anthropic Messages and OpenAI Chat
-//! Completions streaming protocols on `127.0.0.1:0`, answers each request
-//! with the next scripted reply, and records every request it received.
+//! A scripted model provider: speaks the Anthropic Messages, OpenAI Chat
+//! Completions and OpenAI Responses streaming protocols on `127.0.0.1:0`,
+//! answers each request with the next scripted reply, and records every
+//! request it received.
 //!
 //! Routes: `POST /v1/messages` (Anthropic SSE), `POST /chat/completions` and
-//! `POST /v1/chat/completions` (OpenAI SSE). The script is plain data
-//! (serde), so the `scripted-model-server` binary can load it from a file for
-//! benchmarks.
+//! `POST /v1/chat/completions` (OpenAI chat SSE), `POST /responses` and
+//! `POST /v1/responses` (OpenAI Responses semantic events). The script is
+//! plain data (serde), so the `scripted-model-server` binary can load it
+//! from a file for benchmarks.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -47,6 +49,10 @@ pub enum Reply {
         input_tokens: u64,
         #[serde(default = "default_output")]
         output_tokens: u64,
+        /// Input tokens read from the provider's cache, on top of
+        /// `input_tokens` (reported the way each protocol counts them).
+        #[serde(default)]
+        cached_tokens: u64,
     },
     /// An HTTP error with an optional `Retry-After`.
     Error {
@@ -58,6 +64,13 @@ pub enum Reply {
     },
     /// Starts a message, sends part of its text, then closes the stream.
     Cut { text: String },
+    /// HTTP 200, then the provider gives up inside the stream: Responses
+    /// `response.failed` (`response.error` = code + message); Anthropic an
+    /// `error` event (`error.type` = code); chat an `{"error":…}` chunk.
+    Failed { code: String, message: String },
+    /// HTTP 200, then a bare `error` event: Responses `{type:"error", code,
+    /// message}`; Anthropic and chat as for `Failed`.
+    StreamError { code: String, message: String },
 }
 
 fn default_input() -> u64 {
@@ -75,6 +88,7 @@ impl Reply {
             max_tokens: false,
             input_tokens: default_input(),
             output_tokens: default_output(),
+            cached_tokens: 0,
         }
     }
 
@@ -93,6 +107,7 @@ impl Reply {
             max_tokens: false,
             input_tokens: default_input(),
             output_tokens: default_output(),
+            cached_tokens: 0,
         }
     }
 
@@ -153,6 +168,8 @@ impl ModelServer {
             .route("/v1/messages", post(anthropic))
             .route("/chat/completions", post(openai))
             .route("/v1/chat/completions", post(openai))
+            .route("/responses", post(responses))
+            .route("/v1/responses", post(responses))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -226,21 +243,29 @@ async fn anthropic(State(state): State<Shared>, headers: HeaderMap, body: Bytes)
             body,
         } => return error_response(status, retry_after, body, &state),
         Reply::Cut { text } => {
-            let mut e = vec![anthropic_start(n, 100)];
+            let mut e = vec![anthropic_start(n, 100, 0)];
             e.push(sse("content_block_start", json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})));
             e.push(sse("content_block_delta", json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":text}})));
             // Half an event, then the connection closes.
             e.push("event: content_block_delta\ndata: {\"type\":\"content_bl".to_string());
             e
         }
+        Reply::Failed { code, message } | Reply::StreamError { code, message } => vec![
+            anthropic_start(n, 100, 0),
+            sse(
+                "error",
+                json!({"type":"error","error":{"type":code,"message":message}}),
+            ),
+        ],
         Reply::Turn {
             text,
             calls,
             max_tokens,
             input_tokens,
             output_tokens,
+            cached_tokens,
         } => {
-            let mut e = vec![anthropic_start(n, input_tokens)];
+            let mut e = vec![anthropic_start(n, input_tokens, cached_tokens)];
             let mut index = 0;
             if let Some(t) = text {
                 e.push(sse("content_block_start", json!({"type":"content_block_start","index":index,"content_block":{"type":"text","text":""}})));
@@ -279,10 +304,10 @@ async fn anthropic(State(state): State<Shared>, headers: HeaderMap, body: Bytes)
     stream_response(events, &state)
 }
 
-fn anthropic_start(n: u64, input: u64) -> String {
+fn anthropic_start(n: u64, input: u64, cached: u64) -> String {
     sse(
         "message_start",
-        json!({"type":"message_start","message":{"id":format!("msg_{n}"),"type":"message","role":"assistant","model":"scripted","content":[],"stop_reason":null,"usage":{"input_tokens":input,"output_tokens":1,"cache_creation_input_tokens":0,"cache_read_input_tokens":0}}}),
+        json!({"type":"message_start","message":{"id":format!("msg_{n}"),"type":"message","role":"assistant","model":"scripted","content":[],"stop_reason":null,"usage":{"input_tokens":input,"output_tokens":1,"cache_creation_input_tokens":0,"cache_read_input_tokens":cached}}}),
     )
 }
 
@@ -305,12 +330,20 @@ async fn openai(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
             chunk(json!({"content":text}), Value::Null),
             "data: {\"id\":\"chatcmpl-x\",\"choi".to_string(),
         ],
+        Reply::Failed { code, message } | Reply::StreamError { code, message } => vec![
+            chunk(json!({"role":"assistant","content":""}), Value::Null),
+            format!(
+                "data: {}\n\n",
+                json!({"error":{"message":message,"type":"server_error","code":code}})
+            ),
+        ],
         Reply::Turn {
             text,
             calls,
             max_tokens,
             input_tokens,
             output_tokens,
+            cached_tokens,
         } => {
             let mut e = vec![chunk(json!({"role":"assistant","content":""}), Value::Null)];
             if let Some(t) = text {
@@ -337,13 +370,159 @@ async fn openai(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
             e.push(chunk(json!({}), json!(stop)));
             e.push(format!(
                 "data: {}\n\n",
-                json!({"id":format!("chatcmpl-{n}"),"object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":input_tokens,"completion_tokens":output_tokens,"total_tokens":input_tokens+output_tokens}})
+                json!({"id":format!("chatcmpl-{n}"),"object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":input_tokens+cached_tokens,"completion_tokens":output_tokens,"total_tokens":input_tokens+cached_tokens+output_tokens,"prompt_tokens_details":{"cached_tokens":cached_tokens}}})
             ));
             e.push("data: [DONE]\n\n".to_string());
             e
         }
     };
     stream_response(events, &state)
+}
+
+/// The Responses API's event stream: every event named by its `type`,
+/// numbered by `sequence_number`, ending with a terminal `response.*` event.
+struct ResponsesEvents {
+    n: u64,
+    seq: u64,
+    events: Vec<String>,
+}
+
+impl ResponsesEvents {
+    fn push(&mut self, ty: &str, mut data: Value) {
+        data["type"] = json!(ty);
+        data["sequence_number"] = json!(self.seq);
+        self.seq += 1;
+        self.events.push(sse(ty, data));
+    }
+
+    /// The `response` object of the lifecycle events.
+    fn response(&self, status: &str, output: &[Value], usage: Value) -> Value {
+        json!({
+            "id": format!("resp_{}", self.n), "object": "response",
+            "created_at": 1_700_000_000 + self.n, "status": status,
+            "error": null, "incomplete_details": null, "model": "scripted",
+            "output": output, "parallel_tool_calls": true, "store": false,
+            "usage": usage,
+        })
+    }
+
+    fn start(&mut self) {
+        let created = self.response("in_progress", &[], Value::Null);
+        self.push("response.created", json!({"response": created.clone()}));
+        self.push("response.in_progress", json!({"response": created}));
+    }
+}
+
+async fn responses(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let (reply, n) = next_reply(&state, "/responses", &headers, &body);
+    let mut s = ResponsesEvents {
+        n,
+        seq: 0,
+        events: vec![],
+    };
+    match reply {
+        Reply::Error {
+            status,
+            retry_after,
+            body,
+        } => return error_response(status, retry_after, body, &state),
+        Reply::Cut { text } => {
+            s.start();
+            let id = format!("msg_{n}_0");
+            s.push("response.output_item.added", json!({"output_index":0,"item":{"id":id,"type":"message","status":"in_progress","role":"assistant","content":[]}}));
+            s.push("response.content_part.added", json!({"item_id":id,"output_index":0,"content_index":0,"part":{"type":"output_text","text":"","annotations":[]}}));
+            s.push(
+                "response.output_text.delta",
+                json!({"item_id":id,"output_index":0,"content_index":0,"delta":text,"logprobs":[]}),
+            );
+            // Half an event, then the connection closes.
+            s.events.push(
+                "event: response.output_text.delta\ndata: {\"type\":\"response.outp".to_string(),
+            );
+        }
+        Reply::Failed { code, message } => {
+            s.start();
+            let mut failed = s.response("failed", &[], Value::Null);
+            failed["error"] = json!({"code": code, "message": message});
+            s.push("response.failed", json!({"response": failed}));
+        }
+        Reply::StreamError { code, message } => {
+            s.start();
+            s.push(
+                "error",
+                json!({"code": code, "message": message, "param": null}),
+            );
+        }
+        Reply::Turn {
+            text,
+            calls,
+            max_tokens,
+            input_tokens,
+            output_tokens,
+            cached_tokens,
+        } => {
+            s.start();
+            let mut output = Vec::new();
+            if let Some(t) = text {
+                let index = output.len();
+                let id = format!("msg_{n}_{index}");
+                s.push("response.output_item.added", json!({"output_index":index,"item":{"id":id,"type":"message","status":"in_progress","role":"assistant","content":[]}}));
+                s.push("response.content_part.added", json!({"item_id":id,"output_index":index,"content_index":0,"part":{"type":"output_text","text":"","annotations":[]}}));
+                for piece in split(&t) {
+                    s.push("response.output_text.delta", json!({"item_id":id,"output_index":index,"content_index":0,"delta":piece,"logprobs":[]}));
+                }
+                s.push("response.output_text.done", json!({"item_id":id,"output_index":index,"content_index":0,"text":t,"logprobs":[]}));
+                let part = json!({"type":"output_text","text":t,"annotations":[]});
+                s.push(
+                    "response.content_part.done",
+                    json!({"item_id":id,"output_index":index,"content_index":0,"part":part}),
+                );
+                let item = json!({"id":id,"type":"message","status":"completed","role":"assistant","content":[part]});
+                s.push(
+                    "response.output_item.done",
+                    json!({"output_index":index,"item":item}),
+                );
+                output.push(item);
+            }
+            for c in &calls {
+                let index = output.len();
+                let id = format!("fc_{n}_{index}");
+                s.push("response.output_item.added", json!({"output_index":index,"item":{"id":id,"type":"function_call","status":"in_progress","arguments":"","call_id":c.id,"name":c.name}}));
+                for piece in split(&c.arguments) {
+                    s.push(
+                        "response.function_call_arguments.delta",
+                        json!({"item_id":id,"output_index":index,"delta":piece}),
+                    );
+                }
+                s.push(
+                    "response.function_call_arguments.done",
+                    json!({"item_id":id,"output_index":index,"arguments":c.arguments}),
+                );
+                let item = json!({"id":id,"type":"function_call","status":"completed","arguments":c.arguments,"call_id":c.id,"name":c.name});
+                s.push(
+                    "response.output_item.done",
+                    json!({"output_index":index,"item":item}),
+                );
+                output.push(item);
+            }
+            let usage = json!({
+                "input_tokens": input_tokens + cached_tokens,
+                "input_tokens_details": {"cached_tokens": cached_tokens},
+                "output_tokens": output_tokens,
+                "output_tokens_details": {"reasoning_tokens": 0},
+                "total_tokens": input_tokens + cached_tokens + output_tokens,
+            });
+            if max_tokens {
+                let mut r = s.response("incomplete", &output, usage);
+                r["incomplete_details"] = json!({"reason": "max_output_tokens"});
+                s.push("response.incomplete", json!({"response": r}));
+            } else {
+                let r = s.response("completed", &output, usage);
+                s.push("response.completed", json!({"response": r}));
+            }
+        }
+    }
+    stream_response(s.events, &state)
 }
 
 fn sse(event: &str, data: Value) -> String {

@@ -6,6 +6,7 @@
 
 mod anthropic;
 mod openai_chat;
+mod openai_responses;
 mod resolve;
 mod retry;
 mod stream;
@@ -246,6 +247,48 @@ impl ModelError {
         }
     }
 
+    /// Providers sometimes quote the credential they rejected; it never
+    /// reaches the user through an error message.
+    fn redact(self, secret: &str) -> ModelError {
+        // Too short to be a real key: replacing it would mangle the message.
+        if secret.len() < 6 {
+            return self;
+        }
+        let clean = |s: String| s.replace(secret, "[REDACTED]");
+        match self {
+            ModelError::Status {
+                provider,
+                status,
+                message,
+                retry_after,
+            } => ModelError::Status {
+                provider,
+                status,
+                message: clean(message),
+                retry_after,
+            },
+            ModelError::Network {
+                provider,
+                url,
+                message,
+            } => ModelError::Network {
+                provider,
+                url: clean(url),
+                message: clean(message),
+            },
+            ModelError::Stream {
+                provider,
+                message,
+                retryable,
+            } => ModelError::Stream {
+                provider,
+                message: clean(message),
+                retryable,
+            },
+            other => other,
+        }
+    }
+
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             ModelError::Status { retry_after, .. } => *retry_after,
@@ -263,12 +306,6 @@ pub struct ModelClient {
 
 impl ModelClient {
     pub fn new(config: ModelConfig, retry: RetryPolicy) -> Result<Self, ModelError> {
-        if config.api == ModelApi::OpenAiResponses {
-            return Err(ModelError::Unsupported(
-                "--model-api openai-responses is not supported yet; use openai-completions"
-                    .to_string(),
-            ));
-        }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(30))
             .user_agent(concat!("appstrate-cli/", env!("CARGO_PKG_VERSION")))
@@ -297,8 +334,14 @@ impl ModelClient {
                 ModelApi::AnthropicMessages => {
                     anthropic::complete(&self.http, &self.config, request).await
                 }
-                _ => openai_chat::complete(&self.http, &self.config, request).await,
-            };
+                ModelApi::OpenAiResponses => {
+                    openai_responses::complete(&self.http, &self.config, request).await
+                }
+                ModelApi::OpenAiCompletions | ModelApi::MistralConversations => {
+                    openai_chat::complete(&self.http, &self.config, request).await
+                }
+            }
+            .map_err(|e| e.redact(&self.config.api_key));
             match result {
                 Err(err) if err.is_retryable() && attempt < self.retry.max_retries => {
                     attempt += 1;
