@@ -19,4 +19,7 @@ target/debug/fake-instance-serve "$work" > "$work/url" &
 server_pid=$!
 for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.05; done
 hyperfine -N --warmup 5 --runs 100 "$BIN whoami"
+# The same with the dual-install check on (a scan of $PATH for other
+# `appstrate` binaries, as every user gets it by default).
+APPSTRATE_NO_DUAL_INSTALL_CHECK= hyperfine -N --warmup 5 --runs 100 -n "whoami (dual-install check on)" "$BIN whoami"
 /usr/bin/time -v "$BIN" whoami 2>&1 >/dev/null | grep -E "Maximum resident"
