@@ -273,6 +273,7 @@ impl Runner<'_> {
                     name: call.name.clone(),
                     text: o.text,
                     is_error: o.is_error,
+                    images: o.images,
                 }
             })
             .collect();

@@ -116,12 +116,14 @@ async fn text_and_parallel_calls_with_cached_usage() {
             name: "bash".into(),
             text: "a.txt\n".into(),
             is_error: false,
+            images: vec![],
         },
         ToolResultMessage {
             call_id: "call_b".into(),
             name: "bash".into(),
             text: "/tmp\n".into(),
             is_error: false,
+            images: vec![],
         },
     ]));
     let turn = ask(&client, &messages).await.expect("turn 2");

@@ -110,9 +110,86 @@ async fn read_refuses_binary_content() {
         "{}",
         out.text
     );
+}
+
+/// A real PNG of the given size, encoded in memory.
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 7])
+    });
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .expect("encode");
+    out
+}
+
+#[tokio::test]
+async fn read_returns_images_as_image_content() {
+    use base64::Engine as _;
+    let e = env();
+    // Detected by content: the extension says nothing.
+    let small = png(10, 10);
+    fs::write(e.dir.path().join("shot.txt"), &small).expect("write");
+    let out = e.call("read", json!({"path": "shot.txt"})).await;
+    assert!(!out.is_error, "{}", out.text);
+    assert_eq!(out.text, "Read image file [image/png]");
+    assert_eq!(out.images.len(), 1);
+    let img = &out.images[0];
+    assert_eq!(
+        (img.mime_type, img.width, img.height),
+        ("image/png", 10, 10)
+    );
+    assert_eq!(
+        img.base64,
+        base64::engine::general_purpose::STANDARD.encode(&small)
+    );
+    // The event result describes the image, without the blob.
+    let v = out.result_value();
+    assert_eq!(
+        v["content"][1],
+        json!({"type": "image", "mimeType": "image/png", "width": 10, "height": 10, "bytes": small.len()})
+    );
+    assert!(!v.to_string().contains(&img.base64));
+
+    fs::write(e.dir.path().join("wide.png"), png(3000, 1000)).expect("write");
+    let out = e.call("read", json!({"path": "wide.png"})).await;
+    assert!(!out.is_error, "{}", out.text);
+    let img = &out.images[0];
+    assert_eq!((img.width, img.height), (2000, 667));
+    assert_eq!(
+        out.text,
+        format!(
+            "Read image file [{}]\n[Image: original 3000x1000, displayed at 2000x667. Multiply coordinates by 1.50 to map to original image.]",
+            img.mime_type
+        )
+    );
+
+    // A text file named like an image is text.
+    e.write("notes.png", "just text\n");
+    let out = e.call("read", json!({"path": "notes.png"})).await;
+    assert_eq!((out.text.as_str(), out.images.len()), ("just text\n", 0));
+}
+
+#[tokio::test]
+async fn read_of_a_corrupt_image_is_a_clear_error() {
+    let e = env();
+    let full = png(10, 10);
+    fs::write(e.dir.path().join("cut.png"), &full[..full.len() / 2]).expect("write");
+    let out = e.call("read", json!({"path": "cut.png"})).await;
+    assert!(out.is_error);
+    assert!(out.images.is_empty());
+    assert!(
+        out.text.starts_with("Cannot read image ")
+            && out.text.contains("cut.png")
+            && out.text.ends_with(
+                "(the file looks like image/png but does not decode; is it truncated or corrupt?)"
+            ),
+        "{}",
+        out.text
+    );
     fs::write(e.dir.path().join("p.png"), b"\x89PNG\r\n\x1a\nrest").expect("write");
     let out = e.call("read", json!({"path": "p.png"})).await;
-    assert!(out.text.starts_with("[Image file p.png"), "{}", out.text);
+    assert!(out.is_error, "{}", out.text);
 }
 
 #[tokio::test]

@@ -57,10 +57,15 @@ fn message_json(message: &Message) -> Value {
             let content: Vec<Value> = results
                 .iter()
                 .map(|r| {
+                    // Images ride inside the tool_result, after the text.
+                    let mut blocks = vec![json!({"type": "text", "text": r.text_or_placeholder()})];
+                    blocks.extend(r.images.iter().map(|i| {
+                        json!({"type": "image", "source": {"type": "base64", "media_type": i.mime_type, "data": i.base64}})
+                    }));
                     json!({
                         "type": "tool_result",
                         "tool_use_id": r.call_id,
-                        "content": [{"type": "text", "text": r.text}],
+                        "content": blocks,
                         "is_error": r.is_error,
                     })
                 })
@@ -272,6 +277,33 @@ mod tests {
             }
         );
         assert_eq!(turn.stop, StopReason::ToolUse);
+    }
+
+    #[test]
+    fn tool_result_images_are_base64_blocks_inside_the_tool_result() {
+        let messages = crate::model::image_conversation();
+        let config = crate::model::test_config(crate::model::ModelApi::AnthropicMessages);
+        let body = request_body(
+            &config,
+            &ModelRequest {
+                system: "s",
+                messages: &messages,
+                tools: &[],
+            },
+        );
+        assert_eq!(
+            body["messages"][2],
+            json!({"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "call_img", "is_error": false, "content": [
+                    {"type": "text", "text": "Read image file [image/png]"},
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "UE5HREFUQQ=="}},
+                ]},
+                {"type": "tool_result", "tool_use_id": "call_txt", "is_error": false, "content": [
+                    {"type": "text", "text": "hello"},
+                ]},
+            ]})
+        );
+        assert_eq!(body["messages"].as_array().map(Vec::len), Some(3));
     }
 
     #[test]

@@ -149,6 +149,63 @@ pub struct ToolResultMessage {
     pub name: String,
     pub text: String,
     pub is_error: bool,
+    /// Images attached to the result (`read` of an image file); each
+    /// client sends them the way its protocol allows.
+    pub images: Vec<ImageContent>,
+}
+
+impl ToolResultMessage {
+    /// The text sent with the result: never empty next to an image, which
+    /// some providers reject.
+    pub fn text_or_placeholder(&self) -> &str {
+        if self.text.is_empty() && !self.images.is_empty() {
+            "(see attached image)"
+        } else {
+            &self.text
+        }
+    }
+}
+
+/// An encoded image (PNG, JPEG, GIF or WebP) attached to a tool result.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ImageContent {
+    pub mime_type: &'static str,
+    /// The encoded bytes in base64, computed once: every later request of
+    /// the run replays the conversation, image included.
+    pub base64: String,
+    pub width: u32,
+    pub height: u32,
+    /// Size of the encoded image (before base64).
+    pub bytes: usize,
+}
+
+impl ImageContent {
+    pub fn new(mime_type: &'static str, encoded: &[u8], width: u32, height: u32) -> Self {
+        use base64::Engine as _;
+        ImageContent {
+            mime_type,
+            base64: base64::engine::general_purpose::STANDARD.encode(encoded),
+            width,
+            height,
+            bytes: encoded.len(),
+        }
+    }
+
+    /// `data:<mime>;base64,<data>`, the form OpenAI-style APIs take.
+    pub fn data_url(&self) -> String {
+        format!("data:{};base64,{}", self.mime_type, self.base64)
+    }
+}
+
+impl std::fmt::Debug for ImageContent {
+    // A debug print shows what the image is, never the blob.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ImageContent({} {}x{}, {} bytes)",
+            self.mime_type, self.width, self.height, self.bytes
+        )
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -350,5 +407,57 @@ impl ModelClient {
                 other => return other,
             }
         }
+    }
+}
+
+/// A conversation whose last message answers two calls, the first with an
+/// image: what each protocol's request-body test sends.
+#[cfg(test)]
+pub(crate) fn image_conversation() -> Vec<Message> {
+    vec![
+        Message::User("Look".into()),
+        Message::Assistant {
+            text: vec![],
+            tool_calls: vec![
+                ToolCall {
+                    id: "call_img".into(),
+                    name: "read".into(),
+                    raw_arguments: r#"{"path":"a.png"}"#.into(),
+                },
+                ToolCall {
+                    id: "call_txt".into(),
+                    name: "read".into(),
+                    raw_arguments: r#"{"path":"b.txt"}"#.into(),
+                },
+            ],
+        },
+        Message::ToolResults(vec![
+            ToolResultMessage {
+                call_id: "call_img".into(),
+                name: "read".into(),
+                text: "Read image file [image/png]".into(),
+                is_error: false,
+                images: vec![ImageContent::new("image/png", b"PNGDATA", 3, 2)],
+            },
+            ToolResultMessage {
+                call_id: "call_txt".into(),
+                name: "read".into(),
+                text: "hello".into(),
+                is_error: false,
+                images: vec![],
+            },
+        ]),
+    ]
+}
+
+#[cfg(test)]
+pub(crate) fn test_config(api: ModelApi) -> ModelConfig {
+    ModelConfig {
+        api,
+        model_id: "m".into(),
+        base_url: None,
+        api_key: "k".into(),
+        max_tokens: 1000,
+        context_window: 100_000,
     }
 }

@@ -38,10 +38,23 @@ pub fn request_body(config: &ModelConfig, request: &ModelRequest<'_>) -> Value {
                 messages.push(msg);
             }
             Message::ToolResults(results) => {
+                // Tool messages are text-only: the images of all the results
+                // follow in one user message (as Pi does).
+                let mut images = Vec::new();
                 for r in results {
-                    messages.push(
-                        json!({"role": "tool", "tool_call_id": r.call_id, "content": r.text}),
+                    messages.push(json!({"role": "tool", "tool_call_id": r.call_id, "content": r.text_or_placeholder()}));
+                    images.extend(
+                        r.images.iter().map(
+                            |i| json!({"type": "image_url", "image_url": {"url": i.data_url()}}),
+                        ),
                     );
+                }
+                if !images.is_empty() {
+                    let mut content = vec![
+                        json!({"type": "text", "text": "Attached image(s) from tool result:"}),
+                    ];
+                    content.extend(images);
+                    messages.push(json!({"role": "user", "content": content}));
                 }
             }
         }
@@ -256,6 +269,40 @@ mod tests {
             }
         );
         assert_eq!(t.stop, StopReason::ToolUse);
+    }
+
+    #[test]
+    fn tool_result_images_follow_the_tool_messages_as_one_user_message() {
+        let messages = crate::model::image_conversation();
+        for api in [ModelApi::OpenAiCompletions, ModelApi::MistralConversations] {
+            let config = crate::model::test_config(api);
+            let body = request_body(
+                &config,
+                &ModelRequest {
+                    system: "s",
+                    messages: &messages,
+                    tools: &[],
+                },
+            );
+            let sent = body["messages"].as_array().expect("messages");
+            // system, user, assistant, two tool messages, the image message.
+            assert_eq!(sent.len(), 6, "{api:?}");
+            assert_eq!(
+                sent[3],
+                json!({"role": "tool", "tool_call_id": "call_img", "content": "Read image file [image/png]"})
+            );
+            assert_eq!(
+                sent[4],
+                json!({"role": "tool", "tool_call_id": "call_txt", "content": "hello"})
+            );
+            assert_eq!(
+                sent[5],
+                json!({"role": "user", "content": [
+                    {"type": "text", "text": "Attached image(s) from tool result:"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,UE5HREFUQQ=="}},
+                ]})
+            );
+        }
     }
 
     #[test]

@@ -39,7 +39,18 @@ pub fn request_body(config: &ModelConfig, request: &ModelRequest<'_>) -> Value {
             }
             Message::ToolResults(results) => {
                 for r in results {
-                    input.push(json!({"type": "function_call_output", "call_id": r.call_id, "output": r.text}));
+                    // With images, `output` is a list of input parts (text first).
+                    let output = if r.images.is_empty() {
+                        Value::String(r.text.clone())
+                    } else {
+                        let mut parts =
+                            vec![json!({"type": "input_text", "text": r.text_or_placeholder()})];
+                        parts.extend(r.images.iter().map(|i| {
+                            json!({"type": "input_image", "detail": "auto", "image_url": i.data_url()})
+                        }));
+                        Value::Array(parts)
+                    };
+                    input.push(json!({"type": "function_call_output", "call_id": r.call_id, "output": output}));
                 }
             }
         }
@@ -553,6 +564,36 @@ mod tests {
     }
 
     #[test]
+    fn tool_result_images_are_input_image_parts_of_the_output() {
+        let messages = crate::model::image_conversation();
+        let config = crate::model::test_config(ModelApi::OpenAiResponses);
+        let body = request_body(
+            &config,
+            &ModelRequest {
+                system: "s",
+                messages: &messages,
+                tools: &[],
+            },
+        );
+        let outputs: Vec<&Value> = body["input"]
+            .as_array()
+            .expect("input")
+            .iter()
+            .filter(|i| i["type"] == "function_call_output")
+            .collect();
+        assert_eq!(
+            outputs,
+            [
+                &json!({"type": "function_call_output", "call_id": "call_img", "output": [
+                    {"type": "input_text", "text": "Read image file [image/png]"},
+                    {"type": "input_image", "detail": "auto", "image_url": "data:image/png;base64,UE5HREFUQQ=="},
+                ]}),
+                &json!({"type": "function_call_output", "call_id": "call_txt", "output": "hello"}),
+            ]
+        );
+    }
+
+    #[test]
     fn request_replays_the_conversation_as_items() {
         let config = ModelConfig {
             api: ModelApi::OpenAiResponses,
@@ -585,12 +626,14 @@ mod tests {
                     name: "bash".into(),
                     text: "a.txt\n".into(),
                     is_error: false,
+                    images: vec![],
                 },
                 ToolResultMessage {
                     call_id: "call_2".into(),
                     name: "bash".into(),
                     text: "Invalid JSON".into(),
                     is_error: true,
+                    images: vec![],
                 },
             ]),
         ];

@@ -227,18 +227,41 @@ fn result_text(result: &Value, verbose: bool) -> String {
     }
 }
 
-/// The text blocks of an MCP envelope `{content:[{type:"text",text}]}`.
+/// The text blocks of an MCP envelope `{content:[{type:"text",text}]}`;
+/// an image block as `[image/png 1234x567, 12 KB]`.
 fn envelope_text(v: &Value) -> Option<String> {
     let blocks = v.get("content")?.as_array()?;
-    let texts: Vec<&str> = blocks
+    let texts: Vec<String> = blocks
         .iter()
-        .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
-        .filter_map(|b| b.get("text").and_then(Value::as_str))
+        .filter_map(|b| match b.get("type").and_then(Value::as_str) {
+            Some("text") => b.get("text").and_then(Value::as_str).map(str::to_string),
+            Some("image") => Some(image_summary(b)),
+            _ => None,
+        })
         .collect();
     if texts.is_empty() && !blocks.is_empty() {
         return None;
     }
     Some(texts.join("\n"))
+}
+
+/// What an image block is, never its data (an event from elsewhere may
+/// still carry a base64 `data` field).
+fn image_summary(block: &Value) -> String {
+    let mime = block
+        .get("mimeType")
+        .and_then(Value::as_str)
+        .unwrap_or("image");
+    let n = |k: &str| block.get(k).and_then(Value::as_u64);
+    let mut s = format!("[{mime}");
+    if let (Some(w), Some(h)) = (n("width"), n("height")) {
+        s.push_str(&format!(" {w}x{h}"));
+    }
+    if let Some(bytes) = n("bytes") {
+        s.push_str(&format!(", {}", human_size(bytes)));
+    }
+    s.push(']');
+    s
 }
 
 /// A truncation preview is the start of the result's JSON, usually cut in
@@ -314,6 +337,19 @@ mod tests {
         assert_eq!(human_size(6039), "5.9 KB");
         assert_eq!(human_size(20 * 1024), "20 KB");
         assert_eq!(human_size(100), "100 B");
+    }
+
+    #[test]
+    fn image_blocks_are_summarised_never_dumped() {
+        let result = serde_json::json!({"content": [
+            {"type": "text", "text": "Read image file [image/png]"},
+            {"type": "image", "mimeType": "image/png", "width": 1234, "height": 567, "bytes": 12_288},
+            {"type": "image", "mimeType": "image/jpeg", "data": "QUJDRA=="},
+        ]});
+        assert_eq!(
+            result_text(&result, false),
+            "Read image file [image/png]\n[image/png 1234x567, 12 KB]\n[image/jpeg]"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod bash;
 mod edit;
 mod find;
 mod grep;
+mod image_file;
 mod ls;
 mod read;
 mod runtime;
@@ -18,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::model::ToolSpec;
+use crate::model::{ImageContent, ToolSpec};
 
 pub use bash::ProcessGroups;
 
@@ -31,6 +32,8 @@ pub struct ToolOutcome {
     pub details: Option<Value>,
     /// Canonical RunEvents the call emits (runtime tools).
     pub events: Vec<Value>,
+    /// Images for the model (`read` of an image file), after the text.
+    pub images: Vec<ImageContent>,
 }
 
 impl ToolOutcome {
@@ -49,9 +52,15 @@ impl ToolOutcome {
         }
     }
 
-    /// The result object as Pi hands it to the event bridge.
+    /// The result object as Pi hands it to the event bridge. An image is
+    /// described (type, size), never embedded: events are printed and
+    /// reported, and a base64 blob helps no reader.
     pub fn result_value(&self) -> Value {
-        let mut v = json!({"content": [{"type": "text", "text": self.text}]});
+        let mut content = vec![json!({"type": "text", "text": self.text})];
+        content.extend(self.images.iter().map(|i| {
+            json!({"type": "image", "mimeType": i.mime_type, "width": i.width, "height": i.height, "bytes": i.bytes})
+        }));
+        let mut v = json!({"content": content});
         if let Some(d) = &self.details {
             v["details"] = d.clone();
         }

@@ -1,13 +1,15 @@
-//! `read`: a text file, head-truncated, with continuation notices.
+//! `read`: a text file, head-truncated, with continuation notices; an image
+//! file (PNG, JPEG, GIF, WebP) as an image for the model.
 
 use serde_json::{Value, json};
 
+use super::image_file;
 use super::truncate::{MAX_BYTES, MAX_LINES, TruncatedBy, format_size, truncate_head};
 use super::{ToolContext, ToolOutcome, arg_str, arg_usize};
 
 pub fn description() -> String {
     format!(
-        "Read the contents of a file. Supports text files. For text files, output is truncated to {MAX_LINES} lines or {}KB (whichever is hit first). Use offset/limit for large files. When you need the full file, continue with offset until complete.",
+        "Read the contents of a file. Supports text files and images (jpg, png, gif, webp). Images are sent as attachments. For text files, output is truncated to {MAX_LINES} lines or {}KB (whichever is hit first). Use offset/limit for large files. When you need the full file, continue with offset until complete.",
         MAX_BYTES / 1024
     )
 }
@@ -37,10 +39,13 @@ pub fn run(args: &Value, ctx: &ToolContext) -> ToolOutcome {
         }
         Err(e) => return ToolOutcome::error(format!("Cannot read {}: {e}", abs.display())),
     };
-    // Binary content is useless to the model and can be huge: say what it is.
-    if let Some(kind) = binary_kind(&bytes) {
+    if let Some(mime) = image_file::detect_mime(&bytes) {
+        return read_image(&abs, &bytes, mime);
+    }
+    // Other binary content is useless to the model and can be huge: say what it is.
+    if is_binary(&bytes) {
         return ToolOutcome::ok(format!(
-            "[{kind} file {path} ({}) not shown. Use bash (e.g. `file` or `xxd | head`) to inspect it.]",
+            "[Binary file {path} ({}) not shown. Use bash (e.g. `file` or `xxd | head`) to inspect it.]",
             format_size(bytes.len())
         ));
     }
@@ -96,15 +101,36 @@ pub fn run(args: &Value, ctx: &ToolContext) -> ToolOutcome {
     ToolOutcome::ok(text)
 }
 
-/// "Image" or "Binary" when the bytes are not text.
-fn binary_kind(bytes: &[u8]) -> Option<&'static str> {
-    let image = bytes.starts_with(b"\x89PNG")
-        || bytes.starts_with(b"\xFF\xD8\xFF")
-        || bytes.starts_with(b"GIF8")
-        || (bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP");
-    if image {
-        return Some("Image");
+/// A short line for the model plus the image; a resized image says how its
+/// coordinates map back to the file (Pi's notes).
+fn read_image(abs: &std::path::Path, bytes: &[u8], mime: &'static str) -> ToolOutcome {
+    let prepared = match image_file::prepare(bytes, mime) {
+        Ok(p) => p,
+        Err(e) => {
+            return ToolOutcome::error(format!(
+                "Cannot read image {}: {e} (the file looks like {mime} but does not decode; is it truncated or corrupt?)",
+                abs.display()
+            ));
+        }
+    };
+    let mut text = format!("Read image file [{}]", prepared.image.mime_type);
+    if prepared.was_resized() {
+        let scale = prepared.original_width as f64 / prepared.image.width as f64;
+        text.push_str(&format!(
+            "\n[Image: original {}x{}, displayed at {}x{}. Multiply coordinates by {scale:.2} to map to original image.]",
+            prepared.original_width,
+            prepared.original_height,
+            prepared.image.width,
+            prepared.image.height
+        ));
     }
-    let head = &bytes[..bytes.len().min(8192)];
-    head.contains(&0).then_some("Binary")
+    ToolOutcome {
+        images: vec![prepared.image],
+        ..ToolOutcome::ok(text)
+    }
+}
+
+/// A NUL byte near the start: not text.
+fn is_binary(bytes: &[u8]) -> bool {
+    bytes[..bytes.len().min(8192)].contains(&0)
 }
