@@ -7,51 +7,21 @@ use std::process::Output;
 use appstrate_testkit::model_server::{ModelServer, RecordedRequest, Reply};
 use serde_json::{Value, json};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/run");
+mod run_common;
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(FIXTURES).join(name)
-}
-
-struct TestEnv {
-    home: tempfile::TempDir,
-}
+use run_common::{RunEnv as TestEnv, fixture, jsonl, output, sequence, stderr, stdout};
 
 impl TestEnv {
-    fn new() -> Self {
-        TestEnv {
-            home: tempfile::tempdir().expect("tempdir"),
-        }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.home.path().join(rel)
-    }
-
     fn command(&self, server: Option<&ModelServer>) -> std::process::Command {
-        let bin = assert_cmd::cargo::cargo_bin("appstrate");
-        let mut c = std::process::Command::new(bin);
-        c.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.home.path())
-            .env("XDG_CONFIG_HOME", self.path("config"))
-            .env("XDG_CACHE_HOME", self.path("cache"))
-            .env("TMPDIR", self.home.path())
-            .env("NO_COLOR", "1")
-            .env("ANTHROPIC_API_KEY", "sk-test-secret-key");
-        if let Some(s) = server {
-            c.env("APPSTRATE_LLM_BASE_URL", s.url());
-        }
+        let mut c = self.base_command(server);
+        c.env("ANTHROPIC_API_KEY", "sk-test-secret-key");
         c
     }
 
-    /// Runs the binary off the async runtime so the model server keeps serving.
     async fn run(&self, server: Option<&ModelServer>, args: &[&str]) -> Output {
         let mut c = self.command(server);
         c.arg("run").args(args);
-        tokio::task::spawn_blocking(move || c.output().expect("run appstrate"))
-            .await
-            .expect("join")
+        output(c).await
     }
 
     /// A package with runtime tools, an input default and an output schema.
@@ -65,19 +35,11 @@ impl TestEnv {
             }}},
             "output": {"schema": {"type": "object", "required": ["summary"], "properties": {"summary": {"type": "string"}}}}
         });
-        let files = vec![
-            (
-                "manifest.json".to_string(),
-                serde_json::to_vec_pretty(&manifest).expect("json"),
-            ),
-            (
-                "prompt.md".to_string(),
-                b"Write a file about {{input.topic}}, then call output.\n".to_vec(),
-            ),
-        ];
-        let path = self.path("writer.afps");
-        std::fs::write(&path, appstrate_afps::write_stored_zip(&files)).expect("write package");
-        path
+        self.write_package(
+            "writer.afps",
+            &manifest,
+            "Write a file about {{input.topic}}, then call output.\n",
+        )
     }
 }
 
@@ -121,41 +83,6 @@ fn skill_bundle(env: &TestEnv) -> PathBuf {
     )
     .expect("write");
     path
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn jsonl(o: &Output) -> Vec<Value> {
-    stdout(o)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
-        .collect()
-}
-
-/// `type` + message (`runtime ready in Nms` masked) of each event.
-fn sequence(events: &[Value]) -> Vec<String> {
-    events
-        .iter()
-        .map(|e| {
-            let ty = e["type"].as_str().unwrap_or("");
-            let msg = e["message"].as_str().unwrap_or("");
-            let msg = if msg.starts_with("runtime ready in ") {
-                "runtime ready"
-            } else {
-                msg
-            };
-            if msg.is_empty() {
-                ty.to_string()
-            } else {
-                format!("{ty} {msg}")
-            }
-        })
-        .collect()
 }
 
 /// Anthropic: the tool_result blocks of a request's last message.

@@ -10,63 +10,29 @@ use appstrate_testkit::model_server::{ModelServer, RecordedRequest, Reply};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-struct TestEnv {
-    home: tempfile::TempDir,
-}
+mod run_common;
+
+use run_common::{RunEnv as TestEnv, output, stderr};
 
 impl TestEnv {
-    fn new() -> Self {
-        TestEnv {
-            home: tempfile::tempdir().expect("tempdir"),
-        }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.home.path().join(rel)
-    }
-
-    /// `appstrate run <package> <args> --model-api <api> --model m`, off the
-    /// async runtime so the model server keeps serving.
+    /// `appstrate run <package> <args> --model-api <api> --model m`.
     async fn run(&self, server: &ModelServer, api: &str, args: &[&str]) -> Output {
-        let bin = assert_cmd::cargo::cargo_bin("appstrate");
-        let mut c = std::process::Command::new(bin);
-        c.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.home.path())
-            .env("XDG_CONFIG_HOME", self.path("config"))
-            .env("XDG_CACHE_HOME", self.path("cache"))
-            .env("TMPDIR", self.home.path())
-            .env("NO_COLOR", "1")
-            .env("ANTHROPIC_API_KEY", "sk-ant-test")
+        let mut c = self.base_command(Some(server));
+        c.env("ANTHROPIC_API_KEY", "sk-ant-test")
             .env("OPENAI_API_KEY", "sk-openai-test")
-            .env("APPSTRATE_LLM_BASE_URL", server.url())
             .arg("run")
             .arg(self.package())
             .args(args)
             .args(["--model-api", api, "--model", "m"]);
-        tokio::task::spawn_blocking(move || c.output().expect("run appstrate"))
-            .await
-            .expect("join")
+        output(c).await
     }
 
-    fn package(&self) -> String {
+    fn package(&self) -> PathBuf {
         let manifest = json!({
             "name": "@test/looker", "version": "1.0.0", "type": "agent",
             "description": "Looks at pictures"
         });
-        let files = vec![
-            (
-                "manifest.json".to_string(),
-                serde_json::to_vec_pretty(&manifest).expect("json"),
-            ),
-            (
-                "prompt.md".to_string(),
-                b"Describe the pictures.\n".to_vec(),
-            ),
-        ];
-        let path = self.path("looker.afps");
-        std::fs::write(&path, appstrate_afps::write_stored_zip(&files)).expect("write package");
-        path.to_str().expect("utf-8 path").to_string()
+        self.write_package("looker.afps", &manifest, "Describe the pictures.\n")
     }
 
     /// Writes a real PNG of that size; returns its absolute path and bytes.
@@ -97,10 +63,6 @@ fn dimensions(data: &str) -> (u32, u32) {
         .expect("base64");
     let img = image::load_from_memory(&bytes).expect("a decodable image");
     (img.width(), img.height())
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn read_call(id: &str, path: &str) -> (String, String, String) {

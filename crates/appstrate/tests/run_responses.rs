@@ -2,59 +2,32 @@
 //! binary against the scripted model server speaking the OpenAI Responses
 //! streaming protocol (`APPSTRATE_LLM_BASE_URL`), real packages, real processes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use appstrate_testkit::model_server::{ModelServer, RecordedRequest, Reply, ScriptedCall};
 use serde_json::{Value, json};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/run");
 const KEY: &str = "sk-openai-responses-secret-42";
 
-fn fixture(name: &str) -> String {
-    Path::new(FIXTURES)
-        .join(name)
-        .to_str()
-        .expect("utf-8 path")
-        .to_string()
-}
+mod run_common;
 
-struct TestEnv {
-    home: tempfile::TempDir,
-}
+use run_common::{
+    RunEnv as TestEnv, fixture_arg as fixture, jsonl, output, sequence, stderr, stdout,
+};
 
 impl TestEnv {
-    fn new() -> Self {
-        TestEnv {
-            home: tempfile::tempdir().expect("tempdir"),
-        }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.home.path().join(rel)
-    }
-
     /// `appstrate run <args> --model-api openai-responses --model gpt-test`
-    /// with only `OPENAI_API_KEY` set, off the async runtime so the model
-    /// server keeps serving.
+    /// with only `OPENAI_API_KEY` set.
     async fn run(&self, server: &ModelServer, args: &[&str]) -> Output {
-        let bin = assert_cmd::cargo::cargo_bin("appstrate");
-        let mut c = std::process::Command::new(bin);
-        c.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.home.path())
-            .env("XDG_CONFIG_HOME", self.path("config"))
-            .env("XDG_CACHE_HOME", self.path("cache"))
-            .env("TMPDIR", self.home.path())
-            .env("NO_COLOR", "1")
-            .env("OPENAI_API_KEY", KEY)
-            .env("APPSTRATE_LLM_BASE_URL", server.url())
-            .arg("run")
-            .args(args)
-            .args(["--model-api", "openai-responses", "--model", "gpt-test"]);
-        tokio::task::spawn_blocking(move || c.output().expect("run appstrate"))
-            .await
-            .expect("join")
+        let mut c = self.base_command(Some(server));
+        c.env("OPENAI_API_KEY", KEY).arg("run").args(args).args([
+            "--model-api",
+            "openai-responses",
+            "--model",
+            "gpt-test",
+        ]);
+        output(c).await
     }
 
     /// A package with runtime tools and an output schema.
@@ -65,55 +38,13 @@ impl TestEnv {
             "runtime_tools": ["output", "log", "note", "pin"],
             "output": {"schema": {"type": "object", "required": ["summary"], "properties": {"summary": {"type": "string"}}}}
         });
-        let files = vec![
-            (
-                "manifest.json".to_string(),
-                serde_json::to_vec_pretty(&manifest).expect("json"),
-            ),
-            (
-                "prompt.md".to_string(),
-                b"Write a file, then call output.\n".to_vec(),
-            ),
-        ];
-        let path = self.path("writer.afps");
-        std::fs::write(&path, appstrate_afps::write_stored_zip(&files)).expect("write package");
+        let path = self.write_package(
+            "writer.afps",
+            &manifest,
+            "Write a file, then call output.\n",
+        );
         path.to_str().expect("utf-8 path").to_string()
     }
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn jsonl(o: &Output) -> Vec<Value> {
-    stdout(o)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
-        .collect()
-}
-
-/// `type` + message (`runtime ready in Nms` masked) of each event.
-fn sequence(events: &[Value]) -> Vec<String> {
-    events
-        .iter()
-        .map(|e| {
-            let ty = e["type"].as_str().unwrap_or("");
-            let msg = e["message"].as_str().unwrap_or("");
-            let msg = if msg.starts_with("runtime ready in ") {
-                "runtime ready"
-            } else {
-                msg
-            };
-            if msg.is_empty() {
-                ty.to_string()
-            } else {
-                format!("{ty} {msg}")
-            }
-        })
-        .collect()
 }
 
 /// The input items of a request with the given `type`.
