@@ -234,6 +234,17 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// OpenAI-style counts: the input figure includes the cached part, which
+    /// the loop counts apart.
+    pub fn with_cached_input(input_with_cached: u64, cached: u64, output: u64) -> Usage {
+        Usage {
+            input: input_with_cached.saturating_sub(cached),
+            output,
+            cache_read: cached,
+            cache_write: 0,
+        }
+    }
+
     pub fn add(&mut self, other: &Usage) {
         self.input += other.input;
         self.output += other.output;
@@ -295,6 +306,16 @@ pub enum ModelError {
 }
 
 impl ModelError {
+    /// The provider's content filter stopped the answer: retrying the same
+    /// request would be stopped again.
+    pub fn content_filtered(provider: &'static str) -> ModelError {
+        ModelError::Stream {
+            provider,
+            message: "the response was blocked by the provider's content filter".into(),
+            retryable: false,
+        }
+    }
+
     pub fn is_retryable(&self) -> bool {
         match self {
             ModelError::Status { status, .. } => *status == 429 || *status >= 500,

@@ -180,11 +180,7 @@ impl Assembler {
                 "tool_calls" | "function_call" => StopReason::ToolUse,
                 "length" => StopReason::MaxTokens,
                 "content_filter" => {
-                    return Err(ModelError::Stream {
-                        provider,
-                        message: "the response was blocked by the provider's content filter".into(),
-                        retryable: false,
-                    });
+                    return Err(ModelError::content_filtered(provider));
                 }
                 _ => StopReason::EndTurn,
             });
@@ -193,17 +189,12 @@ impl Assembler {
     }
 
     fn read_usage(&mut self, u: &Value) {
-        let prompt = u.get("prompt_tokens").and_then(Value::as_u64).unwrap_or(0);
-        let cached = u
-            .pointer("/prompt_tokens_details/cached_tokens")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        self.usage.input = prompt.saturating_sub(cached);
-        self.usage.cache_read = cached;
-        self.usage.output = u
-            .get("completion_tokens")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
+        let count = |pointer: &str| u.pointer(pointer).and_then(Value::as_u64).unwrap_or(0);
+        self.usage = Usage::with_cached_input(
+            count("/prompt_tokens"),
+            count("/prompt_tokens_details/cached_tokens"),
+            count("/completion_tokens"),
+        );
     }
 
     fn finish(self, provider: &'static str) -> Result<AssistantTurn, ModelError> {

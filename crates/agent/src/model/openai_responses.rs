@@ -311,11 +311,7 @@ impl Assembler {
                     .and_then(Value::as_str)
                     .unwrap_or("");
                 if reason == "content_filter" {
-                    return Err(ModelError::Stream {
-                        provider: PROVIDER,
-                        message: "the response was blocked by the provider's content filter".into(),
-                        retryable: false,
-                    });
+                    return Err(ModelError::content_filtered(PROVIDER));
                 }
                 // `max_output_tokens`, or a reason this client does not know:
                 // either way the message stopped short, like `max_tokens`.
@@ -330,15 +326,12 @@ impl Assembler {
     }
 
     fn read_usage(&mut self, u: &Value) {
-        // `input_tokens` includes the cached part; the loop counts them apart.
-        let input = u.get("input_tokens").and_then(Value::as_u64).unwrap_or(0);
-        let cached = u
-            .pointer("/input_tokens_details/cached_tokens")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        self.usage.input = input.saturating_sub(cached);
-        self.usage.cache_read = cached;
-        self.usage.output = u.get("output_tokens").and_then(Value::as_u64).unwrap_or(0);
+        let count = |pointer: &str| u.pointer(pointer).and_then(Value::as_u64).unwrap_or(0);
+        self.usage = Usage::with_cached_input(
+            count("/input_tokens"),
+            count("/input_tokens_details/cached_tokens"),
+            count("/output_tokens"),
+        );
     }
 
     fn finish(mut self) -> Result<AssistantTurn, ModelError> {
