@@ -42,10 +42,11 @@ fn doctor_reports_installs_channels_and_local_install() {
     fake_appstrate(&b, "1.2.0", "bun");
     std::fs::create_dir_all(sb.dir("c/appstrate")).unwrap(); // a directory, not a binary
     let path = format!(
-        "{}:{}:{}:{SYSTEM_PATH}",
+        "{}:{}:{}:{}",
         a.display(),
         b.display(),
-        sb.dir("c").display()
+        sb.dir("c").display(),
+        sb.system_path()
     );
     // A local Docker-tier install with compose drift.
     let local = sb.dir("appstrate");
@@ -119,7 +120,7 @@ fn doctor_reports_installs_channels_and_local_install() {
     let out = sb
         .cmd()
         .arg("doctor")
-        .env("PATH", SYSTEM_PATH)
+        .env("PATH", sb.system_path())
         .output()
         .unwrap();
     let text = stdout(&out);

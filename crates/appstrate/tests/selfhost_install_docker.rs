@@ -375,9 +375,14 @@ fn sigint_during_upgrade_rolls_back() {
     let sb = Sandbox::new();
     let dir = sb.dir("sig");
     assert!(install(&sb, &dir, "2", free_port()).status.success());
+    // The upgrade keeps the port the .env pins: a free one, so the machine's
+    // own listeners never matter.
     std::fs::write(
         dir.join(".env"),
-        "# hand edited\nAPP_URL=http://localhost:3999\nPOSTGRES_PASSWORD=keep\n",
+        format!(
+            "# hand edited\nAPP_URL=http://localhost:3999\nPORT={}\nPOSTGRES_PASSWORD=keep\n",
+            free_port()
+        ),
     )
     .unwrap();
     let env_before = std::fs::read(dir.join(".env")).unwrap();
@@ -445,7 +450,6 @@ fn docker_missing_is_a_clear_error_and_writes_nothing() {
     assert!(!dir.exists());
     // Without any docker on PATH at all.
     let mut sb2 = Sandbox::new();
-    sb2.path = format!("{}:{SYSTEM_PATH}", python_dir());
     let sb2_dir = sb2.dir("x");
     let fake_empty = tempfile::tempdir().unwrap();
     sb2.path = fake_empty.path().display().to_string();

@@ -244,7 +244,7 @@ fn versions_channels_and_pins() {
         let out = std::process::Command::new(&r.bin)
             .env_clear()
             .env("HOME", r.sb.home())
-            .env("PATH", SYSTEM_PATH)
+            .env("PATH", r.sb.system_path())
             .env("APPSTRATE_NO_DUAL_INSTALL_CHECK", "1")
             .envs(sb_env)
             .env("APPSTRATE_TEST_INSTALL_SOURCE", stamp)

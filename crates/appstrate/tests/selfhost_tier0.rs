@@ -340,12 +340,11 @@ fn tier0_from_a_local_checkout_and_a_failing_clone() {
 
 #[test]
 fn tier0_finds_bun_in_home_and_refuses_firecracker() {
-    let mut t = Tier0::new();
+    let t = Tier0::new();
     // Move bun from PATH to ~/.bun/bin.
     let bun_dir = t.sb.home().join(".bun/bin");
     std::fs::create_dir_all(&bun_dir).unwrap();
     std::fs::rename(t.tools.bin_dir().join("bun"), bun_dir.join("bun")).unwrap();
-    t.sb.path = t.sb.path.clone();
     let dir = t.sb.dir("homebun");
     let port = free_port();
     let out =

@@ -11,18 +11,12 @@ use appstrate_openapi::{
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 
+/// The platform's OpenAPI document, kept once in the repository (the fake
+/// instance of `crates/testkit` serves the same file).
 fn schema_bytes() -> Vec<u8> {
-    let start = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    for dir in start.ancestors() {
-        let candidate = dir.join("shared/fixtures/openapi/appstrate-openapi.json");
-        if let Ok(bytes) = std::fs::read(&candidate) {
-            return bytes;
-        }
-    }
-    panic!(
-        "shared/fixtures/openapi/appstrate-openapi.json not found above {}",
-        start.display()
-    );
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../testkit/fixtures/appstrate-openapi.json");
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
 fn benches(c: &mut Criterion) {

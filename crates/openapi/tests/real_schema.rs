@@ -1,4 +1,4 @@
-//! The real platform schema (`shared/fixtures/openapi/appstrate-openapi.json`):
+//! The real platform schema (`crates/testkit/fixtures/appstrate-openapi.json`):
 //! every operation is listed, in the original's order; filters narrow as
 //! specified; `show --json` of every operation is finite JSON with no `$ref`
 //! left except cycle markers; re-serialisation is byte-identical to
@@ -22,8 +22,7 @@ const METHODS: [&str; 8] = [
 const EXTERNAL_REF: &str = "\"https://schemas.afps.dev/v0/agent.schema.json\"";
 
 fn doc() -> Value {
-    parse_document(&common::read_fixture("openapi/appstrate-openapi.json"))
-        .expect("the real schema parses")
+    parse_document(&common::platform_openapi()).expect("the real schema parses")
 }
 
 /// `(METHOD, path, operation)` straight from the document, without the crate.
@@ -85,7 +84,7 @@ fn list_json_lists_every_operation_of_the_document() {
 
 #[test]
 fn the_listing_parse_lists_exactly_what_the_full_parse_lists() {
-    let bytes = common::read_fixture("openapi/appstrate-openapi.json");
+    let bytes = common::platform_openapi();
     let full = doc();
     let index = appstrate_openapi::parse_operations_index(&bytes).expect("parses");
     let (a, b) = (collect_operations(&full), collect_operations(&index));
@@ -314,7 +313,7 @@ fn whole_document_dereferences_finitely() {
 
 #[test]
 fn export_is_byte_identical_to_json_stringify() {
-    let bytes = common::read_fixture("openapi/appstrate-openapi.json");
+    let bytes = common::platform_openapi();
     let doc = doc();
     let pretty = appstrate_jsjson::stringify_pretty(&doc);
     // `JSON.stringify(JSON.parse(file), null, 2)` under node 20: length in

@@ -1,4 +1,4 @@
-//! The original test suite's fixture (`shared/fixtures/openapi/upstream-test-fixture.json`):
+//! The original test suite's fixture (`tests/data/upstream-test-fixture.json`):
 //! ordering, filters, lookup and the exact text / JSON renderings.
 
 mod common;
@@ -10,8 +10,7 @@ use appstrate_openapi::{
 use serde_json::{Value, json};
 
 fn doc() -> Value {
-    parse_document(&common::read_fixture("openapi/upstream-test-fixture.json"))
-        .expect("fixture parses")
+    parse_document(&common::data_bytes("upstream-test-fixture.json")).expect("fixture parses")
 }
 
 fn by_id<'a>(ops: &[Operation<'a>], id: &str) -> Operation<'a> {

@@ -11,34 +11,77 @@ pub struct Sandbox {
     pub docker: FakeDocker,
     pub extra_env: Vec<(String, String)>,
     pub path: String,
+    /// The port the installer defaults to (`APPSTRATE_PORT`), free when the
+    /// sandbox was made: the machine's own port 3000 never matters.
+    pub default_port: u16,
+    system: SystemTools,
 }
 
-pub const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// Real programs the stand-ins themselves run: a shell, python3 (their HTTP
+/// servers) and a few coreutils. Nothing else of the machine is reachable.
+const SYSTEM_TOOLS: [&str; 12] = [
+    "sh", "python3", "sed", "mkdir", "date", "sleep", "cat", "rm", "env", "kill", "ls", "printf",
+];
 
-pub fn python_dir() -> String {
-    // python3 may live outside the system dirs (pyenv); keep it reachable.
-    let out = std::process::Command::new("sh")
-        .args(["-c", "command -v python3"])
-        .output()
-        .unwrap();
-    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    Path::new(&p)
-        .parent()
-        .map(|d| d.display().to_string())
-        .unwrap_or_default()
+/// A directory of links to [`SYSTEM_TOOLS`], standing in for the system
+/// directories on a sandbox's PATH, so the machine's own `docker`, `bun`,
+/// `git`, `curl` or `appstrate` never leak into a test.
+pub struct SystemTools {
+    dir: tempfile::TempDir,
+}
+
+impl SystemTools {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        for name in SYSTEM_TOOLS {
+            if let Some(real) = real_program(name) {
+                std::os::unix::fs::symlink(real, dir.path().join(name)).unwrap();
+            }
+        }
+        SystemTools { dir }
+    }
+
+    pub fn path(&self) -> String {
+        self.dir.path().display().to_string()
+    }
+}
+
+/// The executable `name` resolves to on the test's own PATH; for python3
+/// the interpreter itself, not a version manager's shim script.
+fn real_program(name: &str) -> Option<PathBuf> {
+    if name == "python3" {
+        let out = std::process::Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .ok()?;
+        let exe = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        return (!exe.is_empty()).then(|| PathBuf::from(exe));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
 }
 
 #[allow(clippy::new_without_default)]
 impl Sandbox {
     pub fn new() -> Self {
         let docker = FakeDocker::new().unwrap();
-        let path = docker.path_with(&format!("{}:{SYSTEM_PATH}", python_dir()));
+        let system = SystemTools::new();
+        let path = docker.path_with(&system.path());
         Sandbox {
             home: tempfile::tempdir().unwrap(),
             docker,
             extra_env: Vec::new(),
             path,
+            default_port: free_port(),
+            system,
         }
+    }
+
+    /// A PATH with only the basic system tools: no docker, bun, git, curl.
+    pub fn system_path(&self) -> String {
+        self.system.path()
     }
 
     pub fn home(&self) -> &Path {
@@ -59,6 +102,7 @@ impl Sandbox {
             .env("NO_COLOR", "1")
             .env("APPSTRATE_CLI_NO_OPEN", "1")
             .env("APPSTRATE_NO_DUAL_INSTALL_CHECK", "1")
+            .env("APPSTRATE_PORT", self.default_port.to_string())
             .current_dir(self.home());
         for (k, v) in self.docker.env().into_iter().chain(self.extra_env.clone()) {
             cmd.env(k, v);
@@ -75,6 +119,7 @@ impl Sandbox {
             .env("NO_COLOR", "1")
             .env("APPSTRATE_CLI_NO_OPEN", "1")
             .env("APPSTRATE_NO_DUAL_INSTALL_CHECK", "1")
+            .env("APPSTRATE_PORT", self.default_port.to_string())
             .current_dir(self.home());
         for (k, v) in self.docker.env().into_iter().chain(self.extra_env.clone()) {
             cmd.env(k, v);
