@@ -1,4 +1,4 @@
-//! Bounded archive extraction with entry-name hygiene (run.md §1.2).
+//! Bounded archive extraction with entry-name hygiene (docs/afps.md#archive-hygiene).
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,5 @@
 //! Bundles and packages, and the two readers: `.afps` (one package) and
-//! `.afps-bundle` (several), told apart by content (run.md §1.1, §1.5).
+//! `.afps-bundle` (several), told apart by content (docs/afps.md#archive-kinds).
 
 use std::path::Path;
 

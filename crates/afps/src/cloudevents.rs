@@ -1,5 +1,5 @@
 //! The CloudEvents 1.0 envelope of the HttpSink and Standard Webhooks
-//! HMAC signing (run.md §2.13).
+//! HMAC signing (docs/afps.md#cloudevents-and-webhook-signing).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;

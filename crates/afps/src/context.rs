@@ -1,4 +1,4 @@
-//! The execution context a run hands to the prompt builders (run.md §2.4).
+//! The execution context a run hands to the prompt builders (docs/afps.md#execution-context).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

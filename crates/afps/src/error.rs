@@ -1,4 +1,4 @@
-//! The stable error codes of the AFPS bundle format (run.md §1.2).
+//! The stable error codes of the AFPS bundle format (docs/afps.md#error-codes).
 
 use std::fmt;
 

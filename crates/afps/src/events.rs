@@ -1,4 +1,4 @@
-//! RunEvents (run.md §3): the open event envelope, the canonical-shape
+//! RunEvents (docs/afps.md#run-events): the open event envelope, the canonical-shape
 //! guard, and the reducer that folds events into a [`RunResult`].
 
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! RECORD files, SRI digests and the bundle Merkle digest (run.md §1.5).
+//! RECORD files, SRI digests and the bundle Merkle digest (docs/afps.md#integrity).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};

@@ -4,13 +4,13 @@
 //!
 //! - [`read_bundle`] / [`read_bundle_file`]: a `.afps` or `.afps-bundle`
 //!   (detected by content) into a [`Bundle`] of [`Package`]s, with hostile
-//!   archives refused under [`Limits`] and integrity verified (run.md §1).
-//! - [`platform_prompt`]: the byte-exact system prompt (run.md §2.7).
+//!   archives refused under [`Limits`] and integrity verified (docs/afps.md).
+//! - [`platform_prompt`]: the byte-exact system prompt (docs/afps.md#platform-prompt).
 //! - [`RunEvent`], [`reduce_events`], [`RunResult`], [`truncate_tool_result`],
-//!   [`build_cloud_event`], [`sign_webhook`]: the run event contract (§3).
+//!   [`build_cloud_event`], [`sign_webhook`]: the run event contract (docs/afps.md#run-events).
 //!
-//! - [`signing`]: Ed25519 signatures, chains, trust roots, policy (§1.6).
-//! - [`writer`]: the `.afps-bundle` writer (§1.7); [`mustache`]: `render`.
+//! - [`signing`]: Ed25519 signatures, chains, trust roots, policy (docs/afps.md#signing).
+//! - [`writer`]: the `.afps-bundle` writer (docs/afps.md#writer); [`mustache`]: `render`.
 //!
 //! Every failure is a [`BundleError`] carrying a stable [`ErrorCode`].
 

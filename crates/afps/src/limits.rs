@@ -1,4 +1,4 @@
-//! Size, count and depth caps for archives (run.md §1.2).
+//! Size, count and depth caps for archives (docs/afps.md#limits).
 
 const MIB: u64 = 1024 * 1024;
 

@@ -1,5 +1,5 @@
 //! Package identities, lenient manifest access and companion-file rules
-//! (run.md §1.1, §1.3).
+//! (docs/afps.md#manifest).
 
 use serde_json::{Map, Value};
 

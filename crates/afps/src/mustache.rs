@@ -1,5 +1,5 @@
 //! Logic-less Mustache as mustache.js 4.2 renders it with HTML escaping
-//! off (the platform's `afps render` and conformance settings, run.md §2.7).
+//! off (the platform's `afps render` and conformance settings, docs/afps.md#mustache).
 //!
 //! The quirks are deliberate: objects print `[object Object]`, arrays join
 //! with commas, `false` prints `false`, `0` and `""` are falsy in sections,

@@ -1,4 +1,4 @@
-//! The platform system prompt (run.md §2.7): the exact bytes the platform
+//! The platform system prompt (docs/afps.md#platform-prompt): the exact bytes the platform
 //! sends to the model for a package and a run context.
 //!
 //! Sections are joined with `\n`, then `\n---\n\n` and the raw `prompt.md`

@@ -1,5 +1,5 @@
 //! Ed25519 bundle signatures, key chains, trust roots and the signature
-//! policy (run.md §1.6).
+//! policy (docs/afps.md#signing).
 
 use std::fmt;
 

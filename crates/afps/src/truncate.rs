@@ -1,4 +1,4 @@
-//! Tool-result truncation before transport (run.md §3.2).
+//! Tool-result truncation before transport (docs/afps.md#tool-result-truncation).
 
 use serde_json::{Map, Value};
 

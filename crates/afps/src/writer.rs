@@ -1,4 +1,4 @@
-//! The `.afps-bundle` writer (run.md §1.7): identities sorted, each
+//! The `.afps-bundle` writer (docs/afps.md#writer): identities sorted, each
 //! package's `RECORD` first then its files sorted, canonical `bundle.json`
 //! last; STORE entries stamped 1980-01-02 12:00.
 

@@ -1,4 +1,5 @@
-//! run.md §6.4 negative cases, hostile archives and L1/L3 conformance cases.
+//! Negative cases (tampered files, reordered RECORD lines, edited digests),
+//! hostile archives and L1/L3 conformance cases (docs/afps.md#integrity).
 
 mod common;
 

@@ -84,7 +84,7 @@ pub enum Command {
 }
 
 impl Command {
-    /// Commands that never print the dual-install warning (contract §3.7).
+    /// Commands that never print the dual-install warning (docs/files.md#dual-install-ack).
     pub fn skips_dual_install_check(&self) -> bool {
         matches!(
             self,

@@ -27,7 +27,7 @@ impl Context {
         }
     }
 
-    /// The profile name this invocation acts on (contract §3.3).
+    /// The profile name this invocation acts on (docs/files.md#profile-resolution).
     pub fn profile_name(&self, config_default: Option<&str>) -> String {
         appstrate_platform::config::resolve_profile_name(
             self.global.profile.as_deref(),

@@ -342,7 +342,7 @@ fn token_never_leaks() {
 }
 
 /// An access token about to expire is rotated before the request, which
-/// then carries the new bearer (contract §13 "expired access token").
+/// then carries the new bearer (docs/api-command.md#order-of-checks).
 #[test]
 fn expired_access_token_is_refreshed_first() {
     let fake = appstrate_testkit::fake_instance::FakeInstance::start();

@@ -1,5 +1,5 @@
 //! `login`, `logout`, `whoami`, `token` through the built binary against the
-//! fake instance (contract §4–5, §13).
+//! fake instance (docs/platform-api.md#device-flow, #refresh, #revoke).
 
 use std::process::Output;
 

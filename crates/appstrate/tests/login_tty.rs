@@ -1,5 +1,5 @@
 //! Interactive `login` in a pseudo-terminal: the organization picker and
-//! the create-organization prompts (contract §5.1 step 8).
+//! the create-organization prompts (docs/platform-api.md#after-sign-in-org-and-app-pins).
 
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
 //! `appstrate openapi list|show|export` against the fake instance serving the
-//! real platform schema (contract §10, §3.5, §13 "openapi").
+//! real platform schema (docs/openapi.md, docs/files.md#openapi-cache).
 
 mod signed_in;
 

@@ -1,4 +1,4 @@
-//! `org`, `app` and `models` against the fake instance (contract §6–8, §13
+//! `org`, `app` and `models` against the fake instance (docs/platform-api.md#endpoints
 //! "org / app commands"), driven through the built binary.
 
 mod signed_in;

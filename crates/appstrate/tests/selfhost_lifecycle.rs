@@ -1,5 +1,5 @@
 //! `start`/`stop`/`restart`/`logs`/`status`/`uninstall` on a Docker-tier
-//! install: the exact `docker compose` invocations (install.md §2).
+//! install: the exact `docker compose` invocations (docs/install.md).
 
 mod selfhost_common;
 

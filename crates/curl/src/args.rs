@@ -66,7 +66,7 @@ pub struct CurlArgs {
     pub cookie: Option<String>,
     pub no_buffer: bool,
     pub help: bool,
-    /// Global `-p/--profile` found among the arguments (contract §1.1).
+    /// Global `-p/--profile` found among the arguments (docs/api-command.md#arguments).
     pub profile: Option<String>,
     /// Global `--insecure` found among the arguments: allow http:// instances.
     pub global_insecure: bool,
@@ -244,7 +244,7 @@ fn long_flag(name: &str) -> Option<Flag> {
         "no-buffer" => NoBuffer,
         "help" => Help,
         "profile" => Profile,
-        // The long form is the global http:// opt-in (contract §1.1); TLS
+        // The long form is the global http:// opt-in (docs/api-command.md#arguments); TLS
         // verification is skipped only by `-k`.
         "insecure" => GlobalInsecure,
         _ => return None,

@@ -1,4 +1,4 @@
-//! Network errors → curl's exit codes (reference exit-code table).
+//! Network errors → curl's exit codes (docs/api-command.md#network-errors).
 
 use std::error::Error as StdError;
 use std::io;
@@ -38,7 +38,7 @@ impl NetError {
         }
     }
 
-    /// The stderr line (contract §9.14).
+    /// The stderr line (docs/api-command.md#network-errors).
     pub fn message(&self) -> String {
         match self.class {
             NetClass::Timeout => "Operation timed out".to_string(),

@@ -5,7 +5,7 @@ use std::fmt;
 use serde_json::Value;
 
 /// Why a schema document was refused. `Display` is the user-facing text
-/// (contract §10.0).
+/// (docs/openapi.md#document).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DocumentError {
     /// The bytes are not JSON; carries the parser's message.

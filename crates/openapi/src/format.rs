@@ -1,4 +1,4 @@
-//! Text and JSON renderings of operations (contract §10.1, §10.2).
+//! Text and JSON renderings of operations (docs/openapi.md#list, #show).
 //! Colour is a parameter: the caller decides (`NO_COLOR`, `FORCE_COLOR`,
 //! TTY); each painted span ends with a reset.
 

@@ -137,7 +137,7 @@ pub fn collect_operations(doc: &Value) -> Vec<Operation<'_>> {
     keyed.into_iter().map(|(_, op)| op).collect()
 }
 
-/// Finds one operation (contract §10.2). With `path`, `identifier` is the
+/// Finds one operation (docs/openapi.md#show). With `path`, `identifier` is the
 /// method (any case) and `path` must match exactly. Without, `identifier`
 /// is first an `operationId`, then a `METHOD /path` pair split on white
 /// space (`show "GET /api/runs"`).

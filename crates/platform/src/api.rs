@@ -1,5 +1,5 @@
 //! Typed calls used by several commands: organizations and applications
-//! (contract §2.1, §6–7, §12.2).
+//! (docs/platform-api.md#endpoints).
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -77,7 +77,8 @@ pub async fn create_application(session: &Session, name: &str) -> Result<Applica
     )
 }
 
-/// Exact match on id or slug (trimmed), with the §12.2 messages.
+/// Exact match on id or slug (trimmed), with the original's messages
+/// (docs/platform-api.md#endpoints).
 pub fn resolve_org_ref<'a>(orgs: &'a [Org], reference: &str) -> Result<&'a Org> {
     let wanted = reference.trim();
     if wanted.is_empty() {
@@ -102,7 +103,8 @@ pub fn resolve_org_ref<'a>(orgs: &'a [Org], reference: &str) -> Result<&'a Org> 
         })
 }
 
-/// Exact match on id (trimmed), with the §12.2 messages.
+/// Exact match on id (trimmed), with the original's messages
+/// (docs/platform-api.md#endpoints).
 pub fn resolve_app_ref<'a>(apps: &'a [Application], reference: &str) -> Result<&'a Application> {
     let wanted = reference.trim();
     if wanted.is_empty() {

@@ -1,5 +1,6 @@
-//! The OAuth endpoints of the instance: device flow (RFC 8628, contract
-//! §4.2–4.4), refresh (§4.5) and revoke (§4.6). Requests are
+//! The OAuth endpoints of the instance: device flow (RFC 8628,
+//! docs/platform-api.md#device-flow), refresh (#refresh) and revoke
+//! (#revoke). Requests are
 //! form-urlencoded; errors are `{error, error_description}`.
 
 use std::time::{Duration, Instant};

@@ -1,4 +1,4 @@
-//! Profiles in `config.toml` (contract §3.2–3.3).
+//! Profiles in `config.toml` (docs/files.md#configtoml).
 //!
 //! The file is edited with `toml_edit`, so a user's comments, ordering and
 //! extra keys survive our writes. Every mutation takes a lock file, re-reads

@@ -1,5 +1,5 @@
 //! Where tokens live: the OS keyring, or `credentials.json` (0600) when no
-//! keyring backend exists (contract §3.4, install.md §5).
+//! keyring backend exists (docs/files.md#credentials).
 //!
 //! Which backend serves a process is decided once, in [`CredentialStore::open`]:
 //! - a keyring that answers is used (on Linux, the Secret Service over D-Bus,
@@ -210,7 +210,7 @@ impl CredentialStore {
     }
 }
 
-/// A keyring failure, classified as §3.4.3 says.
+/// A keyring failure, classified as docs/files.md#keyring says.
 #[derive(Debug)]
 pub enum KeyringError {
     /// No backend on this machine: use the file store silently.

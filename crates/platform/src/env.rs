@@ -44,7 +44,7 @@ impl Env {
         self.home.clone().unwrap_or_else(|| PathBuf::from("."))
     }
 
-    /// `$XDG_CONFIG_HOME/appstrate` or `~/.config/appstrate` (contract §3.1).
+    /// `$XDG_CONFIG_HOME/appstrate` or `~/.config/appstrate` (docs/files.md#directories).
     pub fn config_dir(&self) -> PathBuf {
         match &self.xdg_config_home {
             Some(dir) => dir.join("appstrate"),

@@ -1,5 +1,5 @@
 //! Errors of the platform layer. Their `Display` is the text the user sees
-//! (contract §12.1); none of them ever carries a token.
+//! (docs/platform-api.md#errors); none of them ever carries a token.
 
 use std::path::PathBuf;
 

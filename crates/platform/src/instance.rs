@@ -1,5 +1,6 @@
-//! Instance URL validation and normalisation (contract §4.1), and the
-//! verification-URL checks of the device flow (§4.2).
+//! Instance URL validation and normalisation
+//! (docs/platform-api.md#instance-url), and the verification-URL checks of
+//! the device flow (docs/platform-api.md#device-code).
 
 use url::Url;
 
@@ -71,7 +72,7 @@ fn strip_dot(host: &str) -> &str {
 }
 
 /// Checks a verification URI from the device-code response against the
-/// instance (§4.2). The reason is returned for diagnostics; the user sees
+/// instance (docs/platform-api.md#device-code). The reason is returned for diagnostics; the user sees
 /// the canonical `invalid_request` sentence.
 pub fn check_verification_url(uri: &str, instance: &str, insecure: bool) -> Result<(), String> {
     let parsed =

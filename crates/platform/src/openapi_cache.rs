@@ -1,5 +1,5 @@
 //! The instance's OpenAPI document with the per-profile ETag cache
-//! (contract §3.5, §10.0).
+//! (docs/files.md#openapi-cache, docs/platform-api.md#openapi-document).
 //!
 //! `<cache dir>/openapi-<encodeURIComponent(profile)>.json` holds the
 //! compact `JSON.stringify` of the document and `.etag` the raw `ETag`

@@ -1,5 +1,6 @@
-//! The token record stored per profile (contract §3.4.1), and decoding of
-//! the access token's JWT payload (§4.8). The CLI never verifies the JWT
+//! The token record stored per profile (docs/files.md#token-record), and
+//! decoding of the access token's JWT payload
+//! (docs/platform-api.md#access-token). The CLI never verifies the JWT
 //! signature: the server does.
 
 use base64::Engine;

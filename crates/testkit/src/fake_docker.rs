@@ -2,7 +2,7 @@
 //! into a temp dir that a test puts first on `PATH`. It appends every
 //! invocation (cwd, then argv) to a log and answers the sub-commands the
 //! installer and lifecycle verbs use, driven by environment variables
-//! (install.md §8):
+//! (see `docs/install.md`):
 //!
 //! | variable | effect |
 //! | --- | --- |

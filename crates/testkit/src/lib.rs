@@ -1,7 +1,7 @@
 //! Test doubles of the world outside `appstrate`: a fake Appstrate instance,
 //! scripted servers and a fake `docker`. They stand in for *servers and
 //! programs*, never for our own code, and follow the specification in
-//! `../shared/spec/` faithfully. Tests only (`publish = false`).
+//! the platform as `docs/` describes it faithfully. Tests only (`publish = false`).
 
 pub mod fake_bun_git;
 pub mod fake_docker;

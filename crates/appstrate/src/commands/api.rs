@@ -1,4 +1,4 @@
-//! `appstrate api`: curl with the profile's bearer injected (contract §9).
+//! `appstrate api`: curl with the profile's bearer injected (docs/api-command.md).
 //!
 //! The arguments reach us raw (clap does not parse them) and go through the
 //! `appstrate-curl` engine: argv → `CurlArgs` → `RequestPlan` → execution.
@@ -47,7 +47,7 @@ pub async fn run(ctx: &mut Context, args: ApiArgs) -> Result<ExitStatus, CliErro
     macro_rules! early {
         ($err:expr) => {{
             let err: PlatformError = $err;
-            // Auth errors obey -s (contract §9.3); anything else is always shown.
+            // Auth errors obey -s (docs/api-command.md#order-of-checks); anything else is always shown.
             if !matches!(err, PlatformError::Auth(_)) && !curl.shows_errors() {
                 ctx.ui.warn(&err.to_string());
             }

@@ -1,4 +1,4 @@
-//! `appstrate app list|current|switch|create` (contract §7): pin the
+//! `appstrate app list|current|switch|create` (docs/platform-api.md#endpoints): pin the
 //! application of a profile within its pinned organization.
 
 use appstrate_platform::PlatformError;

@@ -1,5 +1,5 @@
 //! `appstrate login`: the device flow (RFC 8628), then the organization and
-//! application pin cascades (contract §4.2–4.4, §5.1).
+//! application pin cascades (docs/platform-api.md#device-flow).
 
 use appstrate_platform::api::{self, Application, Org};
 use appstrate_platform::auth;

@@ -1,4 +1,4 @@
-//! `appstrate logout [--all]` (contract §5.2).
+//! `appstrate logout [--all]` (docs/platform-api.md#revoke).
 //!
 //! `--all` revokes every CLI session of the user on every device. The
 //! platform's `POST /api/auth/cli/sessions/revoke-all` is cookie-only (a

@@ -55,7 +55,7 @@ pub async fn dispatch(ctx: &mut Context, command: Command) -> Result<ExitStatus,
     }
 }
 
-/// Warns once per set of `appstrate` binaries on PATH (contract §3.7). Only
+/// Warns once per set of `appstrate` binaries on PATH (docs/files.md#dual-install-ack). Only
 /// stats files; any failure is swallowed so the command always runs.
 fn dual_install_warning(ctx: &Context) {
     let var = |name: &str| std::env::var(name).ok();

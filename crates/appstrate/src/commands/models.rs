@@ -1,4 +1,4 @@
-//! `appstrate models list [--json] [--proxy-only]` (contract §8): the model
+//! `appstrate models list [--json] [--proxy-only]` (docs/platform-api.md#endpoints): the model
 //! presets of the pinned organization.
 
 use appstrate_platform::session::Session;

@@ -1,5 +1,5 @@
 //! `appstrate openapi list|show|export`: explore the instance's OpenAPI
-//! schema through the per-profile ETag cache (contract §10, §3.5).
+//! schema through the per-profile ETag cache (docs/openapi.md, docs/files.md#openapi-cache).
 
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -99,7 +99,7 @@ pub async fn run(ctx: &mut Context, args: OpenapiArgs) -> Result<ExitStatus, Cli
 }
 
 /// The document for the active profile. No "configured" pre-check here:
-/// a missing row reads as "not logged in" (§10).
+/// a missing row reads as "not logged in" (docs/openapi.md).
 async fn load(ctx: &Context, cache: CacheArgs, view: View) -> Result<Value, CliError> {
     let cfg = Config::load(&ctx.config_dir())?;
     let name = ctx.profile_name(cfg.default_profile());

@@ -1,4 +1,4 @@
-//! `appstrate org list|current|switch|create` (contract §6): pin the
+//! `appstrate org list|current|switch|create` (docs/platform-api.md#endpoints): pin the
 //! organization of a profile. Every org change re-pins that org's default
 //! application in the same config write (the cascade).
 

@@ -1,5 +1,5 @@
 //! `appstrate token`: metadata about the stored tokens, never the tokens
-//! (contract §5.4). No network.
+//! (docs/platform-api.md#access-token). No network.
 
 use appstrate_platform::config::Config;
 use appstrate_platform::credentials::CredentialStore;

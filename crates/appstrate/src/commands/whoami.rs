@@ -1,5 +1,5 @@
 //! `appstrate whoami`: the server-checked identity of the active profile
-//! (contract §5.3).
+//! (docs/platform-api.md#endpoints).
 
 use appstrate_platform::api;
 use appstrate_platform::session::Session;
