@@ -38,7 +38,12 @@
 //! `POST /api/packages/import-bundle`, `POST /api/applications/{app}/packages`);
 //! bundle download `GET /api/agents/@s/n/bundle` with exact versions,
 //! dist-tags and node-semver ranges, SRI and version headers; run-config
-//! `GET /api/applications/{app}/packages/@s/n/run-config` and its setters.
+//! `GET /api/applications/{app}/packages/@s/n/run-config` and its setters;
+//! model presets in `/api/models` (`is_default`) backed by the LLM proxy
+//! `POST /api/llm-proxy/{openai-completions/v1/chat/completions,
+//! anthropic-messages/v1/messages, mistral-conversations/v1/chat/completions}`
+//! (preset id swapped for the real model, real key injected, upstream reply
+//! streamed back; no `/responses` route).
 //!
 //! Not implemented: rate limiting (inject [`Fault::rate_limited`] instead).
 
@@ -336,6 +341,9 @@ impl FakeInstanceBuilder {
 ///   [`agent_bundle_bytes`](Self::agent_bundle_bytes)`(id, version|"draft")`.
 /// * Run-config: [`set_run_config`](Self::set_run_config)`(app, agent, RunConfig)`,
 ///   [`run_config`](Self::run_config).
+/// * Models and the LLM proxy: [`add_model_preset`](Self::add_model_preset)`(org,
+///   label, api_shape, upstream_base_url, real_model_id, is_default) -> preset id`,
+///   [`preset_api_key`](Self::preset_api_key), [`set_preset_api_key`](Self::set_preset_api_key).
 pub struct FakeInstance {
     url: String,
     shared: Shared,
