@@ -43,7 +43,12 @@
 //! `POST /api/llm-proxy/{openai-completions/v1/chat/completions,
 //! anthropic-messages/v1/messages, mistral-conversations/v1/chat/completions}`
 //! (preset id swapped for the real model, real key injected, upstream reply
-//! streamed back; no `/responses` route).
+//! streamed back; no `/responses` route); platform-executed runs
+//! (`POST /api/agents/@s/n/run` with input validation and `Idempotency-Key`,
+//! `GET /api/runs/{id}[?wait=]`, `GET /api/runs/{id}/logs` with
+//! `since`/`level`/`limit`, `POST /api/runs/{id}/cancel`, `GET /api/runs`,
+//! `GET /api/agents/@s/n/runs`), simulated from a [`RunScript`] that appends
+//! `run_logs` rows over time and ends as the platform's finalize does.
 //!
 //! Not implemented: rate limiting (inject [`Fault::rate_limited`] instead).
 
@@ -344,6 +349,11 @@ impl FakeInstanceBuilder {
 /// * Models and the LLM proxy: [`add_model_preset`](Self::add_model_preset)`(org,
 ///   label, api_shape, upstream_base_url, real_model_id, is_default) -> preset id`,
 ///   [`preset_api_key`](Self::preset_api_key), [`set_preset_api_key`](Self::set_preset_api_key).
+/// * Platform runs: [`script_runs`](Self::script_runs)`(agent, RunScript)`,
+///   [`runs`](Self::runs)`() -> Vec<RunInfo>`, [`run`](Self::run),
+///   [`run_logs`](Self::run_logs)`(run) -> Vec<Value>`,
+///   [`wait_for_run`](Self::wait_for_run)`(run, timeout) -> Option<RunInfo>`.
+///   Faults ([`Fault`]`::…(path).times(n)`) apply to these routes too.
 pub struct FakeInstance {
     url: String,
     shared: Shared,
