@@ -48,7 +48,12 @@
 //! `GET /api/runs/{id}[?wait=]`, `GET /api/runs/{id}/logs` with
 //! `since`/`level`/`limit`, `POST /api/runs/{id}/cancel`, `GET /api/runs`,
 //! `GET /api/agents/@s/n/runs`), simulated from a [`RunScript`] that appends
-//! `run_logs` rows over time and ends as the platform's finalize does.
+//! `run_logs` rows over time and ends as the platform's finalize does;
+//! reported runs (`POST /api/runs/remote` with strict body and validated
+//! input, signed CloudEvents at `POST /api/runs/{id}/events` in sequence
+//! order with buffering and replay acknowledgement, `…/events/heartbeat`,
+//! `…/events/finalize`, 410 `run_sink_closed` afterwards,
+//! `PATCH /api/runs/{id}/sink/extend`).
 //!
 //! Not implemented: rate limiting (inject [`Fault::rate_limited`] instead).
 
@@ -354,6 +359,11 @@ impl FakeInstanceBuilder {
 ///   [`run_logs`](Self::run_logs)`(run) -> Vec<Value>`,
 ///   [`wait_for_run`](Self::wait_for_run)`(run, timeout) -> Option<RunInfo>`.
 ///   Faults ([`Fault`]`::…(path).times(n)`) apply to these routes too.
+/// * Reported runs: [`reported_events`](Self::reported_events)`(run) -> Vec<Value>`
+///   (accepted CloudEvents), [`reported_finalize`](Self::reported_finalize),
+///   [`reported_heartbeats`](Self::reported_heartbeats),
+///   [`fail_event_ingestion`](Self::fail_event_ingestion)`(times, status)`,
+///   [`fail_finalize`](Self::fail_finalize)`(times, status)`, [`expire_sink`](Self::expire_sink).
 pub struct FakeInstance {
     url: String,
     shared: Shared,
