@@ -53,7 +53,9 @@
 //! input, signed CloudEvents at `POST /api/runs/{id}/events` in sequence
 //! order with buffering and replay acknowledgement, `…/events/heartbeat`,
 //! `…/events/finalize`, 410 `run_sink_closed` afterwards,
-//! `PATCH /api/runs/{id}/sink/extend`).
+//! `PATCH /api/runs/{id}/sink/extend`); the credential proxy
+//! (`/api/credential-proxy/proxy`: test-set credential injected, `{{field}}`
+//! substitution, authorized-URI globs, session binding, 401 refresh).
 //!
 //! Not implemented: rate limiting (inject [`Fault::rate_limited`] instead).
 
@@ -83,6 +85,7 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 pub use agents::{BundleTamper, PublishedAgent, agent_afps};
+pub use credential_proxy::IntegrationCredential;
 pub use faults::{Fault, FaultAction};
 pub use jwt::{decode_claims, verify_es256};
 pub use p256::ecdsa::VerifyingKey;
@@ -364,6 +367,8 @@ impl FakeInstanceBuilder {
 ///   [`reported_heartbeats`](Self::reported_heartbeats),
 ///   [`fail_event_ingestion`](Self::fail_event_ingestion)`(times, status)`,
 ///   [`fail_finalize`](Self::fail_finalize)`(times, status)`, [`expire_sink`](Self::expire_sink).
+/// * Credential proxy: [`set_integration_credential`](Self::set_integration_credential)`(app,
+///   integration, IntegrationCredential)`, [`integration_credential`](Self::integration_credential).
 pub struct FakeInstance {
     url: String,
     shared: Shared,

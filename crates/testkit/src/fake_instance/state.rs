@@ -260,6 +260,7 @@ pub(crate) struct State {
     pub registry: super::agents::Registry,
     pub runs: super::runs::RunStore,
     pub llm: super::llm_proxy::Presets,
+    pub credentials: super::credential_proxy::Credentials,
     last_timestamp: OffsetDateTime,
 }
 
@@ -286,6 +287,7 @@ impl State {
             registry: Default::default(),
             runs: Default::default(),
             llm: Default::default(),
+            credentials: Default::default(),
             last_timestamp: OffsetDateTime::UNIX_EPOCH,
         }
     }
