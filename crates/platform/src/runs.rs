@@ -104,8 +104,15 @@ pub struct RunsApi<'a> {
     retry_delays: Vec<Duration>,
 }
 
+/// Everything but RFC 3986 unreserved characters (`run_…` ids stay as they are).
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 fn encode_segment(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
 }
 
 /// The message of a problem+json (`detail`, then `message`, then `title`)
