@@ -9,6 +9,7 @@
 
 pub mod events;
 pub mod model;
+pub mod remote;
 pub mod runner;
 pub mod sink;
 pub mod sse;

@@ -8,6 +8,7 @@
 use std::fmt;
 use std::io;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use appstrate_platform::PlatformError;
 
@@ -156,8 +157,65 @@ impl From<appstrate_selfhost::Error> for CliError {
     }
 }
 
-/// Resolves when SIGINT, SIGTERM or SIGHUP arrives, with the signal number.
+/// Set once a command took over signal handling ([`claim_signals`]): the
+/// fallback in `main` then leaves signals to it.
+static SIGNALS_CLAIMED: AtomicBool = AtomicBool::new(false);
+
+/// Resolves when SIGINT, SIGTERM or SIGHUP arrives, with the signal number;
+/// signals a command claimed are left to that command.
 pub async fn interrupted() -> i32 {
+    loop {
+        let signal = next_signal().await;
+        if !SIGNALS_CLAIMED.load(Ordering::SeqCst) {
+            return signal;
+        }
+    }
+}
+
+/// Every later SIGINT/SIGTERM/SIGHUP, in order, for a command that reacts
+/// to more than the first one (a remote run cancels on the first and stops
+/// on the second). `main` stops acting on them.
+pub fn claim_signals() -> tokio::sync::mpsc::UnboundedReceiver<i32> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        // Listening before claiming: no signal falls between the two.
+        if let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) {
+            SIGNALS_CLAIMED.store(true, Ordering::SeqCst);
+            tokio::spawn(async move {
+                loop {
+                    let number = tokio::select! {
+                        _ = int.recv() => libc::SIGINT,
+                        _ = term.recv() => libc::SIGTERM,
+                        _ = hup.recv() => libc::SIGHUP,
+                    };
+                    if tx.send(number).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        SIGNALS_CLAIMED.store(true, Ordering::SeqCst);
+        tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                if tx.send(2).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    rx
+}
+
+async fn next_signal() -> i32 {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

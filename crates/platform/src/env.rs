@@ -3,6 +3,9 @@
 //! caller's back (and tests can build one by hand).
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::credential::ApiKey;
 
 #[derive(Debug, Clone, Default)]
 pub struct Env {
@@ -17,6 +20,16 @@ pub struct Env {
     pub allow_plaintext_tokens: bool,
     /// `APPSTRATE_CLI_NO_OPEN=1`.
     pub no_open: bool,
+    /// `APPSTRATE_API_KEY`: a headless `ask_…` key (its `Debug` is redacted).
+    pub api_key: Option<ApiKey>,
+    /// `APPSTRATE_INSTANCE`, `APPSTRATE_APP_ID`, `APPSTRATE_ORG_ID`: where an
+    /// API key acts (the profile fills what they leave unset).
+    pub instance: Option<String>,
+    pub application_id: Option<String>,
+    pub org_id: Option<String>,
+    /// `APPSTRATE_REMOTE_POLL_MS`: how often a remote run is polled
+    /// (default 1.5 s; tests shorten it).
+    pub remote_poll: Option<Duration>,
 }
 
 fn non_empty(name: &str) -> Option<String> {
@@ -37,6 +50,14 @@ impl Env {
             allow_plaintext_tokens: std::env::var("APPSTRATE_ALLOW_PLAINTEXT_TOKENS").as_deref()
                 == Ok("1"),
             no_open: std::env::var("APPSTRATE_CLI_NO_OPEN").as_deref() == Ok("1"),
+            api_key: non_empty("APPSTRATE_API_KEY").map(ApiKey::new),
+            instance: non_empty("APPSTRATE_INSTANCE"),
+            application_id: non_empty("APPSTRATE_APP_ID"),
+            org_id: non_empty("APPSTRATE_ORG_ID"),
+            remote_poll: non_empty("APPSTRATE_REMOTE_POLL_MS")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .filter(|ms| *ms > 0)
+                .map(Duration::from_millis),
         }
     }
 

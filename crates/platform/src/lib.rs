@@ -8,6 +8,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod credential;
 pub mod credentials;
 pub mod env;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod fsutil;
 pub mod http;
 pub mod instance;
 pub mod openapi_cache;
+pub mod runs;
 pub mod session;
 pub mod tokens;
 

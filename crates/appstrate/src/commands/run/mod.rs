@@ -23,10 +23,13 @@ use serde_json::{Map, Value};
 use crate::context::Context;
 use crate::error::{CliError, ExitStatus};
 
+pub mod remote;
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Path to an agent package (`.afps`) or bundle (`.afps-bundle`)
-    #[arg(value_name = "PATH")]
+    /// Path to an agent package (`.afps`) or bundle (`.afps-bundle`), or
+    /// `@scope/name[@spec]` to run an agent on the platform
+    #[arg(value_name = "TARGET")]
     pub target: PathBuf,
     /// Input values as a JSON object
     #[arg(long, value_name = "JSON")]
@@ -61,6 +64,18 @@ pub struct RunArgs {
     /// Hide tool calls
     #[arg(short, long)]
     pub quiet: bool,
+    /// Headless API key (`ask_…`) instead of the signed-in profile (default: $APPSTRATE_API_KEY)
+    #[arg(long, value_name = "KEY")]
+    pub api_key: Option<String>,
+    /// Proxy id for the run (remote: sent as `proxyId`; default: $APPSTRATE_PROXY)
+    #[arg(long, value_name = "ID")]
+    pub proxy: Option<String>,
+    /// Remote: cancel the run on the platform when interrupted (default when interactive)
+    #[arg(long, overrides_with = "no_cancel_on_exit")]
+    pub cancel_on_exit: bool,
+    /// Remote: leave the run going when interrupted (default with --json or without a TTY)
+    #[arg(long, overrides_with = "cancel_on_exit")]
+    pub no_cancel_on_exit: bool,
     /// Stop (failed) after this many model turns
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub max_turns: u32,
@@ -70,7 +85,7 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-pub async fn run(_ctx: &mut Context, args: RunArgs) -> Result<ExitStatus, CliError> {
+pub async fn run(ctx: &mut Context, args: RunArgs) -> Result<ExitStatus, CliError> {
     let started = Instant::now();
     if args.verbose && args.quiet {
         return Err(CliError::user(
@@ -78,6 +93,25 @@ pub async fn run(_ctx: &mut Context, args: RunArgs) -> Result<ExitStatus, CliErr
         ));
     }
     let verbosity = verbosity(&args);
+    if let Some(agent) = args.target.to_str().and_then(parse_agent_ref) {
+        let remote = remote::RemoteRun {
+            agent,
+            input: read_input(&args)?,
+            model_id: args.model.clone().or_else(|| env("APPSTRATE_MODEL_ID")),
+            proxy_id: args.proxy.clone().or_else(|| env("APPSTRATE_PROXY")),
+            run_id: args.run_id.clone().unwrap_or_else(new_run_id),
+            output: args.output.clone(),
+            json: args.json,
+            verbosity,
+            cancel_on_exit: match (args.cancel_on_exit, args.no_cancel_on_exit) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
+            api_key: args.api_key.clone(),
+        };
+        return remote::run(ctx, remote).await;
+    }
 
     // The model first: a missing key fails before any file is read (§2.2 step 4).
     let flags = ModelRequestFlags {
@@ -283,6 +317,28 @@ fn read_snapshot(path: &Path) -> Result<Map<String, Value>, CliError> {
         }
     }
     Ok(map)
+}
+
+/// `@scope/name[@spec]` (an id, not a path).
+fn parse_agent_ref(target: &str) -> Option<appstrate_platform::runs::AgentRef> {
+    let rest = target.strip_prefix('@')?;
+    let (scope, rest) = rest.split_once('/')?;
+    let (name, spec) = match rest.split_once('@') {
+        Some((name, spec)) => (name, Some(spec.to_string())),
+        None => (rest, None),
+    };
+    let valid = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    };
+    (valid(scope) && valid(name) && spec.as_deref() != Some("")).then(|| {
+        appstrate_platform::runs::AgentRef {
+            scope: format!("@{scope}"),
+            name: name.to_string(),
+            spec,
+        }
+    })
 }
 
 /// `cli_<ms>_<8 base36 chars>`.

@@ -1,0 +1,221 @@
+//! `appstrate run @scope/agent` (remote, the default for ids): trigger the
+//! run on the platform, announce it, follow it with the same output as a
+//! local run, write the RunResult (docs/run.md, "Remote runs"). The loop
+//! and the row → event mapping live in `appstrate_agent::remote`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use appstrate_agent::remote::{self, FollowOptions, Notice, Outcome, SignalPolicy};
+use appstrate_agent::sink::{ConsoleSink, JsonlSink, Sink, Verbosity};
+use appstrate_platform::credential::Credential;
+use appstrate_platform::runs::{self, AgentRef, RunsApi, TriggerBody};
+use appstrate_platform::session::RawResponse;
+use serde_json::{Map, Value, json};
+
+use crate::context::Context;
+use crate::error::{CliError, ErrorKind, ExitStatus};
+
+/// A remote run, its flags already parsed and checked against the mode.
+#[derive(Debug)]
+pub struct RemoteRun {
+    pub agent: AgentRef,
+    pub input: Map<String, Value>,
+    pub model_id: Option<String>,
+    pub proxy_id: Option<String>,
+    /// Also the trigger's `Idempotency-Key`.
+    pub run_id: String,
+    pub output: Option<PathBuf>,
+    pub json: bool,
+    pub verbosity: Verbosity,
+    /// `--cancel-on-exit` / `--no-cancel-on-exit`; `None` when neither.
+    pub cancel_on_exit: Option<bool>,
+    pub api_key: Option<String>,
+}
+
+/// The dashboard page of a run: `<instance>/agents/@scope/name/runs/<id>`.
+pub fn dashboard_url(instance: &str, agent: &AgentRef, run_id: &str) -> String {
+    format!("{instance}/agents/{}/runs/{run_id}", agent.id())
+}
+
+pub async fn run(ctx: &mut Context, req: RemoteRun) -> Result<ExitStatus, CliError> {
+    let credential = Credential::resolve(
+        &ctx.env,
+        ctx.global.profile.as_deref(),
+        req.api_key.as_deref(),
+    )
+    .await?;
+    credential.require_application()?;
+    let instance = credential.instance()?;
+    let api = RunsApi::new(&credential);
+
+    let body = TriggerBody {
+        input: req.input.clone(),
+        model_id: req.model_id.clone(),
+        proxy_id: req.proxy_id.clone(),
+    };
+    let run = match api.trigger(&req.agent, &body, &req.run_id).await? {
+        Ok(run) => run,
+        Err(resp) => return Err(trigger_error(&resp, &req, &instance)),
+    };
+    let run_id = run
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let url = dashboard_url(&instance, &req.agent, &run_id);
+
+    let mut sink = console_sink(&req);
+    if req.json {
+        print_json_line(&json!({
+            "type": "appstrate.remote.triggered",
+            "runId": run_id,
+            "instance": instance,
+            "dashboardUrl": url,
+        }));
+    } else {
+        eprintln!(
+            "→ running {} (reporting to {instance} as {run_id})",
+            req.agent.label()
+        );
+        eprintln!("→ dashboard: {url}");
+    }
+
+    let mut signals = crate::error::claim_signals();
+    let policy =
+        SignalPolicy::resolve(req.cancel_on_exit, req.json, std::io::stdin().is_terminal());
+    let json_mode = req.json;
+    let mut notify = |notice: Notice| {
+        if json_mode {
+            return;
+        }
+        match notice {
+            Notice::Cancelling => eprintln!("\nshutdown received, cancelling remote run..."),
+            Notice::CancelFailed(e) => eprintln!("warn: cancel request failed: {e}"),
+            Notice::RecordRetry(e) => {
+                eprintln!("warn: run record refresh failed (will retry): {e}")
+            }
+        }
+    };
+    let opts = FollowOptions {
+        poll: ctx.env.remote_poll.unwrap_or(remote::DEFAULT_POLL),
+        policy,
+    };
+    let outcome = remote::follow(
+        &api,
+        &run_id,
+        sink.as_mut(),
+        &mut signals,
+        &mut notify,
+        opts,
+    )
+    .await
+    .map_err(|e| {
+        CliError::new(ErrorKind::Server, e.to_string()).with_hint(format!(
+            "the run may still be going on {instance}: see {url} or `appstrate api GET /api/runs/{run_id}`"
+        ))
+    })?;
+
+    match outcome {
+        Outcome::Finished {
+            result,
+            cancelled_by,
+        } => {
+            if let Some(out) = &req.output {
+                write_result(out, &result.to_value())?;
+            }
+            if let Some(signal) = cancelled_by {
+                return Err(CliError::interrupted(signal));
+            }
+            Ok(if result.status.as_deref() == Some("success") {
+                ExitStatus::SUCCESS
+            } else {
+                ExitStatus::FAILURE
+            })
+        }
+        Outcome::Detached { signal } => {
+            if req.json {
+                print_json_line(&json!({
+                    "type": "appstrate.remote.detached",
+                    "runId": run_id,
+                    "instance": instance,
+                }));
+            } else {
+                eprintln!("\ndetached — run {run_id} is still running on {instance}");
+                eprintln!("  follow it with: appstrate api GET /api/runs/{run_id}");
+            }
+            Err(CliError::interrupted(signal))
+        }
+        Outcome::Interrupted { signal } => Err(CliError::interrupted(signal)),
+    }
+}
+
+fn console_sink(req: &RemoteRun) -> Box<dyn Sink> {
+    if req.json {
+        Box::new(JsonlSink::new(std::io::stdout()))
+    } else {
+        let colour = crate::ui::color_enabled(std::io::stdout().is_terminal());
+        Box::new(ConsoleSink::new(
+            Box::new(std::io::stdout()),
+            Box::new(std::io::stderr()),
+            req.verbosity,
+            colour,
+        ))
+    }
+}
+
+fn print_json_line(value: &Value) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    // A closed stdout must not stop the run being followed.
+    let _ = writeln!(out, "{value}");
+    let _ = out.flush();
+}
+
+/// `--output`: the RunResult, 2-space indented, with a trailing newline.
+fn write_result(path: &std::path::Path, result: &Value) -> Result<(), CliError> {
+    let mut text =
+        serde_json::to_string_pretty(result).map_err(|e| CliError::user(e.to_string()))?;
+    text.push('\n');
+    appstrate_platform::fsutil::write_atomic(path, text.as_bytes(), 0o644)
+        .map_err(|e| CliError::user(format!("Cannot write --output {}: {e}", path.display())))
+}
+
+/// A refused trigger as one line with what to do about it.
+fn trigger_error(resp: &RawResponse, req: &RemoteRun, instance: &str) -> CliError {
+    let detail = runs::error_message(&resp.body);
+    let code = runs::error_code(&resp.body);
+    let mut message = format!("Trigger failed: {} {}", resp.status, resp.reason);
+    if let Some(detail) = &detail {
+        message.push_str(": ");
+        message.push_str(detail);
+    }
+    let agent = req.agent.id();
+    let key = &req.run_id;
+    let hint = match (resp.status, code.as_deref()) {
+        (401 | 403, _) => Some(
+            "check that `appstrate login` is current or the API key is valid, and that it may run agents (agents:run)".to_string(),
+        ),
+        (404, Some("no_published_version")) => Some(format!(
+            "{agent} has no published version: publish one, or run the draft with `appstrate run {agent}@draft`"
+        )),
+        (404, _) => Some(format!(
+            "is {agent} installed in this application on {instance}? List agents with `appstrate api GET /api/agents`"
+        )),
+        (_, Some("idempotency_conflict")) => Some(format!(
+            "the run id {key} was already used with a different input: pass a new --run-id"
+        )),
+        (409, _) | (_, Some("idempotency_in_progress")) => Some(format!(
+            "a run with the id {key} is still being created: wait and retry, or pass a new --run-id"
+        )),
+        (400 | 422, _) => Some("check --input against the agent's input schema".to_string()),
+        (429, _) => Some("the instance is rate limiting runs: retry in a minute".to_string()),
+        (502..=504, _) => Some("the instance kept failing after 3 attempts: retry later".to_string()),
+        _ => None,
+    };
+    let err = CliError::new(ErrorKind::Server, message);
+    match hint {
+        Some(hint) => err.with_hint(hint),
+        None => err,
+    }
+}
