@@ -393,7 +393,7 @@ mod tests {
             "{text}"
         );
         let err = update(dir.path(), |c| c.update_profile("ghost", |_| {})).unwrap_err();
-        assert!(err.to_string().contains("missing"), "{err}");
+        assert!(err.to_string().contains("no longer in the config"), "{err}");
     }
 
     #[test]
