@@ -55,6 +55,12 @@ impl SseDecoder {
         out
     }
 
+    /// Bytes held for the event being assembled (its unfinished line and its
+    /// data so far), for a cap on what one event may weigh.
+    pub fn buffered_len(&self) -> usize {
+        self.pending.len() + self.data.len() + self.event.len()
+    }
+
     /// True when bytes of an unfinished line or event are buffered: the stream
     /// ended in the middle of something.
     pub fn has_partial(&self) -> bool {

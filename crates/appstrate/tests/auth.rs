@@ -426,7 +426,7 @@ fn login_against_broken_servers_gives_clear_errors() {
     let out = login(&env, &fake, &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("(invalid_request)"),
+        stderr(&out).contains("answered HTTP 500"),
         "{}",
         stderr(&out)
     );

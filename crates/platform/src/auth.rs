@@ -9,7 +9,7 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use crate::error::{PlatformError, Result};
-use crate::http::network_error;
+use crate::http::{REPLY_LIMIT, network_error, read_capped, refuse_redirect};
 use crate::instance::check_verification_url;
 use crate::{CLIENT_ID, user_agent};
 
@@ -56,13 +56,28 @@ pub fn format_user_code(code: &str) -> String {
     }
 }
 
+/// What an OAuth endpoint answered: status, JSON body (`Null` when the body
+/// is not JSON) and content type, for messages about non-OAuth replies.
+struct FormReply {
+    url: String,
+    status: u16,
+    json: Value,
+    content_type: String,
+}
+
+impl FormReply {
+    fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
 async fn post_form(
     http: &reqwest::Client,
     url: &str,
     body: String,
     extra: &[(&str, String)],
     cli_ua: bool,
-) -> Result<(u16, Value)> {
+) -> Result<FormReply> {
     let mut req = http
         .post(url)
         .header("Content-Type", "application/x-www-form-urlencoded")
@@ -74,24 +89,50 @@ async fn post_form(
         req = req.header(*name, value.as_str());
     }
     let resp = req.send().await.map_err(|e| network_error(url, &e))?;
+    refuse_redirect(url, &resp)?;
     let status = resp.status().as_u16();
-    let bytes = resp.bytes().await.map_err(|e| network_error(url, &e))?;
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("no content type")
+        .to_string();
+    let bytes = read_capped(url, resp, REPLY_LIMIT).await?;
     let json = serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null);
-    Ok((status, json))
+    Ok(FormReply {
+        url: url.to_string(),
+        status,
+        json,
+        content_type,
+    })
 }
 
-fn oauth_error(status: u16, body: &Value) -> PlatformError {
+/// An `{error, error_description}` reply as a device-flow error; anything
+/// else (a proxy's HTML page, an empty 5xx) says what actually came back.
+fn oauth_error(reply: &FormReply) -> PlatformError {
+    let Some(code) = reply.json.get("error").and_then(Value::as_str) else {
+        let content = if reply.json.is_null() {
+            reply.content_type.clone()
+        } else {
+            format!("{} without an OAuth error", reply.content_type)
+        };
+        return PlatformError::Api {
+            status: reply.status,
+            message: format!(
+                "{} answered HTTP {} ({content}) instead of an OAuth reply. Retry later, or check that the instance URL points at Appstrate.",
+                reply.url, reply.status
+            ),
+            body: None,
+        };
+    };
     PlatformError::DeviceFlow {
-        code: body
-            .get("error")
-            .and_then(Value::as_str)
-            .unwrap_or("invalid_request")
-            .to_string(),
-        description: body
+        code: code.to_string(),
+        description: reply
+            .json
             .get("error_description")
             .and_then(Value::as_str)
             .map(str::to_string),
-        http_status: status,
+        http_status: reply.status,
     }
 }
 
@@ -120,10 +161,11 @@ pub async fn request_device_code(
 ) -> Result<DeviceCode> {
     let url = format!("{instance}/api/auth/device/code");
     let body = form(&[("client_id", CLIENT_ID), ("scope", DEVICE_SCOPE)]);
-    let (status, json) = post_form(http, &url, body, &[], false).await?;
-    if !(200..300).contains(&status) {
-        return Err(oauth_error(status, &json));
+    let reply = post_form(http, &url, body, &[], false).await?;
+    if !reply.is_success() {
+        return Err(oauth_error(&reply));
     }
+    let json = reply.json;
     let field = |name| str_field(&json, name).ok_or_else(|| protocol("the device-code request"));
     let code = DeviceCode {
         device_code: Zeroizing::new(field("device_code")?),
@@ -186,14 +228,14 @@ pub async fn poll_for_token(
             ("device_code", code.device_code.as_str()),
             ("client_id", CLIENT_ID),
         ]);
-        let (status, json) = post_form(http, &url, body, &extra, true).await?;
-        if (200..300).contains(&status) {
-            return token_response(&json);
+        let reply = post_form(http, &url, body, &extra, true).await?;
+        if reply.is_success() {
+            return token_response(&reply.json);
         }
-        match json.get("error").and_then(Value::as_str) {
+        match reply.json.get("error").and_then(Value::as_str) {
             Some("authorization_pending") => {}
             Some("slow_down") => interval += 5,
-            _ => return Err(oauth_error(status, &json)),
+            _ => return Err(oauth_error(&reply)),
         }
     }
     Err(PlatformError::DeviceFlow {
@@ -215,11 +257,11 @@ pub async fn refresh(
         ("refresh_token", refresh_token),
         ("client_id", CLIENT_ID),
     ]);
-    let (status, json) = post_form(http, &url, body, &[], true).await?;
-    if (200..300).contains(&status) {
-        token_response(&json)
+    let reply = post_form(http, &url, body, &[], true).await?;
+    if reply.is_success() {
+        token_response(&reply.json)
     } else {
-        Err(oauth_error(status, &json))
+        Err(oauth_error(&reply))
     }
 }
 
@@ -227,11 +269,11 @@ pub async fn refresh(
 pub async fn revoke(http: &reqwest::Client, instance: &str, refresh_token: &str) -> Result<()> {
     let url = format!("{instance}/api/auth/cli/revoke");
     let body = form(&[("token", refresh_token), ("client_id", CLIENT_ID)]);
-    let (status, json) = post_form(http, &url, body, &[], true).await?;
-    if (200..300).contains(&status) {
+    let reply = post_form(http, &url, body, &[], true).await?;
+    if reply.is_success() {
         Ok(())
     } else {
-        Err(oauth_error(status, &json))
+        Err(oauth_error(&reply))
     }
 }
 

@@ -143,7 +143,7 @@ impl Config {
     pub fn update_profile(&mut self, name: &str, edit: impl FnOnce(&mut Profile)) -> Result<()> {
         let mut profile = self.profile(name).ok_or_else(|| {
             PlatformError::Other(format!(
-                "Profile \"{name}\" missing from config — internal invariant broken."
+                "Profile \"{name}\" is no longer in the config (another command removed it meanwhile). Run: appstrate login --profile {name}"
             ))
         })?;
         edit(&mut profile);
@@ -232,7 +232,7 @@ fn parse(path: &Path, text: &str) -> Result<DocumentMut> {
     text.parse::<DocumentMut>().map_err(|err| {
         let line = err
             .span()
-            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+            .map(|span| text.get(..span.start).unwrap_or(text).matches('\n').count() + 1);
         let detail = err.message().trim().to_string();
         PlatformError::Config {
             path: path.to_path_buf(),
@@ -266,14 +266,18 @@ pub fn update<T>(config_dir: &Path, change: impl FnOnce(&mut Config) -> Result<T
 
 /// An exclusive advisory lock held until the returned file is dropped.
 pub fn lock_file(path: &Path) -> Result<File> {
-    let file = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(|err| {
-            PlatformError::Other(format!("cannot open lock file {}: {err}", path.display()))
-        })?;
+    let mut options = fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    // Created 0600 at once: a kill between create and chmod must not leave
+    // a wider file in the private directory.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(path).map_err(|err| {
+        PlatformError::Other(format!("cannot open lock file {}: {err}", path.display()))
+    })?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -389,7 +393,7 @@ mod tests {
             "{text}"
         );
         let err = update(dir.path(), |c| c.update_profile("ghost", |_| {})).unwrap_err();
-        assert!(err.to_string().contains("missing"), "{err}");
+        assert!(err.to_string().contains("no longer in the config"), "{err}");
     }
 
     #[test]

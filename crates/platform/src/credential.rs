@@ -211,7 +211,7 @@ impl KeyCredential {
                     .into(),
             )
         })?;
-        session::send(req, &format!("{}{path}", self.instance)).await
+        session::send(req, &format!("{}{path}", self.instance), crate::http::REPLY_LIMIT).await
     }
 }
 

@@ -168,6 +168,17 @@ impl CredentialStore {
         }
     }
 
+    /// Fails when saving tokens would: checked before `login` starts the
+    /// device flow, so an approval never ends with nowhere to keep the
+    /// session (a live server session without a local copy).
+    pub fn check_usable(&self) -> Result<()> {
+        match &self.kind {
+            BackendKind::Refused(msg) => Err(self.refusal(Op::Write, msg)),
+            BackendKind::File => self.file.check_usable(),
+            BackendKind::Keyring => Ok(()),
+        }
+    }
+
     pub async fn save(&self, profile: &str, record: &TokenRecord) -> Result<()> {
         match &self.kind {
             BackendKind::Refused(msg) => return Err(self.refusal(Op::Write, msg)),
@@ -244,6 +255,12 @@ impl FileStore {
             let meta = fs::symlink_metadata(&self.dir).map_err(|e| self.io(e))?;
             let dir = self.dir.display();
             let mode = fsutil::mode_of(&meta);
+            if meta.is_dir() && mode != 0o700 && mode & 0o077 == 0 {
+                // Nobody else can get in: the owner is locked out instead.
+                return Err(PlatformError::Credentials(format!(
+                    "Cannot use {dir}: directory permissions {mode:o} make it not writable (expected 700).\n  Fix: chmod 700 \"{dir}\""
+                )));
+            }
             if !meta.is_dir() || mode != 0o700 {
                 return Err(PlatformError::Credentials(format!(
                     "Refusing to use {dir}: insecure directory permissions {mode:o} (expected 700).\n  Another user could plant a symlink or replace credentials.json there.\n  Fix: chmod 700 \"{dir}\" — or delete it and re-run `appstrate login`."
@@ -301,6 +318,7 @@ impl FileStore {
     fn write_store(&self, store: &Map<String, Value>) -> Result<()> {
         let path = self.path();
         if store.is_empty() {
+            fsutil::sweep_stale_temps(&self.dir);
             return match fs::remove_file(&path) {
                 Err(err) if err.kind() != io::ErrorKind::NotFound => Err(self.io(err)),
                 _ => Ok(()),
@@ -342,6 +360,16 @@ impl FileStore {
             return Ok(None);
         }
         Ok(Some(record))
+    }
+
+    /// Fails when a later [`FileStore::save`] would: a directory or file
+    /// with the wrong mode or owner, or a file that is not valid JSON.
+    pub fn check_usable(&self) -> Result<()> {
+        if !self.dir_exists() {
+            return Ok(());
+        }
+        self.check_dir()?;
+        self.read_store().map(drop)
     }
 
     pub fn save(&self, profile: &str, record: &TokenRecord) -> Result<()> {

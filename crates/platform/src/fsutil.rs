@@ -66,8 +66,12 @@ pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// Atomic write with an explicit mode (applied before any byte is written).
+/// The temp file is named `<name>.<pid>.<millis>.<random>.tmp`, so a writer
+/// killed before its rename leaves a file the next write to the same
+/// directory recognises and removes ([`sweep_stale_temps`]).
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    sweep_stale_temps(dir);
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -92,6 +96,78 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// No write takes this long: a temp file older than this is abandoned even
+/// if its writer's pid now belongs to another process.
+const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes the temp files of [`write_atomic`] in `dir` whose writer is gone
+/// (its pid no longer exists, or the file was abandoned an hour ago). A
+/// live writer's temp, and any of this process, is left alone. Best effort:
+/// failures are ignored (the next write tries again).
+pub fn sweep_stale_temps(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let me = std::process::id();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(temp_writer_pid) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let abandoned = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > ABANDONED_AFTER);
+        if abandoned || !process_exists(pid) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The writer pid in a temp name `<name>.<pid>.<millis>.<8 hex>.tmp`.
+fn temp_writer_pid(name: &str) -> Option<u32> {
+    let stem = name.strip_suffix(".tmp")?;
+    let mut parts = stem.rsplitn(4, '.');
+    let nonce = parts.next()?;
+    let millis = parts.next()?;
+    let pid = parts.next()?;
+    let base = parts.next()?;
+    let well_formed = !base.is_empty()
+        && nonce.len() == 8
+        && nonce.bytes().all(|b| b.is_ascii_hexdigit())
+        && !millis.is_empty()
+        && millis.bytes().all(|b| b.is_ascii_digit());
+    well_formed.then(|| pid.parse().ok()).flatten()
+}
+
+/// Whether a process with this pid exists (Unix: `kill(pid, 0)`; a pid we
+/// may not signal still exists). Elsewhere, assume it does.
+#[allow(unsafe_code)]
+fn process_exists(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return false;
+        };
+        if pid <= 0 {
+            return false;
+        }
+        // SAFETY: signal 0 only checks that the process exists.
+        let rc = unsafe { libc::kill(pid, 0) };
+        rc == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
 }
 
 fn open_new_with_mode(path: &Path, mode: u32) -> io::Result<File> {
@@ -146,6 +222,38 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn stale_temps_of_dead_writers_are_swept_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let stale = dir
+            .path()
+            .join(format!("credentials.json.{dead}.1.0badc0de.tmp"));
+        let mine = dir
+            .path()
+            .join(format!("config.toml.{}.1.00000001.tmp", std::process::id()));
+        let live = dir.path().join("config.toml.1.1.00000001.tmp"); // init
+        let unrelated = dir.path().join("notes.tmp");
+        for p in [&stale, &mine, &live, &unrelated] {
+            fs::write(p, b"x").unwrap();
+        }
+        write_private_atomic(&dir.path().join("config.toml"), b"new").unwrap();
+        assert!(!stale.exists());
+        assert!(mine.exists() && live.exists() && unrelated.exists());
+    }
+
+    #[test]
+    fn temp_names_parse() {
+        assert_eq!(temp_writer_pid("a.json.42.17.0badc0de.tmp"), Some(42));
+        assert_eq!(temp_writer_pid("a.json.42.17.0badc0.tmp"), None);
+        assert_eq!(temp_writer_pid("42.17.0badc0de.tmp"), None);
+        assert_eq!(temp_writer_pid("a.json.x.17.0badc0de.tmp"), None);
+        assert_eq!(temp_writer_pid("a.json"), None);
     }
 
     #[cfg(unix)]

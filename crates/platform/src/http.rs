@@ -15,12 +15,21 @@ fn request_timeout() -> Duration {
         .unwrap_or(Duration::from_secs(30))
 }
 
+/// The most a reply from the instance may weigh in memory.
+pub const REPLY_LIMIT: u64 = 16 * 1024 * 1024;
+/// The OpenAPI document is the one large reply the tool reads.
+pub const OPENAPI_REPLY_LIMIT: u64 = 64 * 1024 * 1024;
+
 /// A client for talking to the instance: rustls, HTTP/2 when offered,
-/// default redirect policy, bounded time.
+/// bounded time, and **no redirects**: every request may carry a bearer,
+/// a refresh token or the org/app pins, and a hop to another origin would
+/// hand them over (see COMPATIBILITY.md). A 3xx reaches the caller, which
+/// turns it into [`redirect_error`].
 pub fn client() -> Result<reqwest::Client, PlatformError> {
     let timeout = request_timeout();
     reqwest::Client::builder()
         .use_rustls_tls()
+        .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .build()
@@ -47,6 +56,65 @@ pub fn network_error(url: &str, err: &reqwest::Error) -> PlatformError {
         format!("Request to {url} failed ({cause}).")
     };
     PlatformError::network(message)
+}
+
+/// `Err` for a redirect reply (any 3xx but 304 Not Modified), naming the
+/// status and where it pointed (resolved against `url`).
+pub fn refuse_redirect(url: &str, resp: &reqwest::Response) -> Result<(), PlatformError> {
+    let status = resp.status();
+    if !status.is_redirection() || status == reqwest::StatusCode::NOT_MODIFIED {
+        return Ok(());
+    }
+    let location = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|loc| {
+            resp.url()
+                .join(loc)
+                .map(|u| u.to_string())
+                .unwrap_or_else(|_| loc.to_string())
+        });
+    Err(redirect_error(url, status.as_u16(), location.as_deref()))
+}
+
+/// The one sentence for a refused redirect.
+pub fn redirect_error(url: &str, status: u16, location: Option<&str>) -> PlatformError {
+    let target = match location {
+        Some(location) => format!("redirecting to {location}"),
+        None => "with a redirect and no Location".to_string(),
+    };
+    PlatformError::Protocol(format!(
+        "The instance answered {status} {target} (request to {url}); appstrate does not follow redirects from the instance. Check the instance URL (https://, host, path)."
+    ))
+}
+
+fn too_large(url: &str, limit: u64) -> PlatformError {
+    PlatformError::Protocol(format!(
+        "The reply from {url} is larger than {} MiB; refusing to read it. Check that the URL points at an Appstrate instance.",
+        limit / (1024 * 1024)
+    ))
+}
+
+/// Reads the body of `resp` into memory, at most `limit` bytes: a declared
+/// `Content-Length` over the limit is refused before reading, and a
+/// streamed body is cut off as soon as it passes the limit.
+pub async fn read_capped(
+    url: &str,
+    mut resp: reqwest::Response,
+    limit: u64,
+) -> Result<bytes::Bytes, PlatformError> {
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Err(too_large(url, limit));
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| network_error(url, &e))? {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(too_large(url, limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {

@@ -120,7 +120,13 @@ pub async fn fetch_openapi(session: &Session, policy: CachePolicy, view: View) -
         headers.push(("If-None-Match".to_string(), etag));
     }
     let response = session
-        .request(Method::GET, "/api/openapi.json", &headers, None)
+        .request_limited(
+            Method::GET,
+            "/api/openapi.json",
+            &headers,
+            None,
+            crate::http::OPENAPI_REPLY_LIMIT,
+        )
         .await?;
     if response.status == 304 {
         return match cached {

@@ -117,6 +117,31 @@ impl Session {
         Ok(())
     }
 
+    /// Pins an application chosen from the applications of the org this
+    /// session listed them with, in one config write that first re-checks,
+    /// under the config lock, that this org is still the pinned one: a
+    /// concurrent `org switch` must not end up with an app of another org.
+    pub fn pin_application_of_listed_org(&mut self, application_id: &str) -> Result<()> {
+        let name = self.name.clone();
+        let listed_org = self.profile.org_id.clone();
+        let app = application_id.to_string();
+        let updated = config::update(&self.env.config_dir(), |cfg| {
+            let on_disk = cfg.profile(&name).ok_or_else(|| not_configured(&name))?;
+            if on_disk.org_id != listed_org {
+                return Err(PlatformError::Other(format!(
+                    "The pinned organization changed while this command ran (now {}); the application was not pinned. Run `appstrate app switch` again.",
+                    on_disk.org_id.as_deref().unwrap_or("none")
+                )));
+            }
+            cfg.update_profile(&name, |p| p.application_id = Some(app))?;
+            Ok(cfg.profile(&name))
+        })?;
+        if let Some(profile) = updated {
+            self.profile = profile;
+        }
+        Ok(())
+    }
+
     /// Sends the next requests with these pins without saving them: the
     /// org → app cascade lists the new org's applications first, then saves
     /// org and app in one write.
@@ -238,6 +263,7 @@ impl Session {
         Ok(record)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn send_once(
         &self,
         instance: &str,
@@ -246,6 +272,7 @@ impl Session {
         headers: &[(String, String)],
         body: Option<&Value>,
         bearer: &str,
+        limit: u64,
     ) -> Result<RawResponse> {
         let caller = Caller {
             bearer,
@@ -259,7 +286,7 @@ impl Session {
                     login_hint(&self.name)
                 ))
             })?;
-        send(req, &format!("{instance}{path}")).await
+        send(req, &format!("{instance}{path}"), limit).await
     }
 
     /// An authenticated request with proactive refresh only: a 401 is
@@ -274,8 +301,16 @@ impl Session {
     ) -> Result<RawResponse> {
         let instance = self.instance()?;
         let bearer = self.access_token().await?;
-        self.send_once(&instance, &method, path, headers, body, &bearer)
-            .await
+        self.send_once(
+            &instance,
+            &method,
+            path,
+            headers,
+            body,
+            &bearer,
+            http::REPLY_LIMIT,
+        )
+        .await
     }
 
     /// An authenticated request with proactive refresh and one reactive
@@ -287,10 +322,24 @@ impl Session {
         headers: &[(String, String)],
         body: Option<&Value>,
     ) -> Result<RawResponse> {
+        self.request_limited(method, path, headers, body, http::REPLY_LIMIT)
+            .await
+    }
+
+    /// [`Session::request`] with a reply size limit other than
+    /// [`http::REPLY_LIMIT`] (the OpenAPI document).
+    pub async fn request_limited(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(String, String)],
+        body: Option<&Value>,
+        limit: u64,
+    ) -> Result<RawResponse> {
         let instance = self.instance()?;
         let bearer = self.access_token().await?;
         let first = self
-            .send_once(&instance, &method, path, headers, body, &bearer)
+            .send_once(&instance, &method, path, headers, body, &bearer, limit)
             .await?;
         if first.status != 401 {
             return Ok(first);
@@ -308,6 +357,7 @@ impl Session {
                     headers,
                     body,
                     &stored.access_token,
+                    limit,
                 )
                 .await?;
             if retry.status != 401 {
@@ -325,6 +375,7 @@ impl Session {
             headers,
             body,
             &rotated.access_token,
+            limit,
         )
         .await
     }
@@ -453,11 +504,18 @@ pub(crate) fn authorized_request(
 }
 
 /// Sends and reads the whole reply; transport failures name `url`.
-pub(crate) async fn send(req: reqwest::RequestBuilder, url: &str) -> Result<RawResponse> {
+/// A redirect is refused (the bearer must not follow it) and the body is
+/// read up to `limit` bytes.
+pub(crate) async fn send(
+    req: reqwest::RequestBuilder,
+    url: &str,
+    limit: u64,
+) -> Result<RawResponse> {
     let resp = req.send().await.map_err(|e| network_error(url, &e))?;
+    http::refuse_redirect(url, &resp)?;
     let status = resp.status();
     let headers = resp.headers().clone();
-    let body = resp.bytes().await.map_err(|e| network_error(url, &e))?;
+    let body = http::read_capped(url, resp, limit).await?;
     Ok(RawResponse {
         status: status.as_u16(),
         reason: status.canonical_reason().unwrap_or("").to_string(),

@@ -255,10 +255,7 @@ pub async fn latest_version(api_url: &str, cli_version: &str) -> Result<String> 
     if !status.is_success() {
         return Err(Error::new(format!("GET {url} → {status}")));
     }
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| Error::new(format!("GET {url} failed: {e}")))?;
+    let body = read_small(resp, &url).await?;
     let json: serde_json::Value = serde_json::from_slice(&body).map_err(|_| {
         Error::new("GitHub Releases API returned non-JSON; cannot determine latest version.")
     })?;
@@ -280,11 +277,39 @@ async fn fetch_small(client: &reqwest::Client, url: &str) -> Result<Vec<u8>> {
     if !status.is_success() {
         return Err(Error::new(format!("GET {url} → {status}")));
     }
-    Ok(resp
-        .bytes()
+    read_small(resp, url).await
+}
+
+/// Release metadata, checksum manifests and signatures are kilobytes.
+const SMALL_REPLY_LIMIT: usize = 1024 * 1024;
+
+/// The body of a small reply; over [`SMALL_REPLY_LIMIT`] is an error, found
+/// from `Content-Length` or while reading (never held whole).
+async fn read_small(mut resp: reqwest::Response, url: &str) -> Result<Vec<u8>> {
+    let too_large = || {
+        Error::new(format!(
+            "GET {url}: the reply is larger than {} KiB, which no release file should be; refusing it.",
+            SMALL_REPLY_LIMIT / 1024
+        ))
+    };
+    if resp
+        .content_length()
+        .is_some_and(|n| n > SMALL_REPLY_LIMIT as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
         .await
         .map_err(|e| Error::new(format!("GET {url} failed: {e}")))?
-        .to_vec())
+    {
+        if body.len() + chunk.len() > SMALL_REPLY_LIMIT {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Progress of a download: bytes received and the total when known.

@@ -385,6 +385,9 @@ pub struct ModelClient {
 impl ModelClient {
     pub fn new(config: ModelConfig, retry: RetryPolicy) -> Result<Self, ModelError> {
         let http = reqwest::Client::builder()
+            // Requests carry the API key (`x-api-key`, `Authorization`):
+            // never re-sent to wherever a redirect points.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(30))
             .user_agent(concat!("appstrate-cli/", env!("CARGO_PKG_VERSION")))
             .build()

@@ -12,6 +12,11 @@ use crate::sse::{SseDecoder, SseEvent};
 
 /// How long a stream may stay silent before we call the connection dead.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// The most one event (or one unfinished line) may hold in memory: real
+/// events are kilobytes; a server that never ends a line is cut off.
+const EVENT_LIMIT: usize = 16 * 1024 * 1024;
+/// The most of an error reply that is read (only its start is shown).
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
 pub struct EventStream {
     provider: &'static str,
@@ -45,7 +50,20 @@ impl EventStream {
                         provider: self.provider,
                     });
                 }
-                Some(Ok(bytes)) => self.queued.extend(self.decoder.feed(&bytes)),
+                Some(Ok(bytes)) => {
+                    self.queued.extend(self.decoder.feed(&bytes));
+                    if self.decoder.buffered_len() > EVENT_LIMIT {
+                        return Err(ModelError::Stream {
+                            provider: self.provider,
+                            message: format!(
+                                "one event from {} is larger than {} MiB; refusing to hold it",
+                                self.url,
+                                EVENT_LIMIT / (1024 * 1024)
+                            ),
+                            retryable: false,
+                        });
+                    }
+                }
             }
         }
     }
@@ -72,9 +90,26 @@ pub async fn post_sse(
             message: error_chain(&e),
         })?;
     let status = response.status();
+    if status.is_redirection() {
+        // Not followed (the client has no redirect policy): the request
+        // carries the API key, and a hop elsewhere would hand it over.
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("nowhere");
+        return Err(ModelError::Status {
+            provider,
+            status: status.as_u16(),
+            message: format!(
+                "redirect to {location} not followed (the API key is only sent to the configured base URL); check the model base URL"
+            ),
+            retry_after: None,
+        });
+    }
     if !status.is_success() {
         let retry_after = parse_retry_after(response.headers());
-        let text = response.text().await.unwrap_or_default();
+        let text = read_error_body(response).await;
         return Err(ModelError::Status {
             provider,
             status: status.as_u16(),
@@ -89,6 +124,20 @@ pub async fn post_sse(
         decoder: SseDecoder::new(),
         queued: Default::default(),
     })
+}
+
+/// The start of an error reply, lossily decoded; never more than
+/// [`ERROR_BODY_LIMIT`] bytes are read.
+async fn read_error_body(mut response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = ERROR_BODY_LIMIT - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= ERROR_BODY_LIMIT {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 /// The provider's own error message (`{"error":{"message":…}}` for both

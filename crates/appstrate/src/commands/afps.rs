@@ -149,13 +149,31 @@ fn bundle_error(file: &Path, e: BundleError) -> CliError {
 }
 
 fn load(file: &Path) -> Result<Bundle, CliError> {
-    if !file.is_file() {
-        return Err(usage(format!("{}: no such file", file.display())));
-    }
+    check_regular_file(file)?;
     appstrate_afps::read_bundle_file(file, &Limits::from_env()).map_err(|e| bundle_error(file, e))
 }
 
+/// Refuses, before reading a byte, what is not a regular file: a directory,
+/// a device such as `/dev/zero` (endless), a FIFO (may block forever).
+fn check_regular_file(file: &Path) -> Result<(), CliError> {
+    let shown = file.display();
+    match std::fs::metadata(file) {
+        Ok(meta) if meta.is_file() => Ok(()),
+        Ok(meta) if meta.is_dir() => Err(usage(format!(
+            "{shown}: is a directory; pass a .afps or .afps-bundle file"
+        ))),
+        Ok(_) => Err(usage(format!(
+            "{shown}: is not a regular file (device, FIFO or socket); pass a .afps or .afps-bundle file"
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(usage(format!("{shown}: no such file")))
+        }
+        Err(e) => Err(usage(format!("cannot read {shown}: {e}"))),
+    }
+}
+
 fn read_json(path: &Path, what: &str) -> Result<Value, CliError> {
+    check_regular_file(path)?;
     let text = std::fs::read_to_string(path)
         .map_err(|e| usage(format!("cannot read {what} {}: {e}", path.display())))?;
     serde_json::from_str(&text)
@@ -462,6 +480,7 @@ fn verify(ctx: &mut Context, a: VerifyArgs) -> Result<ExitStatus, CliError> {
 }
 
 fn read_key_file(path: &Path) -> Result<KeyPair, CliError> {
+    check_regular_file(path)?;
     // Never echo the file: it holds a private key.
     let text = std::fs::read_to_string(path)
         .map_err(|e| usage(format!("cannot read key file {}: {e}", path.display())))?;

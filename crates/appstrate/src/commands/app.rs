@@ -98,8 +98,7 @@ async fn switch(ctx: &mut Context, args: SwitchArgs) -> Result<ExitStatus, CliEr
     let apps = api::list_applications(&session).await?;
     let current = session.profile().application_id.as_deref();
     let chosen = pinned::choose(ctx, &apps, args.reference.as_deref(), current)?;
-    let id = chosen.id.clone();
-    session.update_profile(|p| p.application_id = Some(id))?;
+    session.pin_application_of_listed_org(&chosen.id)?;
     ctx.ui.line(&format!(
         "Pinned \"{}\" ({}) on profile \"{}\".",
         chosen.name,
@@ -123,8 +122,7 @@ async fn create(ctx: &mut Context, args: CreateArgs) -> Result<ExitStatus, CliEr
         }
     };
     let created = api::create_application(&session, &name).await?;
-    let id = created.id.clone();
-    session.update_profile(|p| p.application_id = Some(id))?;
+    session.pin_application_of_listed_org(&created.id)?;
     ctx.ui.line(&format!(
         "Created \"{}\" ({}) and pinned it on profile \"{}\".",
         created.name,

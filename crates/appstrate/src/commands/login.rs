@@ -62,6 +62,10 @@ pub async fn run(ctx: &mut Context, args: LoginArgs) -> Result<ExitStatus, CliEr
     };
     let instance = normalize_instance(&raw_instance, ctx.env.insecure)?;
     let http = appstrate_platform::http::client()?;
+    // Before the user approves anything: an approval whose tokens cannot be
+    // stored leaves a live session on the server and none here.
+    let store = CredentialStore::open(&ctx.env).await;
+    store.check_usable()?;
 
     let spinner = ctx.ui.spinner("Requesting device code");
     let code = match auth::request_device_code(&http, &instance, ctx.env.insecure).await {
@@ -123,10 +127,11 @@ pub async fn run(ctx: &mut Context, args: LoginArgs) -> Result<ExitStatus, CliEr
             expires_at: started + refresh_expires_in * 1000,
         }),
     };
-    CredentialStore::open(&ctx.env)
-        .await
-        .save(&name, &record)
-        .await?;
+    let replaced = store.load(&name).await.ok().flatten();
+    store.save(&name, &record).await?;
+    if let (Some(old), Some(previous)) = (replaced, existing.as_ref()) {
+        revoke_replaced(ctx, &http, &name, &previous.instance, &old).await;
+    }
     let same_user = existing.as_ref().filter(|p| p.user_id == user_id);
     let profile = Profile {
         instance: instance.clone(),
@@ -161,6 +166,31 @@ pub async fn run(ctx: &mut Context, args: LoginArgs) -> Result<ExitStatus, CliEr
         ctx.ui.line("No app pinned — pass -H \"X-Application-Id: …\" on each call, or run `appstrate app switch` later.")?;
     }
     Ok(ExitStatus::SUCCESS)
+}
+
+/// Signs out the session this login replaced (its refresh token would
+/// otherwise stay live on the server until it expires). Best effort: a
+/// failure is a warning, the new session is already stored.
+async fn revoke_replaced(
+    ctx: &Context,
+    http: &reqwest::Client,
+    name: &str,
+    instance: &str,
+    replaced: &TokenRecord,
+) {
+    let Some(refresh) = &replaced.refresh else {
+        return;
+    };
+    let result = async {
+        let instance = normalize_instance(instance, ctx.env.insecure)?;
+        auth::revoke(http, &instance, &refresh.token).await
+    }
+    .await;
+    if let Err(err) = result {
+        ctx.ui.warn(&format!(
+            "warning: could not revoke the previous session of profile \"{name}\" ({err}); it stays valid on the server until it expires or you revoke it from the dashboard."
+        ));
+    }
 }
 
 /// No graphical session to open a browser in.
@@ -285,7 +315,6 @@ async fn pin_app(
             return Ok(None);
         }
     };
-    let id = chosen.id.clone();
-    session.update_profile(|p| p.application_id = Some(id))?;
+    session.pin_application_of_listed_org(&chosen.id)?;
     Ok(Some(chosen))
 }

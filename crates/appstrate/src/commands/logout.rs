@@ -16,6 +16,7 @@ use appstrate_platform::api;
 use appstrate_platform::auth;
 use appstrate_platform::config::{self, Config};
 use appstrate_platform::credentials::CredentialStore;
+use appstrate_platform::fsutil;
 use appstrate_platform::instance::normalize_instance;
 use appstrate_platform::session::Session;
 use appstrate_platform::tokens::{TokenRecord, decode_jwt_payload};
@@ -43,6 +44,7 @@ pub async fn run(ctx: &mut Context, args: LogoutArgs) -> Result<ExitStatus, CliE
     let store = CredentialStore::open(&ctx.env).await;
     let Some(tokens) = store.load(&name).await? else {
         config::update(&config_dir, |cfg| Ok(cfg.delete_profile(&name)))?;
+        fsutil::sweep_stale_temps(&config_dir);
         ctx.ui.outro("Already signed out.")?;
         if args.all {
             ctx.ui.warn(&format!(
@@ -101,6 +103,8 @@ pub async fn run(ctx: &mut Context, args: LogoutArgs) -> Result<ExitStatus, CliE
     }
     store.delete(&name).await?;
     config::update(&config_dir, |cfg| Ok(cfg.delete_profile(&name)))?;
+    // A writer killed mid-write may have left a temp copy of the tokens.
+    fsutil::sweep_stale_temps(&config_dir);
     ctx.ui.outro(&format!("Signed out of \"{name}\"."))?;
     Ok(status)
 }

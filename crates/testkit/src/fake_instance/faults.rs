@@ -22,6 +22,15 @@ pub enum FaultAction {
         content_type: String,
         body: Vec<u8>,
     },
+    /// Answer `status` with `len` bytes of `content_type`, generated lazily
+    /// in 64 KiB chunks (a hostile server's endless reply costs the test
+    /// nothing); `declare_length` sends `Content-Length`, else chunked.
+    Huge {
+        status: u16,
+        content_type: String,
+        len: u64,
+        declare_length: bool,
+    },
     /// Wait, then handle the request normally.
     Delay(Duration),
     /// Never answer (until the fake instance is dropped).
@@ -142,6 +151,26 @@ impl Fault {
                 body: full_body.as_bytes()[..cut].to_vec(),
             },
         )
+    }
+
+    /// A JSON-typed reply of `len` bytes streamed lazily (see
+    /// [`FaultAction::Huge`]), with or without `Content-Length`.
+    pub fn huge(path: &str, len: u64, declare_length: bool) -> Self {
+        Fault::new(
+            path,
+            FaultAction::Huge {
+                status: 200,
+                content_type: "application/json".into(),
+                len,
+                declare_length,
+            },
+        )
+    }
+
+    /// A redirect to `location` (hostile or misconfigured instance).
+    pub fn redirect(path: &str, status: u16, location: &str) -> Self {
+        Fault::respond(path, status, "text/plain; charset=UTF-8", Vec::new())
+            .header("location", location)
     }
 
     /// Wait `delay` before handling the request normally.

@@ -180,6 +180,14 @@ async fn handle(
         }) => {
             return truncated(status, &content_type, body);
         }
+        Some(FaultAction::Huge {
+            status,
+            content_type,
+            len,
+            declare_length,
+        }) => {
+            return huge(status, &content_type, len, declare_length);
+        }
         Some(FaultAction::Stall) => std::future::pending::<()>().await,
         Some(FaultAction::DropConnection) => {
             if let Some(connection) = connection {
@@ -205,6 +213,36 @@ async fn handle(
 fn with_request_id(mut response: Response, request_id: &str) -> Response {
     if let Ok(value) = HeaderValue::from_str(request_id) {
         response.headers_mut().insert("request-id", value);
+    }
+    response
+}
+
+/// `len` bytes of spaces (valid JSON whitespace, so only the size can be
+/// wrong), produced chunk by chunk as the client reads them.
+fn huge(status: u16, content_type: &str, len: u64, declare_length: bool) -> Response {
+    const CHUNK: u64 = 64 * 1024;
+    let chunk = Bytes::from(vec![b' '; CHUNK as usize]);
+    let chunks = futures_util::stream::unfold(0u64, move |sent| {
+        let chunk = chunk.clone();
+        async move {
+            if sent >= len {
+                return None;
+            }
+            let n = (len - sent).min(CHUNK);
+            Some((
+                Ok::<Bytes, std::io::Error>(chunk.slice(..n as usize)),
+                sent + n,
+            ))
+        }
+    });
+    let mut response = Response::new(Body::from_stream(chunks));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(content_type) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    if declare_length {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     }
     response
 }
