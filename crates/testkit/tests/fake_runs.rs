@@ -296,12 +296,9 @@ async fn input_is_validated_and_versions_are_resolved() {
         )
         .await;
     assert_eq!(unknown_version.status, 404);
-    assert_eq!(
-        w.post("/api/agents/@acme/nope/run", "{}", None)
-            .await
-            .status,
-        404
-    );
+    let unknown_agent = w.post("/api/agents/@acme/nope/run", "{}", None).await;
+    assert_eq!(unknown_agent.status, 404);
+    assert_eq!(unknown_agent.json()["code"], "agent_not_found");
 
     // A draft-only agent needs ?version=draft; the draft has no required input.
     w.fake

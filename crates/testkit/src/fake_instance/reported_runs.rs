@@ -190,14 +190,30 @@ pub(crate) fn register(
                 Some(Value::String(s)) => Some(s.clone()),
                 Some(_) => return Err(validation("source.spec", "Expected string")),
             };
-            let agent =
-                state
-                    .registry
-                    .installed_agent(&scope.org_id, &scope.app_id, &package_id)?;
+            if stage == "draft" && spec.is_some() {
+                return Err(Problem::new(
+                    400,
+                    "draft_with_spec",
+                    "Conflicting Source",
+                    "stage: 'draft' cannot be combined with a spec — drafts have no published id",
+                ));
+            }
+            let agent = registry_agent(state, scope, &package_id)?;
             let (manifest, label) = if stage == "draft" {
                 (agent.draft_manifest().clone(), "draft".to_owned())
             } else {
                 let version = export_version(agent, &scope.app_id, spec.as_deref())?;
+                if version.yanked {
+                    return Err(Problem::new(
+                        410,
+                        "version_yanked",
+                        "Version Yanked",
+                        format!(
+                            "Version '{}' of '{package_id}' has been yanked",
+                            version.version
+                        ),
+                    ));
+                }
                 (
                     version.bundle.root_package().manifest.clone(),
                     version.version.clone(),
@@ -305,6 +321,39 @@ pub(crate) fn register(
             "expiresAt": iso(expires_at),
         }),
     ))
+}
+
+/// `resolveRegistryAgent`'s lookup: 404 `package_not_found` outside the
+/// organization, 404 `package_not_installed_in_app` outside the application.
+fn registry_agent<'a>(
+    state: &'a State,
+    scope: &AppScope,
+    package_id: &str,
+) -> Result<&'a super::agents::PackageRecord, Problem> {
+    let agent = state
+        .registry
+        .get(&scope.org_id, package_id)
+        .ok_or_else(|| {
+            Problem::new(
+                404,
+                "package_not_found",
+                "Package Not Found",
+                format!("Package '{package_id}' not found in this organization"),
+            )
+        })?;
+    if agent.install(&scope.app_id).is_none() {
+        let app = &scope.app_id;
+        return Err(Problem::new(
+            404,
+            "package_not_installed_in_app",
+            "Package Not Installed",
+            format!(
+                "Package '{package_id}' exists in this organization but is not installed in application '{app}'. \
+                 Install it via POST /api/applications/{app}/packages, or pick a different application."
+            ),
+        ));
+    }
+    Ok(agent)
 }
 
 /// `PATCH /api/runs/{id}/sink/extend {"ttl_seconds"}`.

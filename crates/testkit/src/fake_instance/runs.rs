@@ -721,8 +721,7 @@ fn start_run(
     }
     let agent = state
         .registry
-        .installed_agent(&scope.org_id, &scope.app_id, id)
-        .map_err(|_| Problem::not_found(format!("Agent '{id}' not found")))?;
+        .require_agent(&scope.org_id, &scope.app_id, id)?;
     require_perm(state, scope, Perm::AgentsRun)?;
     let (manifest, version_label) = run_definition(agent, req.query_param("version"))?;
     let install = agent.install(&scope.app_id).cloned().unwrap_or_default();
@@ -1139,8 +1138,7 @@ pub(crate) fn list_agent_runs(
 ) -> Result<Response, Problem> {
     state
         .registry
-        .installed_agent(&scope.org_id, &scope.app_id, id)
-        .map_err(|_| Problem::not_found(format!("Agent '{id}' not found")))?;
+        .require_agent(&scope.org_id, &scope.app_id, id)?;
     let (limit, offset) = page(req, 50);
     let runs: Vec<&RunRecord> = state
         .runs
