@@ -306,3 +306,58 @@ async fn proxy_refusals() {
     assert_eq!(status, 400);
     assert!(server.requests().is_empty());
 }
+
+#[tokio::test]
+async fn x_run_id_must_name_an_active_run_of_the_caller() {
+    let upstream = Recorder::start();
+    let w = world();
+    let preset = w.fake.add_model_preset(
+        &w.org,
+        "Local",
+        "openai-completions",
+        &upstream.url(),
+        "m",
+        true,
+    );
+    let bearer = format!("Bearer {}", w.token);
+    let body = json!({"model": preset});
+    let route = "/api/llm-proxy/openai-completions/v1/chat/completions";
+    let call = |run: &str| {
+        let headers = [
+            ("authorization", bearer.clone()),
+            ("x-org-id", w.org.clone()),
+            ("x-run-id", run.to_owned()),
+        ];
+        let w = &w;
+        let body = body.clone();
+        async move {
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post(w, route, &headers, &body).await.0
+        }
+    };
+    assert_eq!(call("run_nope").await, 404);
+
+    // A reported run of this user is active until finalized.
+    let registered = reqwest::Client::new()
+        .post(format!("{}/api/runs/remote", w.fake.url()))
+        .bearer_auth(&w.token)
+        .header("x-org-id", &w.org)
+        .header("x-application-id", &w.app)
+        .header("content-type", "application/json")
+        .body(
+            json!({"applicationId": w.app, "source": {"kind": "inline", "manifest": {"name": "@acme/x", "version": "1.0.0", "type": "agent"}, "prompt": "hi"}})
+                .to_string(),
+        )
+        .send()
+        .await
+        .expect("sent")
+        .bytes()
+        .await
+        .expect("body");
+    let registered: Value = serde_json::from_slice(&registered).expect("json");
+    let run_id = registered["id"].as_str().expect("id").to_owned();
+    assert_eq!(call(&run_id).await, 200);
+    assert_eq!(upstream.requests().len(), 1);
+    assert!(upstream.requests()[0].header("x-run-id").is_none());
+}
