@@ -18,7 +18,7 @@ use super::agents::export_version;
 use super::platform::{AppScope, Perm, require_perm};
 use super::routes::{ParsedRequest, json_object, json_response};
 use super::runs::{
-    RunRecord, Terminal, effective_input, input_errors, input_schema, runner_context,
+    RunRecord, Terminal, effective_input, input_errors, input_schema, output_schema, runner_context,
 };
 use super::state::{Problem, State, iso, unix_now, uuid_v4};
 
@@ -170,7 +170,10 @@ pub(crate) fn register(
         ));
     }
 
-    let (package_id, version_label, input) = match source.get("kind").and_then(Value::as_str) {
+    let (package_id, version_label, input, output) = match source
+        .get("kind")
+        .and_then(Value::as_str)
+    {
         Some("registry") => {
             reject_unknown_keys(
                 source,
@@ -237,7 +240,7 @@ pub(crate) fn register(
                     format!("{field}: {message}"),
                 ));
             }
-            (package_id, Some(label), input)
+            (package_id, Some(label), input, output_schema(&manifest))
         }
         Some("inline") => {
             reject_unknown_keys(source, &["kind", "manifest", "prompt"], "source")?;
@@ -256,7 +259,7 @@ pub(crate) fn register(
                 ));
             }
             let shadow = format!("@inline/r-{}", &uuid_v4()[..8]);
-            (shadow, None, input)
+            (shadow, None, input, output_schema(manifest))
         }
         _ => {
             return Err(validation(
@@ -297,6 +300,7 @@ pub(crate) fn register(
         context_snapshot,
         dependency_overrides,
         run_number: state.runs.next_run_number(&scope.app_id, &package_id),
+        output_schema: output,
         sink: Some(Sink {
             secret: secret.clone(),
             expires_at,
