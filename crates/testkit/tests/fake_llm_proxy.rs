@@ -87,6 +87,32 @@ async fn models_list_presets_with_a_single_default() {
     assert_eq!(data[1]["apiShape"], "anthropic-messages");
     assert_eq!(data[1]["modelId"], "m2");
     assert!(data[1].get("isDefault").is_none());
+
+    let put = |model: Value| {
+        reqwest::Client::new()
+            .put(format!("{}/api/models/default", w.fake.url()))
+            .bearer_auth(&w.token)
+            .header("x-org-id", &w.org)
+            .header("content-type", "application/json")
+            .body(json!({ "modelId": model }).to_string())
+            .send()
+    };
+    // Members may not change the default; owners may.
+    assert_eq!(
+        put(json!(first)).await.expect("sent").status().as_u16(),
+        403
+    );
+    w.fake.add_member(&w.org, &w.user, Role::Owner);
+    let set = put(json!(first)).await.expect("sent");
+    assert_eq!(set.status().as_u16(), 200);
+    let set: Value = serde_json::from_slice(&set.bytes().await.expect("body")).expect("json");
+    assert_eq!(set["id"], first.as_str());
+    assert_eq!(set["is_default"], true);
+    assert_eq!(put(Value::Null).await.expect("sent").status().as_u16(), 204);
+    assert_eq!(
+        put(json!("nope")).await.expect("sent").status().as_u16(),
+        404
+    );
 }
 
 #[tokio::test]

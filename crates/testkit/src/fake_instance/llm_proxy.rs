@@ -227,6 +227,62 @@ async fn send(req: &ParsedRequest, forward: Forward) -> Result<Response, Problem
     Ok(response)
 }
 
+/// `PUT /api/models/default {"modelId": <id|null>}`: the org's default
+/// preset; answers the new default model, or 204 when none remains.
+pub(crate) fn set_default(
+    state: &mut super::state::State,
+    req: &ParsedRequest,
+) -> Result<Response, Problem> {
+    let caller = authenticate(state, req)?;
+    let org_id = org_context(state, req, &caller)?;
+    if !state
+        .role_in(&org_id, &caller.user_id)
+        .is_some_and(|r| r.is_admin())
+        && caller.api_key.is_none()
+    {
+        return Err(Problem::forbidden("Insufficient permissions"));
+    }
+    let body = super::routes::json_object(req)?;
+    let model_id = match body.get("modelId") {
+        Some(Value::Null) => None,
+        Some(Value::String(id)) => Some(id.clone()),
+        _ => {
+            return Err(Problem::validation_failed(
+                "modelId",
+                "Expected string or null",
+            ));
+        }
+    };
+    let models = state.models.entry(org_id).or_default();
+    if let Some(id) = &model_id
+        && !models
+            .iter()
+            .any(|m| m.get("id").and_then(Value::as_str) == Some(id))
+    {
+        return Err(Problem::not_found(format!("Model '{id}' not found")));
+    }
+    for model in models.iter_mut() {
+        let is_default =
+            model_id.is_some() && model.get("id").and_then(Value::as_str) == model_id.as_deref();
+        if let Some(map) = model.as_object_mut() {
+            map.insert("is_default".into(), json!(is_default));
+        }
+    }
+    Ok(
+        match models
+            .iter()
+            .find(|m| m.get("is_default") == Some(&json!(true)))
+        {
+            Some(model) => super::routes::json_response(StatusCode::OK, model),
+            None => {
+                let mut response = Response::new(Body::empty());
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                response
+            }
+        },
+    )
+}
+
 fn provider_of(api_shape: &str) -> &'static str {
     match api_shape {
         "anthropic-messages" => "anthropic",
