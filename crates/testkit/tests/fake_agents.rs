@@ -335,6 +335,10 @@ async fn bundle_download_serves_draft_published_and_specs_with_sri_headers() {
     );
 
     w.fake.uninstall_agent(&w.app, "@acme/agent");
+    assert_eq!(
+        w.get("/api/packages/agents/@acme/agent").await.code(),
+        "agent_not_found"
+    );
     let uninstalled = w.get("/api/agents/@acme/agent/bundle").await;
     assert_eq!(uninstalled.status, 404);
     assert_eq!(uninstalled.code(), "agent_not_installed_in_app");

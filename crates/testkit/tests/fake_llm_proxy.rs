@@ -87,6 +87,32 @@ async fn models_list_presets_with_a_single_default() {
     assert_eq!(data[1]["apiShape"], "anthropic-messages");
     assert_eq!(data[1]["modelId"], "m2");
     assert!(data[1].get("isDefault").is_none());
+
+    let put = |model: Value| {
+        reqwest::Client::new()
+            .put(format!("{}/api/models/default", w.fake.url()))
+            .bearer_auth(&w.token)
+            .header("x-org-id", &w.org)
+            .header("content-type", "application/json")
+            .body(json!({ "modelId": model }).to_string())
+            .send()
+    };
+    // Members may not change the default; owners may.
+    assert_eq!(
+        put(json!(first)).await.expect("sent").status().as_u16(),
+        403
+    );
+    w.fake.add_member(&w.org, &w.user, Role::Owner);
+    let set = put(json!(first)).await.expect("sent");
+    assert_eq!(set.status().as_u16(), 200);
+    let set: Value = serde_json::from_slice(&set.bytes().await.expect("body")).expect("json");
+    assert_eq!(set["id"], first.as_str());
+    assert_eq!(set["is_default"], true);
+    assert_eq!(put(Value::Null).await.expect("sent").status().as_u16(), 204);
+    assert_eq!(
+        put(json!("nope")).await.expect("sent").status().as_u16(),
+        404
+    );
 }
 
 #[tokio::test]
@@ -305,4 +331,59 @@ async fn proxy_refusals() {
     .await;
     assert_eq!(status, 400);
     assert!(server.requests().is_empty());
+}
+
+#[tokio::test]
+async fn x_run_id_must_name_an_active_run_of_the_caller() {
+    let upstream = Recorder::start();
+    let w = world();
+    let preset = w.fake.add_model_preset(
+        &w.org,
+        "Local",
+        "openai-completions",
+        &upstream.url(),
+        "m",
+        true,
+    );
+    let bearer = format!("Bearer {}", w.token);
+    let body = json!({"model": preset});
+    let route = "/api/llm-proxy/openai-completions/v1/chat/completions";
+    let call = |run: &str| {
+        let headers = [
+            ("authorization", bearer.clone()),
+            ("x-org-id", w.org.clone()),
+            ("x-run-id", run.to_owned()),
+        ];
+        let w = &w;
+        let body = body.clone();
+        async move {
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post(w, route, &headers, &body).await.0
+        }
+    };
+    assert_eq!(call("run_nope").await, 404);
+
+    // A reported run of this user is active until finalized.
+    let registered = reqwest::Client::new()
+        .post(format!("{}/api/runs/remote", w.fake.url()))
+        .bearer_auth(&w.token)
+        .header("x-org-id", &w.org)
+        .header("x-application-id", &w.app)
+        .header("content-type", "application/json")
+        .body(
+            json!({"applicationId": w.app, "source": {"kind": "inline", "manifest": {"name": "@acme/x", "version": "1.0.0", "type": "agent"}, "prompt": "hi"}})
+                .to_string(),
+        )
+        .send()
+        .await
+        .expect("sent")
+        .bytes()
+        .await
+        .expect("body");
+    let registered: Value = serde_json::from_slice(&registered).expect("json");
+    let run_id = registered["id"].as_str().expect("id").to_owned();
+    assert_eq!(call(&run_id).await, 200);
+    assert_eq!(upstream.requests().len(), 1);
+    assert!(upstream.requests()[0].header("x-run-id").is_none());
 }

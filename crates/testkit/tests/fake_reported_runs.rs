@@ -238,6 +238,39 @@ async fn register_resolves_and_validates_input_and_returns_sink_credentials() {
     other_app["applicationId"] = json!("app_other");
     assert_eq!(w.register(other_app).await.status, 403);
 
+    let code = |reply: Reply| {
+        (
+            reply.status,
+            reply.json()["code"].as_str().unwrap_or("").to_owned(),
+        )
+    };
+    let mut unknown = w.registry_body(json!({"topic": "x"}));
+    unknown["source"]["packageId"] = json!("@acme/nope");
+    assert_eq!(
+        code(w.register(unknown).await),
+        (404, "package_not_found".to_owned())
+    );
+    let mut draft_spec = w.registry_body(json!({"topic": "x"}));
+    draft_spec["source"]["stage"] = json!("draft");
+    draft_spec["source"]["spec"] = json!("^1");
+    assert_eq!(
+        code(w.register(draft_spec).await),
+        (400, "draft_with_spec".to_owned())
+    );
+    w.fake.yank_version("@acme/agent", "1.0.0");
+    let mut yanked = w.registry_body(json!({"topic": "x"}));
+    yanked["source"]["spec"] = json!("1.0.0");
+    assert_eq!(
+        code(w.register(yanked).await),
+        (410, "version_yanked".to_owned())
+    );
+    w.fake.uninstall_agent(&w.app, "@acme/agent");
+    assert_eq!(
+        code(w.register(w.registry_body(json!({"topic": "x"}))).await),
+        (404, "package_not_installed_in_app".to_owned())
+    );
+    w.fake.install_agent(&w.app, "@acme/agent");
+
     let mut draft = w.registry_body(json!({"topic": "x"}));
     draft["source"]["stage"] = json!("draft");
     let draft = w.register(draft).await.json();

@@ -296,12 +296,9 @@ async fn input_is_validated_and_versions_are_resolved() {
         )
         .await;
     assert_eq!(unknown_version.status, 404);
-    assert_eq!(
-        w.post("/api/agents/@acme/nope/run", "{}", None)
-            .await
-            .status,
-        404
-    );
+    let unknown_agent = w.post("/api/agents/@acme/nope/run", "{}", None).await;
+    assert_eq!(unknown_agent.status, 404);
+    assert_eq!(unknown_agent.json()["code"], "agent_not_found");
 
     // A draft-only agent needs ?version=draft; the draft has no required input.
     w.fake
@@ -487,4 +484,54 @@ async fn injected_faults_fire_on_run_routes_first_n_times() {
     let second = w.post("/api/agents/@acme/agent/run", body, Some("k")).await;
     assert_eq!(second.status, 201);
     assert_eq!(w.fake.runs().len(), 1);
+}
+
+#[tokio::test]
+async fn output_is_validated_against_the_manifest_output_schema() {
+    let w = world();
+    w.fake.publish_agent(
+        &w.app,
+        agent_afps(
+            "@acme/typed",
+            "1.0.0",
+            json!({"output": {"schema": {"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]}}}),
+            "Summarise",
+        ),
+    );
+    let run = |output: Option<Value>| {
+        w.fake
+            .script_runs("@acme/typed", RunScript::success(output));
+        async {
+            let id = w.post("/api/agents/@acme/typed/run", "", None).await.json()["id"]
+                .as_str()
+                .expect("id")
+                .to_owned();
+            (
+                w.fake
+                    .wait_for_run(&id, Duration::from_secs(5))
+                    .expect("run"),
+                id,
+            )
+        }
+    };
+    let (wrong, id) = run(Some(json!({"other": 1}))).await;
+    assert_eq!(wrong.status, "failed");
+    assert_eq!(
+        wrong.error.as_deref(),
+        Some("Output validation failed: Field 'summary': must have required property 'summary'")
+    );
+    let rows = w.fake.run_logs(&id);
+    assert!(
+        rows.iter()
+            .any(|r| r["event"] == "output_validation" && r["data"]["valid"] == false)
+    );
+    let (missing, _) = run(None).await;
+    assert!(
+        missing
+            .error
+            .unwrap_or_default()
+            .starts_with("Agent finished without calling the required `output` tool.")
+    );
+    let (good, _) = run(Some(json!({"summary": "ok"}))).await;
+    assert_eq!(good.status, "success");
 }

@@ -179,6 +179,26 @@ impl Registry {
         Ok(agent)
     }
 
+    /// `requireAgent`: the agent, in the org and installed in the app, or
+    /// 404 `agent_not_found` either way.
+    pub(crate) fn require_agent(
+        &self,
+        org_id: &str,
+        app_id: &str,
+        id: &str,
+    ) -> Result<&PackageRecord, Problem> {
+        self.get(org_id, id)
+            .filter(|p| p.kind == "agent" && p.install(app_id).is_some())
+            .ok_or_else(|| {
+                Problem::new(
+                    404,
+                    "agent_not_found",
+                    "Agent Not Found",
+                    format!("Agent '{id}' not found"),
+                )
+            })
+    }
+
     /// Publish every package of `bundle` into `org` (root installed in
     /// `app`). A `(id, version)` already published with other content is
     /// `bundle_conflict`; the same content again is reused.
@@ -400,7 +420,7 @@ fn dependencies(manifest: &Map<String, Value>) -> Value {
 pub(crate) fn agent_detail(state: &State, scope: &AppScope, id: &str) -> Result<Response, Problem> {
     let agent = state
         .registry
-        .installed_agent(&scope.org_id, &scope.app_id, id)?;
+        .require_agent(&scope.org_id, &scope.app_id, id)?;
     let m = agent.draft_manifest();
     let (s, _) = agent.id.split_once('/').unwrap_or((&agent.id, ""));
     let last_run = state.runs.last_run(&scope.app_id, id);
@@ -441,7 +461,7 @@ pub(crate) fn agent_versions(
 ) -> Result<Response, Problem> {
     let agent = state
         .registry
-        .installed_agent(&scope.org_id, &scope.app_id, id)?;
+        .require_agent(&scope.org_id, &scope.app_id, id)?;
     let mut versions: Vec<&PublishedVersion> = agent.versions.iter().collect();
     versions.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
     let rows: Vec<Value> = versions

@@ -80,6 +80,9 @@ fn prepare(
     let state = lock(shared);
     let caller = authenticate(&state, req)?;
     let org_id = org_context(&state, req, &caller)?;
+    if let Some(run_id) = req.header("x-run-id").filter(|v| !v.is_empty()) {
+        check_run_attribution(&state, req, &caller, &org_id, run_id)?;
+    }
     if req.body.is_empty() {
         return Err(Problem::invalid_request("Request body is empty"));
     }
@@ -115,6 +118,42 @@ fn prepare(
         api_shape,
         api_key: preset.api_key.clone(),
     })
+}
+
+/// `assertRunAttributable`: an `X-Run-Id` must name an active run of the
+/// organization (and application, when one is given) that a JWT caller owns.
+fn check_run_attribution(
+    state: &super::state::State,
+    req: &ParsedRequest,
+    caller: &super::state::Caller,
+    org_id: &str,
+    run_id: &str,
+) -> Result<(), Problem> {
+    let not_found = || Problem::not_found(format!("run {run_id} not found"));
+    let run = state
+        .runs
+        .get(run_id)
+        .filter(|r| r.org_id == org_id)
+        .ok_or_else(not_found)?;
+    let app = caller
+        .api_key
+        .as_ref()
+        .map(|k| k.app_id.as_str())
+        .or_else(|| req.header("x-application-id"));
+    if app.is_some_and(|app| app != run.app_id) {
+        return Err(not_found());
+    }
+    if caller.api_key.is_none() && run.user_id.as_deref() != Some(caller.user_id.as_str()) {
+        return Err(Problem::forbidden(
+            "X-Run-Id does not reference a run owned by the calling user",
+        ));
+    }
+    if run.is_terminal() {
+        return Err(Problem::invalid_request(format!(
+            "run {run_id} is no longer active"
+        )));
+    }
+    Ok(())
 }
 
 /// The proxy route; `None` for paths it does not serve (they 404).
@@ -186,6 +225,62 @@ async fn send(req: &ParsedRequest, forward: Forward) -> Result<Response, Problem
         }
     }
     Ok(response)
+}
+
+/// `PUT /api/models/default {"modelId": <id|null>}`: the org's default
+/// preset; answers the new default model, or 204 when none remains.
+pub(crate) fn set_default(
+    state: &mut super::state::State,
+    req: &ParsedRequest,
+) -> Result<Response, Problem> {
+    let caller = authenticate(state, req)?;
+    let org_id = org_context(state, req, &caller)?;
+    if !state
+        .role_in(&org_id, &caller.user_id)
+        .is_some_and(|r| r.is_admin())
+        && caller.api_key.is_none()
+    {
+        return Err(Problem::forbidden("Insufficient permissions"));
+    }
+    let body = super::routes::json_object(req)?;
+    let model_id = match body.get("modelId") {
+        Some(Value::Null) => None,
+        Some(Value::String(id)) => Some(id.clone()),
+        _ => {
+            return Err(Problem::validation_failed(
+                "modelId",
+                "Expected string or null",
+            ));
+        }
+    };
+    let models = state.models.entry(org_id).or_default();
+    if let Some(id) = &model_id
+        && !models
+            .iter()
+            .any(|m| m.get("id").and_then(Value::as_str) == Some(id))
+    {
+        return Err(Problem::not_found(format!("Model '{id}' not found")));
+    }
+    for model in models.iter_mut() {
+        let is_default =
+            model_id.is_some() && model.get("id").and_then(Value::as_str) == model_id.as_deref();
+        if let Some(map) = model.as_object_mut() {
+            map.insert("is_default".into(), json!(is_default));
+        }
+    }
+    Ok(
+        match models
+            .iter()
+            .find(|m| m.get("is_default") == Some(&json!(true)))
+        {
+            Some(model) => super::routes::json_response(StatusCode::OK, model),
+            None => {
+                let mut response = Response::new(Body::empty());
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                response
+            }
+        },
+    )
 }
 
 fn provider_of(api_shape: &str) -> &'static str {

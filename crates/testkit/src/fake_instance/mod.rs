@@ -39,7 +39,8 @@
 //! bundle download `GET /api/agents/@s/n/bundle` with exact versions,
 //! dist-tags and node-semver ranges, SRI and version headers; run-config
 //! `GET /api/applications/{app}/packages/@s/n/run-config` and its setters;
-//! model presets in `/api/models` (`is_default`) backed by the LLM proxy
+//! model presets in `/api/models` (`is_default`, `PUT /api/models/default`)
+//! backed by the LLM proxy
 //! `POST /api/llm-proxy/{openai-completions/v1/chat/completions,
 //! anthropic-messages/v1/messages, mistral-conversations/v1/chat/completions}`
 //! (preset id swapped for the real model, real key injected, upstream reply
@@ -48,7 +49,8 @@
 //! `GET /api/runs/{id}[?wait=]`, `GET /api/runs/{id}/logs` with
 //! `since`/`level`/`limit`, `POST /api/runs/{id}/cancel`, `GET /api/runs`,
 //! `GET /api/agents/@s/n/runs`), simulated from a [`RunScript`] that appends
-//! `run_logs` rows over time and ends as the platform's finalize does;
+//! `run_logs` rows over time and ends as the platform's finalize does
+//! (output-schema validation, zero-token success recorded `failed`);
 //! reported runs (`POST /api/runs/remote` with strict body and validated
 //! input, signed CloudEvents at `POST /api/runs/{id}/events` in sequence
 //! order with buffering and replay acknowledgement, `…/events/heartbeat`,

@@ -164,6 +164,7 @@ fn route(
     let app = |state: &State| app_scope(state, req);
     Some(match (method, segments) {
         ("GET", ["api", "agents"]) => app(state).map(|scope| agents::list_agents(state, &scope)),
+        ("PUT", ["api", "models", "default"]) => llm_proxy::set_default(state, req),
         ("GET", ["api", "packages", "agents", s, n]) => {
             let id = scoped_id(s, n)?;
             app(state).and_then(|scope| agents::agent_detail(state, &scope, &id))

@@ -18,7 +18,7 @@ use super::agents::export_version;
 use super::platform::{AppScope, Perm, require_perm};
 use super::routes::{ParsedRequest, json_object, json_response};
 use super::runs::{
-    RunRecord, Terminal, effective_input, input_errors, input_schema, runner_context,
+    RunRecord, Terminal, effective_input, input_errors, input_schema, output_schema, runner_context,
 };
 use super::state::{Problem, State, iso, unix_now, uuid_v4};
 
@@ -170,7 +170,10 @@ pub(crate) fn register(
         ));
     }
 
-    let (package_id, version_label, input) = match source.get("kind").and_then(Value::as_str) {
+    let (package_id, version_label, input, output) = match source
+        .get("kind")
+        .and_then(Value::as_str)
+    {
         Some("registry") => {
             reject_unknown_keys(
                 source,
@@ -190,14 +193,30 @@ pub(crate) fn register(
                 Some(Value::String(s)) => Some(s.clone()),
                 Some(_) => return Err(validation("source.spec", "Expected string")),
             };
-            let agent =
-                state
-                    .registry
-                    .installed_agent(&scope.org_id, &scope.app_id, &package_id)?;
+            if stage == "draft" && spec.is_some() {
+                return Err(Problem::new(
+                    400,
+                    "draft_with_spec",
+                    "Conflicting Source",
+                    "stage: 'draft' cannot be combined with a spec — drafts have no published id",
+                ));
+            }
+            let agent = registry_agent(state, scope, &package_id)?;
             let (manifest, label) = if stage == "draft" {
                 (agent.draft_manifest().clone(), "draft".to_owned())
             } else {
                 let version = export_version(agent, &scope.app_id, spec.as_deref())?;
+                if version.yanked {
+                    return Err(Problem::new(
+                        410,
+                        "version_yanked",
+                        "Version Yanked",
+                        format!(
+                            "Version '{}' of '{package_id}' has been yanked",
+                            version.version
+                        ),
+                    ));
+                }
                 (
                     version.bundle.root_package().manifest.clone(),
                     version.version.clone(),
@@ -221,7 +240,7 @@ pub(crate) fn register(
                     format!("{field}: {message}"),
                 ));
             }
-            (package_id, Some(label), input)
+            (package_id, Some(label), input, output_schema(&manifest))
         }
         Some("inline") => {
             reject_unknown_keys(source, &["kind", "manifest", "prompt"], "source")?;
@@ -240,7 +259,7 @@ pub(crate) fn register(
                 ));
             }
             let shadow = format!("@inline/r-{}", &uuid_v4()[..8]);
-            (shadow, None, input)
+            (shadow, None, input, output_schema(manifest))
         }
         _ => {
             return Err(validation(
@@ -281,6 +300,7 @@ pub(crate) fn register(
         context_snapshot,
         dependency_overrides,
         run_number: state.runs.next_run_number(&scope.app_id, &package_id),
+        output_schema: output,
         sink: Some(Sink {
             secret: secret.clone(),
             expires_at,
@@ -305,6 +325,39 @@ pub(crate) fn register(
             "expiresAt": iso(expires_at),
         }),
     ))
+}
+
+/// `resolveRegistryAgent`'s lookup: 404 `package_not_found` outside the
+/// organization, 404 `package_not_installed_in_app` outside the application.
+fn registry_agent<'a>(
+    state: &'a State,
+    scope: &AppScope,
+    package_id: &str,
+) -> Result<&'a super::agents::PackageRecord, Problem> {
+    let agent = state
+        .registry
+        .get(&scope.org_id, package_id)
+        .ok_or_else(|| {
+            Problem::new(
+                404,
+                "package_not_found",
+                "Package Not Found",
+                format!("Package '{package_id}' not found in this organization"),
+            )
+        })?;
+    if agent.install(&scope.app_id).is_none() {
+        let app = &scope.app_id;
+        return Err(Problem::new(
+            404,
+            "package_not_installed_in_app",
+            "Package Not Installed",
+            format!(
+                "Package '{package_id}' exists in this organization but is not installed in application '{app}'. \
+                 Install it via POST /api/applications/{app}/packages, or pick a different application."
+            ),
+        ));
+    }
+    Ok(agent)
 }
 
 /// `PATCH /api/runs/{id}/sink/extend {"ttl_seconds"}`.

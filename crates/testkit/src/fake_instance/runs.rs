@@ -224,6 +224,8 @@ pub(crate) struct RunRecord {
     pub run_number: u64,
     /// Sink of a reported run (`POST /api/runs/remote`).
     pub sink: Option<Sink>,
+    /// `manifest.output.schema` of the definition the run executed.
+    pub output_schema: Option<Map<String, Value>>,
 }
 
 impl RunRecord {
@@ -453,6 +455,30 @@ impl RunStore {
                 .clone()
                 .unwrap_or_else(|| json!({ "input_tokens": 0, "output_tokens": 0 })),
         };
+        let mut output_errors = None;
+        if status == "success"
+            && let Some(schema) = &run.output_schema
+        {
+            let emitted = terminal.output.as_ref().and_then(Value::as_object);
+            let errors: Vec<String> = input_errors(schema, &emitted.cloned().unwrap_or_default())
+                .into_iter()
+                .map(|(field, message)| format!("Field '{field}': {message}"))
+                .collect();
+            if !errors.is_empty() {
+                let missing = errors.join("; ");
+                status = "failed".into();
+                error = Some(if emitted.is_some() {
+                    format!("Output validation failed: {missing}")
+                } else {
+                    format!(
+                        "Agent finished without calling the required `output` tool. This agent \
+                         declares an output schema, so it must call `output` exactly once before \
+                         finishing with all required fields (missing: {missing})."
+                    )
+                });
+                output_errors = Some(errors);
+            }
+        }
         let tokens = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
         if status == "success" && tokens("input_tokens") == 0 && tokens("output_tokens") == 0 {
             status = "failed".into();
@@ -478,6 +504,18 @@ impl RunStore {
         if let Some(sink) = run.sink.as_mut() {
             sink.closed = true;
         }
+        if let Some(errors) = output_errors {
+            let data = json!({ "valid": false, "errors": errors });
+            self.append_log(
+                run_id,
+                "system",
+                "output_validation",
+                None,
+                Some(data),
+                "error",
+                now,
+            );
+        }
         if status == "success"
             && let Some(result) = result
         {
@@ -502,6 +540,11 @@ impl RunStore {
 }
 
 // ── input resolution ─────────────────────────────────────────────────────
+
+/// The output schema of a manifest (`manifest.output.schema`).
+pub(crate) fn output_schema(manifest: &Map<String, Value>) -> Option<Map<String, Value>> {
+    manifest.get("output")?.get("schema")?.as_object().cloned()
+}
 
 /// The input schema of a manifest (`manifest.input.schema`).
 pub(crate) fn input_schema(manifest: &Map<String, Value>) -> Option<&Map<String, Value>> {
@@ -721,8 +764,7 @@ fn start_run(
     }
     let agent = state
         .registry
-        .installed_agent(&scope.org_id, &scope.app_id, id)
-        .map_err(|_| Problem::not_found(format!("Agent '{id}' not found")))?;
+        .require_agent(&scope.org_id, &scope.app_id, id)?;
     require_perm(state, scope, Perm::AgentsRun)?;
     let (manifest, version_label) = run_definition(agent, req.query_param("version"))?;
     let install = agent.install(&scope.app_id).cloned().unwrap_or_default();
@@ -786,6 +828,7 @@ fn start_run(
             .filter(|v| v.as_object().is_some_and(|m| !m.is_empty())),
         run_number: state.runs.next_run_number(&scope.app_id, id),
         sink: None,
+        output_schema: output_schema(&manifest),
     };
     let dto = run.to_json(state);
     state.runs.runs.push(run);
@@ -1139,8 +1182,7 @@ pub(crate) fn list_agent_runs(
 ) -> Result<Response, Problem> {
     state
         .registry
-        .installed_agent(&scope.org_id, &scope.app_id, id)
-        .map_err(|_| Problem::not_found(format!("Agent '{id}' not found")))?;
+        .require_agent(&scope.org_id, &scope.app_id, id)?;
     let (limit, offset) = page(req, 50);
     let runs: Vec<&RunRecord> = state
         .runs
