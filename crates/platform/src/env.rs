@@ -2,6 +2,7 @@
 //! start-up so code below never reads the process environment behind the
 //! caller's back (and tests can build one by hand).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Default)]
@@ -17,6 +18,43 @@ pub struct Env {
     pub allow_plaintext_tokens: bool,
     /// `APPSTRATE_CLI_NO_OPEN=1`.
     pub no_open: bool,
+    /// Every other variable, for commands with many of their own (`run`
+    /// reads model keys, defaults for its flags, limits).
+    pub vars: Vars,
+}
+
+/// Environment variables by name. Values may be secrets (API keys), so a
+/// debug print shows the names only.
+#[derive(Clone, Default)]
+pub struct Vars(BTreeMap<String, String>);
+
+impl Vars {
+    /// The variables of this process (those that are valid UTF-8).
+    pub fn from_process() -> Self {
+        Vars(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+        )
+    }
+
+    /// A value that is set and not blank.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
+    }
+
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.0.insert(name.to_string(), value.to_string());
+    }
+}
+
+impl std::fmt::Debug for Vars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
 }
 
 fn non_empty(name: &str) -> Option<String> {
@@ -37,7 +75,13 @@ impl Env {
             allow_plaintext_tokens: std::env::var("APPSTRATE_ALLOW_PLAINTEXT_TOKENS").as_deref()
                 == Ok("1"),
             no_open: std::env::var("APPSTRATE_CLI_NO_OPEN").as_deref() == Ok("1"),
+            vars: Vars::from_process(),
         }
+    }
+
+    /// A variable that is set and not blank.
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars.get(name)
     }
 
     fn home(&self) -> PathBuf {

@@ -5,6 +5,8 @@
 //! Nothing here prints: functions return values or `PlatformError`s and the
 //! binary decides what the user sees.
 
+pub mod access;
+pub mod agents;
 pub mod api;
 pub mod auth;
 pub mod config;

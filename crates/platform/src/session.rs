@@ -238,6 +238,20 @@ impl Session {
         Ok(record)
     }
 
+    /// The token to retry with after the instance rejected `rejected` with a
+    /// 401: the one another process stored meanwhile, else a fresh one
+    /// (refresh serialised across processes). For callers that send their
+    /// own requests (streamed downloads).
+    pub async fn token_after_rejection(&self, rejected: &str) -> Result<Zeroizing<String>> {
+        let stored = self.load_tokens().await?;
+        if stored.access_token.as_str() != rejected
+            && stored.expires_at - now_ms() > PROACTIVE_REFRESH_MS
+        {
+            return Ok(stored.access_token);
+        }
+        Ok(self.refresh_serialised(rejected).await?.access_token)
+    }
+
     fn build(
         &self,
         instance: &str,
