@@ -30,12 +30,47 @@
 //! `GET/DELETE /api/orgs/{orgId}/cli-sessions[/{familyId}]`. Errors are
 //! problem+json outside `/api/auth`, `{error, error_description}` inside.
 //!
+//! The agent and run side of the platform (see [`FakeInstance`] for the
+//! hooks that drive it): API keys (`ask_…`, pinned to an org and an app);
+//! the package registry with drafts, published versions, dist-tags, yanks
+//! and per-application installs (`GET /api/agents`,
+//! `GET /api/packages/agents/@s/n[/versions]`,
+//! `POST /api/packages/import-bundle`, `POST /api/applications/{app}/packages`);
+//! bundle download `GET /api/agents/@s/n/bundle` with exact versions,
+//! dist-tags and node-semver ranges, SRI and version headers; run-config
+//! `GET /api/applications/{app}/packages/@s/n/run-config` and its setters;
+//! model presets in `/api/models` (`is_default`) backed by the LLM proxy
+//! `POST /api/llm-proxy/{openai-completions/v1/chat/completions,
+//! anthropic-messages/v1/messages, mistral-conversations/v1/chat/completions}`
+//! (preset id swapped for the real model, real key injected, upstream reply
+//! streamed back; no `/responses` route); platform-executed runs
+//! (`POST /api/agents/@s/n/run` with input validation and `Idempotency-Key`,
+//! `GET /api/runs/{id}[?wait=]`, `GET /api/runs/{id}/logs` with
+//! `since`/`level`/`limit`, `POST /api/runs/{id}/cancel`, `GET /api/runs`,
+//! `GET /api/agents/@s/n/runs`), simulated from a [`RunScript`] that appends
+//! `run_logs` rows over time and ends as the platform's finalize does;
+//! reported runs (`POST /api/runs/remote` with strict body and validated
+//! input, signed CloudEvents at `POST /api/runs/{id}/events` in sequence
+//! order with buffering and replay acknowledgement, `…/events/heartbeat`,
+//! `…/events/finalize`, 410 `run_sink_closed` afterwards,
+//! `PATCH /api/runs/{id}/sink/extend`).
+//!
 //! Not implemented: rate limiting (inject [`Fault::rate_limited`] instead).
 
+mod agents;
+mod api_keys;
 mod auth;
+mod credential_proxy;
 mod faults;
 mod jwt;
+mod llm_proxy;
+mod multipart;
+mod platform;
+mod reported_runs;
 mod routes;
+mod run_config;
+mod runs;
+mod semver;
 mod server;
 mod state;
 
@@ -47,9 +82,12 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+pub use agents::{BundleTamper, PublishedAgent, agent_afps};
 pub use faults::{Fault, FaultAction};
 pub use jwt::{decode_claims, verify_es256};
 pub use p256::ecdsa::VerifyingKey;
+pub use run_config::RunConfig;
+pub use runs::{RunInfo, RunScript, ScriptedRow};
 
 use server::{Shared, lock};
 use state::{Config, DeviceMetadata, DeviceStatus, FamilyOrigin, State, User, random_alnum};
@@ -298,6 +336,34 @@ impl FakeInstanceBuilder {
 }
 
 /// A running fake instance. Cheap to query from any thread; stops on drop.
+///
+/// Test-facing API beyond users, orgs, sessions and faults (signatures are
+/// kept stable for the tests that use them):
+///
+/// * API keys: [`add_api_key`](Self::add_api_key)`(user, org, app) -> String`,
+///   [`revoke_api_key`](Self::revoke_api_key).
+/// * Registry: [`agent_afps`]`(id, version, manifest_extra, prompt) -> Vec<u8>`
+///   builds a package; [`publish_agent`](Self::publish_agent)`(app, bytes) ->
+///   PublishedAgent`, [`set_draft`](Self::set_draft)`(app, bytes) -> id`,
+///   [`set_dist_tag`](Self::set_dist_tag), [`yank_version`](Self::yank_version),
+///   [`install_agent`](Self::install_agent), [`uninstall_agent`](Self::uninstall_agent),
+///   [`tamper_bundle_headers`](Self::tamper_bundle_headers)`(BundleTamper)`,
+///   [`agent_bundle_bytes`](Self::agent_bundle_bytes)`(id, version|"draft")`.
+/// * Run-config: [`set_run_config`](Self::set_run_config)`(app, agent, RunConfig)`,
+///   [`run_config`](Self::run_config).
+/// * Models and the LLM proxy: [`add_model_preset`](Self::add_model_preset)`(org,
+///   label, api_shape, upstream_base_url, real_model_id, is_default) -> preset id`,
+///   [`preset_api_key`](Self::preset_api_key), [`set_preset_api_key`](Self::set_preset_api_key).
+/// * Platform runs: [`script_runs`](Self::script_runs)`(agent, RunScript)`,
+///   [`runs`](Self::runs)`() -> Vec<RunInfo>`, [`run`](Self::run),
+///   [`run_logs`](Self::run_logs)`(run) -> Vec<Value>`,
+///   [`wait_for_run`](Self::wait_for_run)`(run, timeout) -> Option<RunInfo>`.
+///   Faults ([`Fault`]`::…(path).times(n)`) apply to these routes too.
+/// * Reported runs: [`reported_events`](Self::reported_events)`(run) -> Vec<Value>`
+///   (accepted CloudEvents), [`reported_finalize`](Self::reported_finalize),
+///   [`reported_heartbeats`](Self::reported_heartbeats),
+///   [`fail_event_ingestion`](Self::fail_event_ingestion)`(times, status)`,
+///   [`fail_finalize`](Self::fail_finalize)`(times, status)`, [`expire_sink`](Self::expire_sink).
 pub struct FakeInstance {
     url: String,
     shared: Shared,

@@ -17,6 +17,8 @@ pub(crate) struct ParsedRequest {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    /// Raw query string, without `?`.
+    pub query: Option<String>,
     pub peer_ip: String,
     pub request_id: String,
 }
@@ -25,6 +27,13 @@ impl ParsedRequest {
     /// A header value as text (`None` if absent or not visible ASCII).
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// First value of a query parameter, percent-decoded.
+    pub(crate) fn query_param(&self, name: &str) -> Option<String> {
+        form_urlencoded::parse(self.query.as_deref()?.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
     }
 }
 
@@ -39,6 +48,18 @@ pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
 }
 
 pub(crate) fn problem_response(problem: &Problem, request_id: &str) -> Response {
+    let body = problem_json(problem, request_id);
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = json_response(status, &body);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}
+
+/// The RFC 9457 body of a problem.
+pub(crate) fn problem_json(problem: &Problem, request_id: &str) -> Value {
     let mut body = json!({
         "type": format!("https://docs.appstrate.dev/errors/{}", problem.code.replace('_', "-")),
         "title": problem.title,
@@ -51,13 +72,10 @@ pub(crate) fn problem_response(problem: &Problem, request_id: &str) -> Response 
     if let (Some(param), Some(map)) = (problem.param, body.as_object_mut()) {
         map.insert("param".into(), json!(param));
     }
-    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = json_response(status, &body);
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
-    );
-    response
+    if let (Some(errors), Some(map)) = (&problem.errors, body.as_object_mut()) {
+        map.insert("errors".into(), errors.as_ref().clone());
+    }
+    body
 }
 
 /// The standard reason phrase, used as a problem `title` for injected faults.
@@ -68,7 +86,7 @@ pub(crate) fn reason_phrase(status: u16) -> &'static str {
         .unwrap_or("Error")
 }
 
-fn list(data: Vec<Value>) -> Value {
+pub(crate) fn list(data: Vec<Value>) -> Value {
     json!({ "object": "list", "data": data, "hasMore": false })
 }
 
@@ -161,12 +179,20 @@ fn route(state: &mut State, req: &ParsedRequest) -> Result<Response, Problem> {
     }
 }
 
-fn authenticate(state: &State, req: &ParsedRequest) -> Result<Caller, Problem> {
+pub(crate) fn authenticate(state: &State, req: &ParsedRequest) -> Result<Caller, Problem> {
     state.authenticate(req.header("authorization"))
 }
 
-/// `requireOrgContext`: `X-Org-Id` present and the caller a member.
-fn org_context(state: &State, req: &ParsedRequest, caller: &Caller) -> Result<String, Problem> {
+/// `requireOrgContext`: `X-Org-Id` present and the caller a member; an API
+/// key pins its own organization instead.
+pub(crate) fn org_context(
+    state: &State,
+    req: &ParsedRequest,
+    caller: &Caller,
+) -> Result<String, Problem> {
+    if let Some(key) = &caller.api_key {
+        return super::api_keys::pinned_org(key, req.header("x-org-id"));
+    }
     let org_id = req
         .header("x-org-id")
         .map(str::trim)
@@ -212,7 +238,7 @@ fn profile(state: &State, caller: &Caller) -> Result<Response, Problem> {
 }
 
 /// A JSON object body, or the problem the platform's `readJsonBody` raises.
-fn json_object(req: &ParsedRequest) -> Result<serde_json::Map<String, Value>, Problem> {
+pub(crate) fn json_object(req: &ParsedRequest) -> Result<serde_json::Map<String, Value>, Problem> {
     match serde_json::from_slice::<Value>(&req.body) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(Problem::validation_failed("body", "Expected object")),

@@ -22,7 +22,7 @@ use tower_service::Service as _;
 use super::faults::FaultAction;
 use super::routes::{ParsedRequest, problem_response};
 use super::state::{Problem, State, random_alnum};
-use super::{RecordedRequest, auth, routes};
+use super::{RecordedRequest, auth, platform, routes};
 
 /// Largest request body the fake reads (the platform caps bodies too).
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -113,6 +113,7 @@ async fn handle(
         path: parts.uri.path().to_owned(),
         headers: parts.headers.clone(),
         body: body.to_vec(),
+        query: parts.uri.query().map(str::to_owned),
         peer_ip: connection
             .as_ref()
             .map(|c| c.peer.ip().to_string())
@@ -188,6 +189,9 @@ async fn handle(
         }
     }
 
+    if let Some(response) = platform::handle(&shared, &parsed).await {
+        return with_request_id(response, &request_id);
+    }
     let response = {
         let mut state = lock(&shared);
         match auth::handle(&mut state, &parsed) {

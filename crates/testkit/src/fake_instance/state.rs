@@ -178,6 +178,8 @@ pub(crate) struct Problem {
     pub title: &'static str,
     pub detail: String,
     pub param: Option<&'static str>,
+    /// RFC 9457 `errors[]` (field-level failures), when the platform sends one.
+    pub errors: Option<Box<Value>>,
 }
 
 impl Problem {
@@ -193,6 +195,7 @@ impl Problem {
             title,
             detail: detail.into(),
             param: None,
+            errors: None,
         }
     }
     pub(crate) fn invalid_request(detail: impl Into<String>) -> Self {
@@ -232,6 +235,8 @@ pub(crate) struct TokenGrant {
 #[derive(Clone, Debug)]
 pub(crate) struct Caller {
     pub user_id: String,
+    /// Set when the bearer was an API key: the org and app it is pinned to.
+    pub api_key: Option<super::api_keys::ApiKeyScope>,
 }
 
 pub(crate) struct State {
@@ -251,6 +256,10 @@ pub(crate) struct State {
     pub requests: Vec<RecordedRequest>,
     pub faults: Vec<Fault>,
     pub openapi: Option<Vec<u8>>,
+    pub api_keys: super::api_keys::ApiKeys,
+    pub registry: super::agents::Registry,
+    pub runs: super::runs::RunStore,
+    pub llm: super::llm_proxy::Presets,
     last_timestamp: OffsetDateTime,
 }
 
@@ -273,6 +282,10 @@ impl State {
             requests: Vec::new(),
             faults: Vec::new(),
             openapi: None,
+            api_keys: Default::default(),
+            registry: Default::default(),
+            runs: Default::default(),
+            llm: Default::default(),
             last_timestamp: OffsetDateTime::UNIX_EPOCH,
         }
     }
@@ -742,6 +755,11 @@ impl State {
             })
             .map(str::trim)
             .ok_or_else(invalid)?;
+        if token.starts_with(super::api_keys::API_KEY_PREFIX) {
+            return self
+                .api_keys
+                .authenticate(token, |id| self.user(id).is_some());
+        }
         let claims = self.signer.verify(token).ok_or_else(invalid)?;
         let exp = claims
             .get("exp")
@@ -774,6 +792,7 @@ impl State {
         }
         Ok(Caller {
             user_id: user_id.to_owned(),
+            api_key: None,
         })
     }
 
