@@ -37,6 +37,14 @@ pub fn author_defaults(manifest: &Map<String, Value>) -> Map<String, Value> {
     out
 }
 
+/// The first caller key that names a locked field.
+pub fn locked_field_set(caller: &Map<String, Value>, locked: &[String]) -> Option<String> {
+    caller
+        .keys()
+        .find(|k| locked.iter().any(|l| l == *k))
+        .cloned()
+}
+
 /// Shallow merge, lowest layer first; every key the caller gives wins
 /// (`null` and `""` included) unless it names a locked field.
 pub fn layer_input(
@@ -46,11 +54,8 @@ pub fn layer_input(
 ) -> Result<Map<String, Value>, LockedField> {
     let mut input = defaults;
     if let Some(inherited) = inherited {
-        if let Some(key) = caller
-            .keys()
-            .find(|k| inherited.locked_fields.iter().any(|l| l == *k))
-        {
-            return Err(LockedField(key.clone()));
+        if let Some(key) = locked_field_set(&caller, &inherited.locked_fields) {
+            return Err(LockedField(key));
         }
         for (key, value) in &inherited.values {
             input.insert(key.clone(), value.clone());

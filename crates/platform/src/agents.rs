@@ -102,11 +102,8 @@ fn bundle_error(
         .as_ref()
         .and_then(|p| p.get("code"))
         .and_then(Value::as_str);
-    let api = |message: String| PlatformError::Api {
-        status: status.as_u16(),
-        message,
-        body: problem.clone(),
-    };
+    // The sentences are complete: no `API error (…)` framing.
+    let api = PlatformError::Other;
     if status == reqwest::StatusCode::NOT_FOUND {
         if code == Some("agent_not_installed_in_app") {
             return api(format!(

@@ -4,15 +4,18 @@
 //! to `appstrate_agent`, show the events, write `--output`, and exit 1
 //! unless the run succeeded.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use appstrate_afps::{ExecutionContext, Limits};
 use appstrate_agent::events::new_cli_run_id;
-use appstrate_agent::input::{InheritedInput, author_defaults, layer_input};
+use appstrate_agent::input::{
+    InheritedInput, LockedField, author_defaults, layer_input, locked_field_set,
+};
 use appstrate_agent::model::RetryPolicy;
 use appstrate_agent::plan::RunPlan;
 use appstrate_agent::sink::{ConsoleSink, JsonlSink, Sink};
+use appstrate_platform::PlatformError;
 use appstrate_platform::access::PlatformAccess;
 use appstrate_platform::agents::{RunConfig, run_config};
 
@@ -55,17 +58,44 @@ pub async fn run(
         None
     };
     check_report(ctx, &args, &settings, access.is_some())?;
+    // A run by id needs the instance and a pinned application.
+    let origin = match (&source, &access) {
+        (Source::File(path), _) => Origin::File(path),
+        (Source::Agent(_), None) => {
+            return Err(CliError::user(
+                "Running an agent by id requires a logged-in profile or an API key",
+            )
+            .with_hint(sign_in_hint()));
+        }
+        (Source::Agent(agent), Some(access)) => Origin::Agent {
+            agent,
+            access,
+            app: access.require_application()?.to_string(),
+        },
+    };
 
-    let inherited = match (&source, &access) {
-        (Source::Agent(agent), Some(access)) if !args.no_inherit => {
-            let app = access.require_application()?;
+    let inherited = match &origin {
+        Origin::Agent { agent, access, app } if !args.no_inherit => {
             run_config(access, app, &agent.id).await.map_err(|e| {
-                CliError::from(e)
-                    .with_hint("pass --no-inherit to run without the agent's stored configuration")
+                let signing_in = matches!(e, PlatformError::Auth(_));
+                let err = CliError::from(e);
+                if signing_in {
+                    err
+                } else {
+                    err.with_hint(
+                        "pass --no-inherit to run without the agent's stored configuration",
+                    )
+                }
             })?
         }
         _ => None,
     };
+    // A locked field fails before anything is downloaded.
+    if let Some(config) = &inherited
+        && let Some(field) = locked_field_set(&inputs.caller_input, &config.locked_fields)
+    {
+        return Err(CliError::user(LockedField(field).to_string()));
+    }
 
     let mut model = match env_model {
         Some(model) => model,
@@ -93,14 +123,9 @@ pub async fn run(
     }
 
     let limits = Limits::from_lookup(|name| env.var(name).map(str::to_string));
-    let loaded = match &source {
-        Source::File(path) => bundle_source::read_file(path, &limits)?,
-        Source::Agent(agent) => {
-            let access = access.as_ref().ok_or_else(|| {
-                CliError::user("Running an agent by id requires a logged-in profile or an API key")
-                    .with_hint(sign_in_hint())
-            })?;
-            access.require_application()?;
+    let loaded = match origin {
+        Origin::File(path) => bundle_source::read_file(path, &limits)?,
+        Origin::Agent { agent, access, .. } => {
             // An explicit @spec wins over the application's version pin.
             let spec = agent
                 .spec
@@ -191,6 +216,16 @@ pub async fn run(
 enum Source {
     File(PathBuf),
     Agent(AgentRef),
+}
+
+/// Where the bundle comes from, with what a download needs.
+enum Origin<'a> {
+    File(&'a Path),
+    Agent {
+        agent: &'a AgentRef,
+        access: &'a PlatformAccess,
+        app: String,
+    },
 }
 
 /// Status lines go to stderr, and only without `--json`.
