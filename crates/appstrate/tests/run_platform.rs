@@ -750,3 +750,60 @@ async fn a_platform_proxy_id_is_skipped_locally_with_a_warning() {
     );
     assert_eq!(p.server.requests().len(), 1);
 }
+
+/// Peak memory of a local run by id of a ~50 MB bundle (three 16.5 MB
+/// incompressible files in the root package, so nothing is materialised):
+/// `cargo nextest run -p appstrate --test run_platform --run-ignored only peak_memory`.
+/// Prints the figure and checks the download is not copied over and over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement; needs /usr/bin/time"]
+async fn peak_memory_of_a_local_run_by_id_with_a_50_mb_bundle() {
+    use appstrate_afps::{Bundle, package_from_files, writer::write_afps};
+    let p = Platform::new(vec![Reply::text("Done.")]).await;
+    let mut files = std::collections::BTreeMap::new();
+    files.insert(
+        "manifest.json".to_string(),
+        json!({"name": "@acme/big", "version": "1.0.0", "type": "agent", "schemaVersion": "1.0"})
+            .to_string()
+            .into_bytes(),
+    );
+    files.insert("prompt.md".to_string(), b"Big agent.\n".to_vec());
+    for i in 0..3 {
+        let data: Vec<u8> = (0..16_500_000).map(|_| rand::random::<u8>()).collect();
+        files.insert(format!("data/blob{i}.bin"), data);
+    }
+    let package = package_from_files(files).expect("package");
+    let bytes = write_afps(&Bundle::of_one(package)).expect("afps");
+    p.s.fake.set_draft(&p.s.acme_main, bytes);
+    let wire =
+        p.s.fake
+            .agent_bundle_bytes("@acme/big", "draft")
+            .expect("bytes")
+            .len();
+
+    let env = p.command();
+    let mut timed = Command::new("/usr/bin/time");
+    timed
+        .env_clear()
+        .envs(env.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .arg("-v")
+        .arg(assert_cmd::cargo::cargo_bin("appstrate"))
+        .args(["run", "@acme/big", "--local", "-q"]);
+    let o = output(timed).await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rss_kb: u64 = stderr(&o)
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .expect("time -v output");
+    println!(
+        "bundle on the wire: {:.1} MB; peak RSS of `run @acme/big --local`: {:.1} MB",
+        wire as f64 / 1e6,
+        rss_kb as f64 / 1024.0
+    );
+    assert!(wire > 49_000_000, "a ~50 MB bundle: {wire}");
+    assert!(rss_kb < 4 * wire as u64 / 1024, "peak RSS {rss_kb} kB");
+}
