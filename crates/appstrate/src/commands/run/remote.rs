@@ -57,7 +57,16 @@ pub async fn run(
             .or_else(|| ctx.env.var("APPSTRATE_PROXY").map(str::to_string)),
     };
     let spec = agent.spec.as_deref();
-    let run = match api.trigger(&agent.id, spec, &body, &run_id_key).await? {
+    // Claimed before the trigger: a signal that lands once the run exists
+    // waits in the channel for the follow loop (cancel or detach), none
+    // falls between the two.
+    let mut signals = crate::error::claim_signals();
+    let triggered = tokio::select! {
+        biased;
+        Some(signal) = signals.recv() => return Err(CliError::interrupted(signal)),
+        triggered = api.trigger(&agent.id, spec, &body, &run_id_key) => triggered?,
+    };
+    let run = match triggered {
         Ok(run) => run,
         Err(reply) => return Err(trigger_error(&reply, &agent.id, &run_id_key, &instance)),
     };
@@ -84,7 +93,6 @@ pub async fn run(
         eprintln!("→ dashboard: {url}");
     }
 
-    let mut signals = crate::error::claim_signals();
     let policy = SignalPolicy::resolve(
         settings.cancel_on_exit,
         args.json,
