@@ -1,4 +1,4 @@
-//! The RunEvents the loop emits (run.md §2.11, §3.2): every event is an
+//! The RunEvents the loop emits (docs/run.md "Events and the end of a run"): every event is an
 //! open JSON object stamped with `type`, `timestamp` (Unix ms) and `runId`.
 
 use serde_json::{Map, Value, json};
@@ -18,6 +18,15 @@ pub fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+/// A local run's id: `cli_<ms>_<8 base36 chars>`.
+pub fn new_cli_run_id() -> String {
+    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let tail: String = (0..8)
+        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
+        .collect();
+    format!("cli_{}_{tail}", now_ms())
 }
 
 impl Stamp {

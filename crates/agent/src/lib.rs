@@ -3,12 +3,15 @@
 //! loop, Pi's built-in tools and the runtime tools, and the sinks that show
 //! or ship RunEvents.
 //!
-//! Seams for later remote and platform-backed runs: [`sink::Sink`] (a
-//! platform sink joins the console one), [`model::ModelConfig`] (filled by
-//! env-mode resolution today, by a platform preset later).
+//! [`plan::RunPlan`] assembles one run from resolved values (model, bundle,
+//! context); [`input`] layers the input; [`sink::Sink`] is the seam a
+//! platform sink joins. See docs/run.md.
 
+pub mod creds;
 pub mod events;
+pub mod input;
 pub mod model;
+pub mod plan;
 pub mod remote;
 pub mod runner;
 pub mod sink;

@@ -1,4 +1,4 @@
-//! The agent loop (run.md §2.11): ask the model, run the tool calls of the
+//! The agent loop (docs/run.md "Events and the end of a run"): ask the model, run the tool calls of the
 //! turn in parallel, answer in call order, repeat; map everything to
 //! RunEvents; decide the verdict; fold the events into the RunResult.
 //!

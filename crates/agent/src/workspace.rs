@@ -1,6 +1,6 @@
 //! The run's workspace: a fresh temporary directory, removed when the
 //! [`Workspace`] is dropped (also when the run is aborted), with the
-//! bundle's skills materialised where the agent looks for them (§2.6).
+//! bundle's skills materialised where the agent looks for them (docs/run.md "Local runs").
 
 use std::path::{Path, PathBuf};
 

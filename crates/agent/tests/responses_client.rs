@@ -14,12 +14,8 @@ const KEY: &str = "sk-responses-secret-0123";
 
 fn client(server: &ModelServer, retries: u32) -> ModelClient {
     let config = ModelConfig {
-        api: ModelApi::OpenAiResponses,
-        model_id: "gpt-test".into(),
         base_url: Some(server.url()),
-        api_key: KEY.into(),
-        max_tokens: 8192,
-        context_window: 200_000,
+        ..ModelConfig::new(ModelApi::OpenAiResponses, "gpt-test", KEY)
     };
     let retry = RetryPolicy {
         max_retries: retries,

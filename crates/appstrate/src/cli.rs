@@ -50,7 +50,7 @@ pub enum Command {
     Completions(commands::completions::CompletionsArgs),
     /// Build, inspect, verify, sign and render AFPS packages
     Afps(commands::afps::AfpsArgs),
-    /// Run an agent package locally: the model loop, the tools, the events
+    /// Run an agent: by id on the platform, or on this machine (a package path, or --local)
     Run(commands::run::RunArgs),
     /// Pin and manage the organization of the active profile
     Org(commands::org::OrgArgs),

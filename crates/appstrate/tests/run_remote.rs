@@ -727,3 +727,39 @@ fn measure_latencies() {
         );
     }
 }
+
+#[test]
+fn a_signal_during_the_trigger_ends_the_command() {
+    let env = with_agent(json!({}));
+    env.fake.script_runs(AGENT, RunScript::default());
+    env.fake
+        .inject(Fault::delay(TRIGGER, Duration::from_secs(5)));
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("appstrate"));
+    for (k, v) in env.envs() {
+        cmd.env(k, v);
+    }
+    for k in SignedIn::REMOVED {
+        cmd.env_remove(k);
+    }
+    let child = cmd
+        .args(["run", AGENT])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while env.fake.requests_to("POST", TRIGGER).is_empty() {
+        assert!(Instant::now() < deadline, "trigger sent");
+        std::thread::sleep(ms(5));
+    }
+    let sent = Instant::now();
+    signal(&child, "INT");
+    let output = child.wait_with_output().expect("exit");
+    assert_eq!(output.status.code(), Some(130));
+    assert!(
+        sent.elapsed() < Duration::from_secs(3),
+        "did not wait for the trigger"
+    );
+    assert!(!stdout(&output).contains("[run"));
+}

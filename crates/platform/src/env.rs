@@ -2,10 +2,8 @@
 //! start-up so code below never reads the process environment behind the
 //! caller's back (and tests can build one by hand).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
-
-use crate::credential::ApiKey;
 
 #[derive(Debug, Clone, Default)]
 pub struct Env {
@@ -20,16 +18,43 @@ pub struct Env {
     pub allow_plaintext_tokens: bool,
     /// `APPSTRATE_CLI_NO_OPEN=1`.
     pub no_open: bool,
-    /// `APPSTRATE_API_KEY`: a headless `ask_…` key (its `Debug` is redacted).
-    pub api_key: Option<ApiKey>,
-    /// `APPSTRATE_INSTANCE`, `APPSTRATE_APP_ID`, `APPSTRATE_ORG_ID`: where an
-    /// API key acts (the profile fills what they leave unset).
-    pub instance: Option<String>,
-    pub application_id: Option<String>,
-    pub org_id: Option<String>,
-    /// `APPSTRATE_REMOTE_POLL_MS`: how often a remote run is polled
-    /// (default 1.5 s; tests shorten it).
-    pub remote_poll: Option<Duration>,
+    /// Every other variable, for commands with many of their own (`run`
+    /// reads model keys, defaults for its flags, limits).
+    pub vars: Vars,
+}
+
+/// Environment variables by name. Values may be secrets (API keys), so a
+/// debug print shows the names only.
+#[derive(Clone, Default)]
+pub struct Vars(BTreeMap<String, String>);
+
+impl Vars {
+    /// The variables of this process (those that are valid UTF-8).
+    pub fn from_process() -> Self {
+        Vars(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+        )
+    }
+
+    /// A value that is set and not blank.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
+    }
+
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.0.insert(name.to_string(), value.to_string());
+    }
+}
+
+impl std::fmt::Debug for Vars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
 }
 
 fn non_empty(name: &str) -> Option<String> {
@@ -50,15 +75,22 @@ impl Env {
             allow_plaintext_tokens: std::env::var("APPSTRATE_ALLOW_PLAINTEXT_TOKENS").as_deref()
                 == Ok("1"),
             no_open: std::env::var("APPSTRATE_CLI_NO_OPEN").as_deref() == Ok("1"),
-            api_key: non_empty("APPSTRATE_API_KEY").map(ApiKey::new),
-            instance: non_empty("APPSTRATE_INSTANCE"),
-            application_id: non_empty("APPSTRATE_APP_ID"),
-            org_id: non_empty("APPSTRATE_ORG_ID"),
-            remote_poll: non_empty("APPSTRATE_REMOTE_POLL_MS")
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .filter(|ms| *ms > 0)
-                .map(Duration::from_millis),
+            vars: Vars::from_process(),
         }
+    }
+
+    /// A variable that is set and not blank.
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars.get(name)
+    }
+
+    /// `APPSTRATE_REMOTE_POLL_MS`: how often a remote run is polled, when
+    /// set to a positive number of milliseconds (tests shorten it).
+    pub fn remote_poll(&self) -> Option<std::time::Duration> {
+        self.var("APPSTRATE_REMOTE_POLL_MS")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+            .map(std::time::Duration::from_millis)
     }
 
     fn home(&self) -> PathBuf {

@@ -5,10 +5,11 @@
 //! Nothing here prints: functions return values or `PlatformError`s and the
 //! binary decides what the user sees.
 
+pub mod access;
+pub mod agents;
 pub mod api;
 pub mod auth;
 pub mod config;
-pub mod credential;
 pub mod credentials;
 pub mod env;
 pub mod error;

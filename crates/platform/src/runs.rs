@@ -1,5 +1,5 @@
 //! Runs executed by the platform (docs/run.md, "Remote runs"): trigger,
-//! the run record, its log rows, cancel. Typed calls over a [`Credential`];
+//! the run record, its log rows, cancel. Typed calls over a [`PlatformAccess`];
 //! nothing here prints or loops forever.
 
 use std::time::Duration;
@@ -7,9 +7,9 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Map, Value};
 
-use crate::credential::Credential;
+use crate::access::{PlatformAccess, read_capped};
+use crate::agents::encode_component;
 use crate::error::{PlatformError, Result};
-use crate::session::RawResponse;
 
 /// Statuses after which a run never changes again.
 pub const TERMINAL_STATUSES: [&str; 4] = ["success", "failed", "timeout", "cancelled"];
@@ -21,29 +21,15 @@ pub const TRIGGER_RETRY_DELAYS: [Duration; 2] =
 /// Log pages followed per call through `hasMore` (a runaway guard).
 pub const MAX_LOG_PAGES: usize = 50;
 
-/// `@scope/name[@spec]` of an agent on the platform.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentRef {
-    /// With its `@`.
-    pub scope: String,
-    pub name: String,
-    /// `draft`, a version, a range or a dist-tag (`?version=`).
-    pub spec: Option<String>,
-}
+/// Larger replies are refused (a log page holds at most 1000 rows).
+const MAX_REPLY_BYTES: u64 = 16 * 1024 * 1024;
 
-impl AgentRef {
-    /// `@scope/name`.
-    pub fn id(&self) -> String {
-        format!("{}/{}", self.scope, self.name)
-    }
-
-    /// `@scope/name[@spec]`, as the user typed it.
-    pub fn label(&self) -> String {
-        match &self.spec {
-            Some(spec) => format!("{}@{spec}", self.id()),
-            None => self.id(),
-        }
-    }
+/// A reply read whole: what a refused trigger is worded from.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub reason: String,
+    pub body: Vec<u8>,
 }
 
 /// What the trigger sends besides the agent.
@@ -100,19 +86,8 @@ pub struct LogBatch {
 }
 
 pub struct RunsApi<'a> {
-    credential: &'a Credential,
+    access: &'a PlatformAccess,
     retry_delays: Vec<Duration>,
-}
-
-/// Everything but RFC 3986 unreserved characters (`run_…` ids stay as they are).
-const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-fn encode_segment(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
 }
 
 /// The message of a problem+json (`detail`, then `message`, then `title`)
@@ -153,7 +128,7 @@ pub fn error_code(body: &[u8]) -> Option<String> {
     json.get("code").and_then(Value::as_str).map(str::to_string)
 }
 
-fn api_error(path: &str, resp: &RawResponse) -> PlatformError {
+fn api_error(path: &str, resp: &Reply) -> PlatformError {
     let detail = error_message(&resp.body).unwrap_or_else(|| {
         format!("HTTP {} {}", resp.status, resp.reason)
             .trim()
@@ -166,7 +141,7 @@ fn api_error(path: &str, resp: &RawResponse) -> PlatformError {
     }
 }
 
-fn parse_json(path: &str, resp: &RawResponse) -> Result<Value> {
+fn parse_json(path: &str, resp: &Reply) -> Result<Value> {
     serde_json::from_slice(&resp.body).map_err(|_| {
         PlatformError::Protocol(format!(
             "The instance sent a reply to {path} that is not JSON (HTTP {}).",
@@ -176,40 +151,55 @@ fn parse_json(path: &str, resp: &RawResponse) -> Result<Value> {
 }
 
 impl<'a> RunsApi<'a> {
-    pub fn new(credential: &'a Credential) -> Self {
+    pub fn new(access: &'a PlatformAccess) -> Self {
         RunsApi {
-            credential,
+            access,
             retry_delays: TRIGGER_RETRY_DELAYS.to_vec(),
         }
     }
 
-    pub fn credential(&self) -> &Credential {
-        self.credential
+    /// One request, its reply read whole (bounded).
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Reply> {
+        let resp = self.access.send_with(method, path, headers, body).await?;
+        let status = resp.status();
+        let url = format!("{}{path}", self.access.instance());
+        Ok(Reply {
+            status: status.as_u16(),
+            reason: status.canonical_reason().unwrap_or("").to_string(),
+            body: read_capped(resp, MAX_REPLY_BYTES, &url).await?,
+        })
     }
 
-    /// `POST /api/agents/@scope/name/run[?version=spec]` with the
+    /// `POST /api/agents/@scope/name/run[?version=spec]` (`agent_id` is
+    /// `@scope/name`, sent as is: the route refuses `%40`) with the
     /// `Idempotency-Key`, retried on 502/503/504 (the key makes a retry of
     /// an attempt that did land replay it instead of starting a second
     /// run). Returns the created run resource; a non-2xx reply comes back
     /// as the raw response so the caller can word it.
     pub async fn trigger(
         &self,
-        agent: &AgentRef,
+        agent_id: &str,
+        spec: Option<&str>,
         body: &TriggerBody,
         idempotency_key: &str,
-    ) -> Result<std::result::Result<Value, RawResponse>> {
-        let mut path = format!("/api/agents/{}/{}/run", agent.scope, agent.name);
-        if let Some(spec) = &agent.spec {
+    ) -> Result<std::result::Result<Value, Reply>> {
+        let mut path = format!("/api/agents/{agent_id}/run");
+        if let Some(spec) = spec {
             path.push_str("?version=");
-            path.push_str(&encode_segment(spec));
+            path.push_str(&encode_component(spec));
         }
-        let headers = [("Idempotency-Key".to_string(), idempotency_key.to_string())];
+        let headers = [("Idempotency-Key", idempotency_key)];
         let json = body.to_json();
         let mut delays = self.retry_delays.iter();
         loop {
             let resp = self
-                .credential
-                .request(Method::POST, &path, &headers, Some(&json))
+                .call(Method::POST, &path, &headers, Some(&json))
                 .await?;
             if (200..300).contains(&resp.status) {
                 let run = parse_json(&path, &resp)?;
@@ -236,14 +226,11 @@ impl<'a> RunsApi<'a> {
     /// `GET /api/runs/{id}[?wait=seconds]`: the run record (`wait` holds the
     /// reply until the run is terminal or the time is up).
     pub async fn record(&self, run_id: &str, wait: Option<u32>) -> Result<Value> {
-        let mut path = format!("/api/runs/{}", encode_segment(run_id));
+        let mut path = format!("/api/runs/{}", encode_component(run_id));
         if let Some(seconds) = wait {
             path.push_str(&format!("?wait={seconds}"));
         }
-        let resp = self
-            .credential
-            .request(Method::GET, &path, &[], None)
-            .await?;
+        let resp = self.call(Method::GET, &path, &[], None).await?;
         if !(200..300).contains(&resp.status) {
             return Err(api_error(&path, &resp));
         }
@@ -263,11 +250,11 @@ impl<'a> RunsApi<'a> {
         let mut batch = LogBatch::default();
         let mut cursor = since;
         for _ in 0..MAX_LOG_PAGES {
-            let mut path = format!("/api/runs/{}/logs", encode_segment(run_id));
+            let mut path = format!("/api/runs/{}/logs", encode_component(run_id));
             if let Some(since) = cursor {
                 path.push_str(&format!("?since={since}"));
             }
-            let page = match self.credential.request(Method::GET, &path, &[], None).await {
+            let page = match self.call(Method::GET, &path, &[], None).await {
                 Ok(resp) if (200..300).contains(&resp.status) => parse_json(&path, &resp),
                 Ok(resp) => Err(api_error(&path, &resp)),
                 Err(err) => Err(err),
@@ -297,10 +284,9 @@ impl<'a> RunsApi<'a> {
 
     /// `POST /api/runs/{id}/cancel {}`; 409 (already terminal) is success.
     pub async fn cancel(&self, run_id: &str) -> Result<()> {
-        let path = format!("/api/runs/{}/cancel", encode_segment(run_id));
+        let path = format!("/api/runs/{}/cancel", encode_component(run_id));
         let resp = self
-            .credential
-            .request(Method::POST, &path, &[], Some(&Value::Object(Map::new())))
+            .call(Method::POST, &path, &[], Some(&Value::Object(Map::new())))
             .await?;
         if (200..300).contains(&resp.status) || resp.status == 409 {
             return Ok(());
@@ -332,17 +318,6 @@ mod tests {
             Some("Invalid input (input.topic: must have required property 'topic')")
         );
         assert_eq!(error_message(b"<html>"), None);
-    }
-
-    #[test]
-    fn agent_labels() {
-        let agent = AgentRef {
-            scope: "@acme".into(),
-            name: "agent".into(),
-            spec: Some("^1".into()),
-        };
-        assert_eq!(agent.id(), "@acme/agent");
-        assert_eq!(agent.label(), "@acme/agent@^1");
     }
 
     #[test]

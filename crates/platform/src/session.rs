@@ -1,5 +1,5 @@
 //! A signed-in profile: its config row, its tokens, and authenticated
-//! requests with silent refresh (docs/platform-api.md#refresh, #requests).
+//! requests with silent refresh (contract §4.5, §11).
 //!
 //! Refresh tokens are single-use and a reuse revokes the whole family, so a
 //! refresh is serialised **across processes** with a lock file per profile:
@@ -57,7 +57,7 @@ pub fn not_configured(name: &str) -> PlatformError {
 }
 
 impl Session {
-    /// Resolves the profile (docs/files.md#profile-resolution) and requires its config row. Tokens are
+    /// Resolves the profile (§3.3) and requires its config row. Tokens are
     /// read lazily, on the first request.
     pub async fn open(env: &Env, profile_flag: Option<&str>) -> Result<Session> {
         let config = Config::load(&env.config_dir())?;
@@ -263,6 +263,74 @@ impl Session {
         Ok(record)
     }
 
+    /// The token to retry with after the instance rejected `rejected` with a
+    /// 401: the one another process stored meanwhile, else a fresh one
+    /// (refresh serialised across processes). For callers that send their
+    /// own requests (streamed downloads).
+    pub async fn token_after_rejection(&self, rejected: &str) -> Result<Zeroizing<String>> {
+        let stored = self.load_tokens().await?;
+        if stored.access_token.as_str() != rejected
+            && stored.expires_at - now_ms() > PROACTIVE_REFRESH_MS
+        {
+            return Ok(stored.access_token);
+        }
+        Ok(self.refresh_serialised(rejected).await?.access_token)
+    }
+
+    fn build(
+        &self,
+        instance: &str,
+        method: &Method,
+        path: &str,
+        headers: &[(String, String)],
+        body: Option<&Value>,
+        bearer: &str,
+    ) -> Result<reqwest::RequestBuilder> {
+        let url = format!("{instance}{path}");
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) else {
+                continue;
+            };
+            map.insert(name, value);
+        }
+        let mut auth = HeaderValue::from_str(&format!("Bearer {bearer}")).map_err(|_| {
+            PlatformError::Auth(format!(
+                "The stored access token is not a valid header value. {}",
+                login_hint(&self.name)
+            ))
+        })?;
+        auth.set_sensitive(true);
+        map.insert(reqwest::header::AUTHORIZATION, auth);
+        if let Ok(ua) = HeaderValue::from_str(&user_agent()) {
+            map.insert(reqwest::header::USER_AGENT, ua);
+        }
+        if body.is_some() && !map.contains_key(reqwest::header::CONTENT_TYPE) {
+            map.insert(
+                reqwest::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+        }
+        for (name, value) in [
+            ("x-org-id", &self.profile.org_id),
+            ("x-application-id", &self.profile.application_id),
+        ] {
+            if let Some(Ok(value)) = value.as_deref().map(HeaderValue::from_str)
+                && !map.contains_key(name)
+            {
+                map.insert(HeaderName::from_static(name), value);
+            }
+        }
+        let mut req = self.http.request(method.clone(), url).headers(map);
+        if let Some(body) = body {
+            req = req.body(body.to_string());
+        }
+        Ok(req)
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn send_once(
         &self,
@@ -274,19 +342,22 @@ impl Session {
         bearer: &str,
         limit: u64,
     ) -> Result<RawResponse> {
-        let caller = Caller {
-            bearer,
-            org_id: self.profile.org_id.as_deref(),
-            application_id: self.profile.application_id.as_deref(),
-        };
-        let req = authorized_request(&self.http, instance, method, path, headers, body, &caller)
-            .ok_or_else(|| {
-                PlatformError::Auth(format!(
-                    "The stored access token is not a valid header value. {}",
-                    login_hint(&self.name)
-                ))
-            })?;
-        send(req, &format!("{instance}{path}"), limit).await
+        let url = format!("{instance}{path}");
+        let resp = self
+            .build(instance, method, path, headers, body, bearer)?
+            .send()
+            .await
+            .map_err(|e| network_error(&url, &e))?;
+        http::refuse_redirect(&url, &resp)?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = http::read_capped(&url, resp, limit).await?;
+        Ok(RawResponse {
+            status: status.as_u16(),
+            reason: status.canonical_reason().unwrap_or("").to_string(),
+            headers,
+            body,
+        })
     }
 
     /// An authenticated request with proactive refresh only: a 401 is
@@ -380,7 +451,7 @@ impl Session {
         .await
     }
 
-    /// `apiFetch`: JSON in, JSON out, errors as docs/platform-api.md#errors says.
+    /// `apiFetch`: JSON in, JSON out, errors as §11 says.
     pub async fn fetch_json(
         &self,
         method: Method,
@@ -439,89 +510,6 @@ impl Session {
             _ => Err(malformed_list(path)),
         }
     }
-}
-
-/// Who a request speaks for: the bearer and the identifying headers
-/// (`X-Org-Id`, `X-Application-Id`) every platform call carries.
-pub(crate) struct Caller<'a> {
-    pub bearer: &'a str,
-    pub org_id: Option<&'a str>,
-    pub application_id: Option<&'a str>,
-}
-
-/// A request to `{instance}{path}` with the caller's bearer (marked
-/// sensitive), `User-Agent`, JSON content type when a body is sent, and the
-/// org/app headers unless `headers` already set them. `None` when the bearer
-/// is not a valid header value.
-pub(crate) fn authorized_request(
-    http: &reqwest::Client,
-    instance: &str,
-    method: &Method,
-    path: &str,
-    headers: &[(String, String)],
-    body: Option<&Value>,
-    caller: &Caller<'_>,
-) -> Option<reqwest::RequestBuilder> {
-    let mut map = HeaderMap::new();
-    for (name, value) in headers {
-        let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) else {
-            continue;
-        };
-        map.insert(name, value);
-    }
-    let mut auth = HeaderValue::from_str(&format!("Bearer {}", caller.bearer)).ok()?;
-    auth.set_sensitive(true);
-    map.insert(reqwest::header::AUTHORIZATION, auth);
-    if let Ok(ua) = HeaderValue::from_str(&user_agent()) {
-        map.insert(reqwest::header::USER_AGENT, ua);
-    }
-    if body.is_some() && !map.contains_key(reqwest::header::CONTENT_TYPE) {
-        map.insert(
-            reqwest::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-    }
-    for (name, value) in [
-        ("x-org-id", caller.org_id),
-        ("x-application-id", caller.application_id),
-    ] {
-        if let Some(Ok(value)) = value.map(HeaderValue::from_str)
-            && !map.contains_key(name)
-        {
-            map.insert(HeaderName::from_static(name), value);
-        }
-    }
-    let mut req = http
-        .request(method.clone(), format!("{instance}{path}"))
-        .headers(map);
-    if let Some(body) = body {
-        req = req.body(body.to_string());
-    }
-    Some(req)
-}
-
-/// Sends and reads the whole reply; transport failures name `url`.
-/// A redirect is refused (the bearer must not follow it) and the body is
-/// read up to `limit` bytes.
-pub(crate) async fn send(
-    req: reqwest::RequestBuilder,
-    url: &str,
-    limit: u64,
-) -> Result<RawResponse> {
-    let resp = req.send().await.map_err(|e| network_error(url, &e))?;
-    http::refuse_redirect(url, &resp)?;
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = http::read_capped(url, resp, limit).await?;
-    Ok(RawResponse {
-        status: status.as_u16(),
-        reason: status.canonical_reason().unwrap_or("").to_string(),
-        headers,
-        body,
-    })
 }
 
 fn malformed_list(path: &str) -> PlatformError {

@@ -92,6 +92,7 @@ pub async fn complete(
         HeaderValue::from_static("fine-grained-tool-streaming-2025-05-14"),
     );
     let body = request_body(config, request);
+    config.apply_headers(&mut headers)?;
     let mut stream = post_sse(http, PROVIDER, url, headers, &body).await?;
     let mut asm = Assembler::default();
     while let Some(ev) = stream.next().await? {

@@ -7,6 +7,7 @@
 mod anthropic;
 mod openai_chat;
 mod openai_responses;
+mod preset;
 mod resolve;
 mod retry;
 mod stream;
@@ -15,6 +16,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub use preset::{
+    ANTHROPIC_PLACEHOLDER_KEY, Preset, PresetError, choose_preset, preset_model_config,
+};
 pub use resolve::{DEFAULT_MODEL, ModelRequestFlags, ResolveError, resolve_env_model};
 pub use retry::RetryPolicy;
 
@@ -55,7 +59,7 @@ impl ModelApi {
         }
     }
 
-    /// The provider's key variable, looked at before the generic ones (run.md §2.9).
+    /// The provider's key variable, looked at before the generic ones (docs/run.md "Models").
     pub fn key_variable(self) -> &'static str {
         match self {
             Self::AnthropicMessages => "ANTHROPIC_API_KEY",
@@ -82,7 +86,8 @@ impl ModelApi {
 }
 
 /// Everything needed to talk to one model: the result of model resolution
-/// (env mode today; a platform preset later fills the same record).
+/// (env mode, or a platform preset reached through the instance's LLM proxy;
+/// see docs/run.md "Models").
 #[derive(Clone)]
 pub struct ModelConfig {
     pub api: ModelApi,
@@ -92,6 +97,12 @@ pub struct ModelConfig {
     pub api_key: String,
     pub max_tokens: u32,
     pub context_window: u64,
+    /// Sent with every request, over the protocol's own (a preset's
+    /// `Authorization` and `X-Org-Id`). Values are treated as secrets.
+    pub headers: Vec<(String, String)>,
+    /// An `http://` or `https://` proxy for the model traffic; `None` keeps
+    /// the system's proxy settings.
+    pub proxy: Option<String>,
 }
 
 impl std::fmt::Debug for ModelConfig {
@@ -106,6 +117,54 @@ impl std::fmt::Debug for ModelConfig {
 }
 
 impl ModelConfig {
+    /// A config with the sizes every env-mode model gets and no extra
+    /// headers or proxy.
+    pub fn new(api: ModelApi, model_id: impl Into<String>, api_key: impl Into<String>) -> Self {
+        ModelConfig {
+            api,
+            model_id: model_id.into(),
+            base_url: None,
+            api_key: api_key.into(),
+            max_tokens: 8192,
+            context_window: 200_000,
+            headers: Vec::new(),
+            proxy: None,
+        }
+    }
+
+    /// Adds the extra headers to a request's own.
+    pub(crate) fn apply_headers(
+        &self,
+        headers: &mut reqwest::header::HeaderMap,
+    ) -> Result<(), ModelError> {
+        for (name, value) in &self.headers {
+            let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| ModelError::Unsupported(format!("invalid header name {name}")))?;
+            let mut value = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
+                ModelError::Unsupported(format!("the value of header {name} is not valid"))
+            })?;
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+        Ok(())
+    }
+
+    /// What must never reach an error message: the key, the extra header
+    /// values, the proxy's password.
+    fn secrets(&self) -> Vec<String> {
+        let mut out = vec![self.api_key.clone()];
+        out.extend(self.headers.iter().map(|(_, v)| v.clone()));
+        if let Some(password) = self
+            .proxy
+            .as_deref()
+            .and_then(|p| url::Url::parse(p).ok())
+            .and_then(|u| u.password().map(str::to_string))
+        {
+            out.push(password);
+        }
+        out
+    }
+
     pub fn base_url(&self) -> String {
         self.base_url
             .clone()
@@ -384,23 +443,35 @@ pub struct ModelClient {
 
 impl ModelClient {
     pub fn new(config: ModelConfig, retry: RetryPolicy) -> Result<Self, ModelError> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             // Requests carry the API key (`x-api-key`, `Authorization`):
             // never re-sent to wherever a redirect points.
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(30))
-            .user_agent(concat!("appstrate-cli/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ModelError::Network {
-                provider: config.api.provider(),
-                url: config.base_url(),
-                message: e.to_string(),
-            })?;
+            .user_agent(concat!("appstrate-cli/", env!("CARGO_PKG_VERSION")));
+        if let Some(proxy) = &config.proxy {
+            // The URL may carry a password: it stays out of the message.
+            let proxy = reqwest::Proxy::all(proxy.as_str())
+                .map_err(|_| ModelError::Unsupported("the proxy URL is not valid".into()))?;
+            builder = builder.proxy(proxy);
+        }
+        let http = builder.build().map_err(|e| ModelError::Network {
+            provider: config.api.provider(),
+            url: config.base_url(),
+            message: e.to_string(),
+        })?;
         Ok(ModelClient {
             config,
             http,
             retry,
         })
+    }
+
+    fn redact(&self, mut err: ModelError) -> ModelError {
+        for secret in self.config.secrets() {
+            err = err.redact(&secret);
+        }
+        err
     }
 
     pub fn config(&self) -> &ModelConfig {
@@ -422,7 +493,7 @@ impl ModelClient {
                     openai_chat::complete(&self.http, &self.config, request).await
                 }
             }
-            .map_err(|e| e.redact(&self.config.api_key));
+            .map_err(|e| self.redact(e));
             match result {
                 Err(err) if err.is_retryable() && attempt < self.retry.max_retries => {
                     attempt += 1;
@@ -477,11 +548,8 @@ pub(crate) fn image_conversation() -> Vec<Message> {
 #[cfg(test)]
 pub(crate) fn test_config(api: ModelApi) -> ModelConfig {
     ModelConfig {
-        api,
-        model_id: "m".into(),
-        base_url: None,
-        api_key: "k".into(),
         max_tokens: 1000,
         context_window: 100_000,
+        ..ModelConfig::new(api, "m", "k")
     }
 }

@@ -94,6 +94,7 @@ pub async fn complete(
         .map_err(|_| ModelError::Unsupported("the API key contains invalid characters".into()))?;
     headers.insert(reqwest::header::AUTHORIZATION, auth);
     let body = request_body(config, request);
+    config.apply_headers(&mut headers)?;
     let mut stream = post_sse(http, provider, url, headers, &body).await?;
     let mut asm = Assembler::default();
     while let Some(ev) = stream.next().await? {

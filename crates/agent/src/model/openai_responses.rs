@@ -87,6 +87,7 @@ pub async fn complete(
         .map_err(|_| ModelError::Unsupported("the API key contains invalid characters".into()))?;
     headers.insert(reqwest::header::AUTHORIZATION, auth);
     let body = request_body(config, request);
+    config.apply_headers(&mut headers)?;
     let mut stream = post_sse(http, PROVIDER, url, headers, &body).await?;
     let mut asm = Assembler::default();
     while let Some(ev) = stream.next().await? {
@@ -588,14 +589,7 @@ mod tests {
 
     #[test]
     fn request_replays_the_conversation_as_items() {
-        let config = ModelConfig {
-            api: ModelApi::OpenAiResponses,
-            model_id: "gpt-test".into(),
-            base_url: None,
-            api_key: "k".into(),
-            max_tokens: 8192,
-            context_window: 200_000,
-        };
+        let config = ModelConfig::new(ModelApi::OpenAiResponses, "gpt-test", "k");
         let messages = [
             Message::User("Do it".into()),
             Message::Assistant {

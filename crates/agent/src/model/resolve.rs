@@ -1,4 +1,4 @@
-//! Model resolution, env mode (run.md §2.9): which protocol, which model,
+//! Model resolution, env mode (docs/run.md "Models"): which protocol, which model,
 //! which key, which endpoint. A platform-preset mode will fill the same
 //! [`ModelConfig`] from the instance later.
 
@@ -53,13 +53,9 @@ pub fn resolve_env_model(
             vars: vars.join(", "),
         })?;
     Ok(ModelConfig {
-        api,
-        model_id,
         base_url: non_empty("APPSTRATE_LLM_BASE_URL")
             .map(|u| u.trim().trim_end_matches('/').to_string()),
-        api_key,
-        max_tokens: 8192,
-        context_window: 200_000,
+        ..ModelConfig::new(api, model_id, api_key)
     })
 }
 

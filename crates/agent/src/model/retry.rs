@@ -28,7 +28,7 @@ impl RetryPolicy {
         }
     }
 
-    /// `MODEL_RETRY_ENABLED=false` turns retries off (run.md §2.8).
+    /// `MODEL_RETRY_ENABLED=false` turns retries off (docs/run.md "Models").
     pub fn from_env_value(value: Option<&str>) -> Self {
         match value {
             Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => Self::disabled(),

@@ -1,5 +1,5 @@
-//! The human console rendering of RunEvents (run.md §3.3), byte-exact with
-//! the original's `console-sink.golden.txt`.
+//! The human console rendering of RunEvents (docs/run.md "Events and the
+//! end of a run"), byte-exact with the original's `console-sink.golden.txt`.
 
 use std::io::Write;
 

@@ -1,5 +1,5 @@
-//! The tools the agent gets: Pi's built-ins (run.md §2.10.1) and the
-//! runtime tools selected by the manifest (§2.10.2).
+//! The tools the agent gets: Pi's built-ins (docs/run.md "Tools") and the
+//! runtime tools selected by the manifest.
 //!
 //! Every call is validated against the tool's JSON schema first; an invalid
 //! call, like any tool failure, becomes an error result for the model.

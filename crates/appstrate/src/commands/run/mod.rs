@@ -1,55 +1,89 @@
-//! `appstrate run <path>`: run an agent package locally (run.md §2.2):
-//! resolve the model, read the package, build the platform prompt, run the
-//! agent loop in a fresh temporary workspace, print RunEvents, write the
-//! RunResult.
+//! `appstrate run <target>` (docs/run.md): parse the target, pick the mode
+//! (an agent id runs on the platform, a path on this machine, unless
+//! `--local`/`--remote` say otherwise), check every flag against that mode,
+//! then hand over to the local pipeline or to the remote client.
 
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+mod bundle_source;
+mod inputs;
+mod local;
+mod model;
+mod options;
+mod remote;
+mod target;
 
-use appstrate_afps::manifest::string_items;
-use appstrate_afps::{
-    ExecutionContext, Limits, platform_prompt, read_bundle_file, tool_result_byte_limit,
-};
-use appstrate_agent::events::{Stamp, now_ms};
-use appstrate_agent::model::{ModelClient, ModelRequestFlags, RetryPolicy, resolve_env_model};
-use appstrate_agent::runner::{RunSpec, Runner};
-use appstrate_agent::sink::{ConsoleSink, JsonlSink, Sink, Verbosity};
-use appstrate_agent::tools::{ToolContext, Toolset};
-use appstrate_agent::workspace::Workspace;
-use clap::Args;
-use serde_json::{Map, Value};
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
 
 use crate::context::Context;
 use crate::error::{CliError, ExitStatus};
 
-pub mod remote;
+pub use options::{Mode, ModelSource, Settings};
+pub use target::{AgentRef, Target};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Path to an agent package (`.afps`) or bundle (`.afps-bundle`), or
-    /// `@scope/name[@spec]` to run an agent on the platform
+    /// `@scope/name[@version|@dist-tag|@range]` (an agent on the instance) or a path to an `.afps` / `.afps-bundle`
     #[arg(value_name = "TARGET")]
-    pub target: PathBuf,
+    pub target: String,
+    /// Run on this machine (the default for a path)
+    #[arg(long)]
+    pub local: bool,
+    /// Run on the platform and follow it (the default for an agent id)
+    #[arg(long)]
+    pub remote: bool,
     /// Input values as a JSON object
     #[arg(long, value_name = "JSON")]
     pub input: Option<String>,
     /// Read the input JSON object from a file (wins over --input)
     #[arg(long, value_name = "PATH")]
     pub input_file: Option<PathBuf>,
-    /// Memories, history and checkpoint to start from: `{memories?, history?, checkpoint?}`
+    /// Memories, history and checkpoint to start from: `{memories?, history?, checkpoint?}` (local)
     #[arg(long, value_name = "PATH")]
     pub snapshot: Option<PathBuf>,
-    /// Model id (default: $APPSTRATE_MODEL_ID, then claude-sonnet-4-5)
+    /// Where the model comes from: your own key (`env`) or an organization preset through the platform (`preset`); default: $APPSTRATE_MODEL_SOURCE, then `preset` for an agent id with --integrations remote, else `env` (local)
+    #[arg(long, value_name = "SOURCE")]
+    pub model_source: Option<ModelSource>,
+    /// Model id (env mode) or preset id (preset mode); default: $APPSTRATE_MODEL_ID, then the agent's configured preset, then claude-sonnet-4-5 / the organization's default preset
     #[arg(long, value_name = "ID")]
     pub model: Option<String>,
-    /// anthropic-messages | openai-completions | openai-responses | mistral-conversations (default: $APPSTRATE_MODEL_API, then anthropic-messages)
+    /// anthropic-messages | openai-completions | openai-responses | mistral-conversations (default: $APPSTRATE_MODEL_API, then anthropic-messages) (local, env mode)
     #[arg(long, value_name = "API")]
     pub model_api: Option<String>,
-    /// Provider API key (default: the provider's variable, then APPSTRATE_LLM_API_KEY, then LLM_API_KEY)
+    /// Provider API key (default: the provider's variable, then APPSTRATE_LLM_API_KEY, then LLM_API_KEY) (local, env mode)
     #[arg(long, value_name = "KEY")]
     pub llm_api_key: Option<String>,
-    /// Run id (default: cli_<ms>_<8 base36 chars>)
+    /// Appstrate API key instead of the signed-in profile (default: $APPSTRATE_API_KEY; instance, app and org from APPSTRATE_INSTANCE, APPSTRATE_APP_ID, APPSTRATE_ORG_ID, then the profile)
+    #[arg(long, value_name = "KEY")]
+    pub api_key: Option<String>,
+    /// Do not apply the agent's run configuration stored in the application (preset, proxy, version pin, input values)
+    #[arg(long)]
+    pub no_inherit: bool,
+    /// Proxy for the model traffic: a URL (http://host:port) for local runs, a platform proxy id for remote runs (default: $APPSTRATE_PROXY, then the agent's configured proxy)
+    #[arg(long, value_name = "URL|ID")]
+    pub proxy: Option<String>,
+    /// Integration credentials: through the platform (`remote`), from --creds-file (`local`), or none (default: remote)
+    #[arg(long, value_name = "MODE")]
+    pub integrations: Option<Integrations>,
+    /// Integration credentials for --integrations local (JSON, version 1)
+    #[arg(long, value_name = "PATH")]
+    pub creds_file: Option<PathBuf>,
+    /// Report the local run to the platform: auto | true | false (default: auto)
+    #[arg(long, value_name = "WHEN")]
+    pub report: Option<Report>,
+    /// When reporting cannot start: abort, or go on with the console only (default: abort)
+    #[arg(long, value_name = "WHAT")]
+    pub report_fallback: Option<ReportFallback>,
+    /// Lifetime of the report sink, seconds (1–86400)
+    #[arg(long, value_name = "SECONDS")]
+    pub sink_ttl: Option<String>,
+    /// Cancel the platform run when this command is interrupted (remote)
+    #[arg(long, overrides_with = "no_cancel_on_exit")]
+    pub cancel_on_exit: bool,
+    /// Leave the platform run going when this command is interrupted (remote)
+    #[arg(long, overrides_with = "cancel_on_exit")]
+    pub no_cancel_on_exit: bool,
+    /// Run id (default: cli_<ms>_<8 base36 chars>); remote: the trigger's Idempotency-Key
     #[arg(long, value_name = "ID")]
     pub run_id: Option<String>,
     /// Write the final RunResult to this file as JSON
@@ -64,288 +98,41 @@ pub struct RunArgs {
     /// Hide tool calls
     #[arg(short, long)]
     pub quiet: bool,
-    /// Headless API key (`ask_…`) instead of the signed-in profile (default: $APPSTRATE_API_KEY)
-    #[arg(long, value_name = "KEY")]
-    pub api_key: Option<String>,
-    /// Proxy id for the run (remote: sent as `proxyId`; default: $APPSTRATE_PROXY)
-    #[arg(long, value_name = "ID")]
-    pub proxy: Option<String>,
-    /// Remote: cancel the run on the platform when interrupted (default when interactive)
-    #[arg(long, overrides_with = "no_cancel_on_exit")]
-    pub cancel_on_exit: bool,
-    /// Remote: leave the run going when interrupted (default with --json or without a TTY)
-    #[arg(long, overrides_with = "cancel_on_exit")]
-    pub no_cancel_on_exit: bool,
-    /// Stop (failed) after this many model turns
+    /// Stop (failed) after this many model turns (local)
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub max_turns: u32,
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Integrations {
+    Remote,
+    Local,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Report {
+    Auto,
+    True,
+    False,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFallback {
+    Abort,
+    Console,
 }
 
 pub async fn run(ctx: &mut Context, args: RunArgs) -> Result<ExitStatus, CliError> {
-    let started = Instant::now();
-    if args.verbose && args.quiet {
-        return Err(CliError::user(
-            "--verbose and --quiet are mutually exclusive",
-        ));
+    let target = target::parse_target(&args.target).map_err(CliError::user)?;
+    let mode = options::resolve_mode(&args, &target)?;
+    let settings = options::check_flags(&args, mode, &target, &ctx.env)?;
+    match (mode, target) {
+        (Mode::Local, target) => local::run(ctx, args, settings, target).await,
+        (Mode::Remote, Target::Agent(agent)) => remote::run(ctx, args, settings, agent).await,
+        // resolve_mode refuses --remote with a path.
+        (Mode::Remote, Target::Path(_)) => Err(CliError::user(
+            "--remote does not support local bundle paths",
+        )),
     }
-    let verbosity = verbosity(&args);
-    if let Some(agent) = args.target.to_str().and_then(parse_agent_ref) {
-        let remote = remote::RemoteRun {
-            agent,
-            input: read_input(&args)?,
-            model_id: args.model.clone().or_else(|| env("APPSTRATE_MODEL_ID")),
-            proxy_id: args.proxy.clone().or_else(|| env("APPSTRATE_PROXY")),
-            run_id: args.run_id.clone().unwrap_or_else(new_run_id),
-            output: args.output.clone(),
-            json: args.json,
-            verbosity,
-            cancel_on_exit: match (args.cancel_on_exit, args.no_cancel_on_exit) {
-                (true, _) => Some(true),
-                (_, true) => Some(false),
-                _ => None,
-            },
-            api_key: args.api_key.clone(),
-        };
-        return remote::run(ctx, remote).await;
-    }
-
-    // The model first: a missing key fails before any file is read (§2.2 step 4).
-    let flags = ModelRequestFlags {
-        api: args.model_api.as_deref(),
-        model: args.model.as_deref(),
-        api_key: args.llm_api_key.as_deref(),
-    };
-    let model = resolve_env_model(&flags, env).map_err(|e| CliError::user(e.to_string()))?;
-    let client = ModelClient::new(
-        model,
-        RetryPolicy::from_env_value(env("MODEL_RETRY_ENABLED").as_deref()),
-    )
-    .map_err(|e| CliError::user(e.to_string()))?;
-
-    let path = std::path::absolute(&args.target).unwrap_or_else(|_| args.target.clone());
-    if !path.is_file() {
-        return Err(CliError::user(format!(
-            "Bundle not found: {}",
-            path.display()
-        )));
-    }
-    let bundle = read_bundle_file(&path, &Limits::from_env()).map_err(|e| {
-        CliError::user(format!(
-            "Invalid package {}: {} ({})",
-            path.display(),
-            e.message,
-            e.code.as_str()
-        ))
-    })?;
-    let root = bundle.root_package();
-    let manifest = &root.manifest;
-
-    let caller_input = read_input(&args)?;
-    let mut input = author_defaults(manifest);
-    for (k, v) in caller_input {
-        input.insert(k, v);
-    }
-    let run_id = args.run_id.clone().unwrap_or_else(new_run_id);
-    let mut context = ExecutionContext {
-        run_id: run_id.clone(),
-        input,
-        ..Default::default()
-    };
-    if let Some(snap) = &args.snapshot {
-        context.apply_snapshot(&read_snapshot(snap)?);
-    }
-    let prompt = platform_prompt(&bundle, &context, "Appstrate CLI");
-
-    let workspace = Workspace::create()
-        .map_err(|e| CliError::user(format!("Cannot create the run workspace: {e}")))?;
-    workspace.materialise_skills(&bundle).map_err(|e| {
-        CliError::user(format!(
-            "Cannot write the bundle's skills to the workspace: {e}"
-        ))
-    })?;
-
-    let runtime_tools = string_items(manifest.get("runtime_tools"));
-    let output_schema = manifest
-        .get("output")
-        .and_then(|o| o.get("schema"))
-        .filter(|s| s.as_object().is_some_and(|m| !m.is_empty()));
-    let tools = Toolset::new(&runtime_tools, output_schema);
-
-    let label = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if !args.json {
-        if tools.runtime_count() > 0 {
-            eprintln!("→ wired {} runtime tool(s)", tools.runtime_count());
-        }
-        eprintln!("→ running {label}");
-    }
-
-    let mut sink: Box<dyn Sink> = if args.json {
-        Box::new(JsonlSink::new(std::io::stdout()))
-    } else {
-        let colour = crate::ui::color_enabled(std::io::stdout().is_terminal());
-        Box::new(ConsoleSink::new(
-            Box::new(std::io::stdout()),
-            Box::new(std::io::stderr()),
-            verbosity,
-            colour,
-        ))
-    };
-    let stamp = Stamp::new(run_id.clone());
-    let ready_ms = started.elapsed().as_millis() as u64;
-    sink.event(&stamp.runtime_ready(ready_ms, tools.runtime_count()));
-
-    let mut tool_ctx = ToolContext::new(workspace.path().to_path_buf());
-    tool_ctx.env.push(("AGENT_RUN_ID".into(), run_id.clone()));
-    let groups = tool_ctx.groups.clone();
-    let spec = RunSpec {
-        system_prompt: prompt.clone(),
-        first_message: prompt,
-        max_turns: args.max_turns,
-        result_byte_limit: tool_result_byte_limit(),
-    };
-    let runner = Runner {
-        client: &client,
-        tools: &tools,
-        ctx: tool_ctx,
-        stamp,
-        sink: sink.as_mut(),
-    };
-    let outcome = tokio::select! {
-        biased;
-        signal = crate::error::interrupted() => {
-            if !args.json {
-                eprintln!("\nshutdown received, cancelling run...");
-            }
-            groups.kill_all();
-            drop(workspace);
-            return Err(CliError::interrupted(signal));
-        }
-        outcome = runner.run(&spec) => outcome,
-    };
-    groups.kill_all();
-    drop(workspace);
-
-    if let Some(out) = &args.output {
-        let mut text = serde_json::to_string_pretty(&outcome.result.to_value())
-            .map_err(|e| CliError::user(e.to_string()))?;
-        text.push('\n');
-        appstrate_platform::fsutil::write_atomic(out, text.as_bytes(), 0o644)
-            .map_err(|e| CliError::user(format!("Cannot write --output {}: {e}", out.display())))?;
-    }
-    if outcome.result.status.as_deref() == Some("success") {
-        Ok(ExitStatus::SUCCESS)
-    } else {
-        // The failure was already shown as `[run failed] …` (or in the JSONL).
-        Ok(ExitStatus::FAILURE)
-    }
-}
-
-/// Flags win over `APPSTRATE_VERBOSE` (`1`/`true` verbose, `quiet` quiet).
-fn verbosity(args: &RunArgs) -> Verbosity {
-    if args.verbose {
-        return Verbosity::Verbose;
-    }
-    if args.quiet {
-        return Verbosity::Quiet;
-    }
-    match env("APPSTRATE_VERBOSE").as_deref().map(str::trim) {
-        Some("1") | Some("true") => Verbosity::Verbose,
-        Some("quiet") => Verbosity::Quiet,
-        _ => Verbosity::Normal,
-    }
-}
-
-/// `--input-file` wins over `--input`; either must hold a JSON object.
-fn read_input(args: &RunArgs) -> Result<Map<String, Value>, CliError> {
-    let (text, what) = if let Some(file) = &args.input_file {
-        let t = std::fs::read_to_string(file).map_err(|e| {
-            CliError::user(format!("Cannot read --input-file {}: {e}", file.display()))
-        })?;
-        (t, "--input-file")
-    } else if let Some(inline) = &args.input {
-        (inline.clone(), "--input")
-    } else {
-        return Ok(Map::new());
-    };
-    match serde_json::from_str::<Value>(&text) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(CliError::user(format!(
-            "{what} must be a JSON object, e.g. '{{\"topic\":\"x\"}}'"
-        ))),
-        Err(e) => Err(CliError::user(format!("{what} is not valid JSON: {e}"))),
-    }
-}
-
-/// The `default` of each top-level property of the manifest's input schema.
-fn author_defaults(manifest: &Map<String, Value>) -> Map<String, Value> {
-    let mut out = Map::new();
-    if let Some(props) = manifest
-        .get("input")
-        .and_then(|i| i.get("schema"))
-        .and_then(|s| s.get("properties"))
-        .and_then(Value::as_object)
-    {
-        for (k, p) in props {
-            if let Some(d) = p.get("default") {
-                out.insert(k.clone(), d.clone());
-            }
-        }
-    }
-    out
-}
-
-fn read_snapshot(path: &Path) -> Result<Map<String, Value>, CliError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::user(format!("Cannot read --snapshot: {e}")))?;
-    let value: Value = serde_json::from_str(&text)
-        .map_err(|e| CliError::user(format!("--snapshot is not valid JSON: {e}")))?;
-    let Value::Object(map) = value else {
-        return Err(CliError::user("--snapshot must be a JSON object"));
-    };
-    for key in ["memories", "history"] {
-        if map.get(key).is_some_and(|v| !v.is_array()) {
-            return Err(CliError::user(format!(
-                "--snapshot.{key} must be an array when present"
-            )));
-        }
-    }
-    Ok(map)
-}
-
-/// `@scope/name[@spec]` (an id, not a path).
-fn parse_agent_ref(target: &str) -> Option<appstrate_platform::runs::AgentRef> {
-    let rest = target.strip_prefix('@')?;
-    let (scope, rest) = rest.split_once('/')?;
-    let (name, spec) = match rest.split_once('@') {
-        Some((name, spec)) => (name, Some(spec.to_string())),
-        None => (rest, None),
-    };
-    let valid = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-    };
-    (valid(scope) && valid(name) && spec.as_deref() != Some("")).then(|| {
-        appstrate_platform::runs::AgentRef {
-            scope: format!("@{scope}"),
-            name: name.to_string(),
-            spec,
-        }
-    })
-}
-
-/// `cli_<ms>_<8 base36 chars>`.
-fn new_run_id() -> String {
-    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let tail: String = (0..8)
-        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
-        .collect();
-    format!("cli_{}_{tail}", now_ms())
 }

@@ -4,69 +4,81 @@
 //! and the row → event mapping live in `appstrate_agent::remote`.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 
+use appstrate_agent::events::new_cli_run_id;
 use appstrate_agent::remote::{self, FollowOptions, Notice, Outcome, SignalPolicy};
 use appstrate_agent::sink::{ConsoleSink, JsonlSink, Sink, Verbosity};
-use appstrate_platform::credential::Credential;
-use appstrate_platform::runs::{self, AgentRef, RunsApi, TriggerBody};
-use appstrate_platform::session::RawResponse;
-use serde_json::{Map, Value, json};
+use appstrate_platform::access::PlatformAccess;
+use appstrate_platform::runs::{self, Reply, RunsApi, TriggerBody};
+use serde_json::{Value, json};
 
+use super::inputs::read_input;
+use super::{AgentRef, RunArgs, Settings};
 use crate::context::Context;
 use crate::error::{CliError, ErrorKind, ExitStatus};
 
-/// A remote run, its flags already parsed and checked against the mode.
-#[derive(Debug)]
-pub struct RemoteRun {
-    pub agent: AgentRef,
-    pub input: Map<String, Value>,
-    pub model_id: Option<String>,
-    pub proxy_id: Option<String>,
-    /// Also the trigger's `Idempotency-Key`.
-    pub run_id: String,
-    pub output: Option<PathBuf>,
-    pub json: bool,
-    pub verbosity: Verbosity,
-    /// `--cancel-on-exit` / `--no-cancel-on-exit`; `None` when neither.
-    pub cancel_on_exit: Option<bool>,
-    pub api_key: Option<String>,
-}
-
 /// The dashboard page of a run: `<instance>/agents/@scope/name/runs/<id>`.
-pub fn dashboard_url(instance: &str, agent: &AgentRef, run_id: &str) -> String {
-    format!("{instance}/agents/{}/runs/{run_id}", agent.id())
+pub fn dashboard_url(instance: &str, agent_id: &str, run_id: &str) -> String {
+    format!("{instance}/agents/{agent_id}/runs/{run_id}")
 }
 
-pub async fn run(ctx: &mut Context, req: RemoteRun) -> Result<ExitStatus, CliError> {
-    let credential = Credential::resolve(
-        &ctx.env,
-        ctx.global.profile.as_deref(),
-        req.api_key.as_deref(),
-    )
-    .await?;
-    credential.require_application()?;
-    let instance = credential.instance()?;
-    let api = RunsApi::new(&credential);
+/// Runs `agent` on the platform; the flags were checked for remote mode.
+pub async fn run(
+    ctx: &mut Context,
+    args: RunArgs,
+    settings: Settings,
+    agent: AgentRef,
+) -> Result<ExitStatus, CliError> {
+    let input = read_input(&args)?;
+    let access =
+        PlatformAccess::resolve(&ctx.env, ctx.global.profile.as_deref(), args.api_key.as_deref())
+            .await?
+            .ok_or_else(|| {
+                CliError::new(
+                    ErrorKind::Auth,
+                    "Running an agent by id requires a logged-in profile or an API key",
+                )
+                .with_hint("run `appstrate login`, or pass --api-key (or set APPSTRATE_API_KEY with APPSTRATE_INSTANCE)")
+            })?;
+    access.require_application()?;
+    let instance = access.instance().to_string();
+    let api = RunsApi::new(&access);
 
+    let run_id_key = args.run_id.clone().unwrap_or_else(new_cli_run_id);
     let body = TriggerBody {
-        input: req.input.clone(),
-        model_id: req.model_id.clone(),
-        proxy_id: req.proxy_id.clone(),
+        input,
+        model_id: args
+            .model
+            .clone()
+            .or_else(|| ctx.env.var("APPSTRATE_MODEL_ID").map(str::to_string)),
+        proxy_id: args
+            .proxy
+            .clone()
+            .or_else(|| ctx.env.var("APPSTRATE_PROXY").map(str::to_string)),
     };
-    let run = match api.trigger(&req.agent, &body, &req.run_id).await? {
+    let spec = agent.spec.as_deref();
+    // Claimed before the trigger: a signal that lands once the run exists
+    // waits in the channel for the follow loop (cancel or detach), none
+    // falls between the two.
+    let mut signals = crate::error::claim_signals();
+    let triggered = tokio::select! {
+        biased;
+        Some(signal) = signals.recv() => return Err(CliError::interrupted(signal)),
+        triggered = api.trigger(&agent.id, spec, &body, &run_id_key) => triggered?,
+    };
+    let run = match triggered {
         Ok(run) => run,
-        Err(resp) => return Err(trigger_error(&resp, &req, &instance)),
+        Err(reply) => return Err(trigger_error(&reply, &agent.id, &run_id_key, &instance)),
     };
     let run_id = run
         .get("id")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    let url = dashboard_url(&instance, &req.agent, &run_id);
+    let url = dashboard_url(&instance, &agent.id, &run_id);
 
-    let mut sink = console_sink(&req);
-    if req.json {
+    let mut sink = console_sink(args.json, settings.verbosity);
+    if args.json {
         print_json_line(&json!({
             "type": "appstrate.remote.triggered",
             "runId": run_id,
@@ -76,15 +88,17 @@ pub async fn run(ctx: &mut Context, req: RemoteRun) -> Result<ExitStatus, CliErr
     } else {
         eprintln!(
             "→ running {} (reporting to {instance} as {run_id})",
-            req.agent.label()
+            agent.label(spec)
         );
         eprintln!("→ dashboard: {url}");
     }
 
-    let mut signals = crate::error::claim_signals();
-    let policy =
-        SignalPolicy::resolve(req.cancel_on_exit, req.json, std::io::stdin().is_terminal());
-    let json_mode = req.json;
+    let policy = SignalPolicy::resolve(
+        settings.cancel_on_exit,
+        args.json,
+        std::io::stdin().is_terminal(),
+    );
+    let json_mode = args.json;
     let mut notify = |notice: Notice| {
         if json_mode {
             return;
@@ -98,7 +112,7 @@ pub async fn run(ctx: &mut Context, req: RemoteRun) -> Result<ExitStatus, CliErr
         }
     };
     let opts = FollowOptions {
-        poll: ctx.env.remote_poll.unwrap_or(remote::DEFAULT_POLL),
+        poll: ctx.env.remote_poll().unwrap_or(remote::DEFAULT_POLL),
         policy,
     };
     let outcome = remote::follow(
@@ -121,7 +135,7 @@ pub async fn run(ctx: &mut Context, req: RemoteRun) -> Result<ExitStatus, CliErr
             result,
             cancelled_by,
         } => {
-            if let Some(out) = &req.output {
+            if let Some(out) = &args.output {
                 write_result(out, &result.to_value())?;
             }
             if let Some(signal) = cancelled_by {
@@ -134,7 +148,7 @@ pub async fn run(ctx: &mut Context, req: RemoteRun) -> Result<ExitStatus, CliErr
             })
         }
         Outcome::Detached { signal } => {
-            if req.json {
+            if args.json {
                 print_json_line(&json!({
                     "type": "appstrate.remote.detached",
                     "runId": run_id,
@@ -150,15 +164,15 @@ pub async fn run(ctx: &mut Context, req: RemoteRun) -> Result<ExitStatus, CliErr
     }
 }
 
-fn console_sink(req: &RemoteRun) -> Box<dyn Sink> {
-    if req.json {
+fn console_sink(json: bool, verbosity: Verbosity) -> Box<dyn Sink> {
+    if json {
         Box::new(JsonlSink::new(std::io::stdout()))
     } else {
         let colour = crate::ui::color_enabled(std::io::stdout().is_terminal());
         Box::new(ConsoleSink::new(
             Box::new(std::io::stdout()),
             Box::new(std::io::stderr()),
-            req.verbosity,
+            verbosity,
             colour,
         ))
     }
@@ -182,7 +196,7 @@ fn write_result(path: &std::path::Path, result: &Value) -> Result<(), CliError> 
 }
 
 /// A refused trigger as one line with what to do about it.
-fn trigger_error(resp: &RawResponse, req: &RemoteRun, instance: &str) -> CliError {
+fn trigger_error(resp: &Reply, agent: &str, key: &str, instance: &str) -> CliError {
     let detail = runs::error_message(&resp.body);
     let code = runs::error_code(&resp.body);
     let mut message = format!("Trigger failed: {} {}", resp.status, resp.reason);
@@ -190,8 +204,6 @@ fn trigger_error(resp: &RawResponse, req: &RemoteRun, instance: &str) -> CliErro
         message.push_str(": ");
         message.push_str(detail);
     }
-    let agent = req.agent.id();
-    let key = &req.run_id;
     let hint = match (resp.status, code.as_deref()) {
         (401 | 403, _) => Some(
             "check that `appstrate login` is current or the API key is valid, and that it may run agents (agents:run)".to_string(),

@@ -1,0 +1,286 @@
+//! A run on this machine (docs/run.md "Local runs"), in order: read the
+//! local files, resolve the platform access when something needs it, the
+//! run configuration, the model, the bundle, the input; then hand the plan
+//! to `appstrate_agent`, show the events, write `--output`, and exit 1
+//! unless the run succeeded.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use appstrate_afps::{ExecutionContext, Limits};
+use appstrate_agent::events::new_cli_run_id;
+use appstrate_agent::input::{
+    InheritedInput, LockedField, author_defaults, layer_input, locked_field_set,
+};
+use appstrate_agent::model::RetryPolicy;
+use appstrate_agent::plan::RunPlan;
+use appstrate_agent::sink::{ConsoleSink, JsonlSink, Sink};
+use appstrate_platform::PlatformError;
+use appstrate_platform::access::PlatformAccess;
+use appstrate_platform::agents::{RunConfig, run_config};
+
+use super::bundle_source::{self, LoadedBundle};
+use super::inputs::{LocalInputs, package_path};
+use super::model::{LocalProxy, env_model, local_proxy, preset_model};
+use super::options::{ModelSource, Settings};
+use super::target::{AgentRef, Target};
+use super::{Report, ReportFallback, RunArgs};
+use crate::context::Context;
+use crate::error::{CliError, ExitStatus};
+
+pub async fn run(
+    ctx: &mut Context,
+    args: RunArgs,
+    settings: Settings,
+    target: Target,
+) -> Result<ExitStatus, CliError> {
+    let started = Instant::now();
+    let env = ctx.env.clone();
+    // Local files first: a typo fails before keys or the network.
+    let source = match target {
+        Target::Path(path) => Source::File(package_path(&path)?),
+        Target::Agent(agent) => Source::Agent(agent),
+    };
+    let inputs = LocalInputs::read(&args)?;
+    // Env mode needs no platform: a missing key fails before any request.
+    let env_model = match settings.model_source {
+        ModelSource::Env => Some(env_model(&args, &env)?),
+        ModelSource::Preset => None,
+    };
+
+    let needs_platform = matches!(source, Source::Agent(_))
+        || settings.model_source == ModelSource::Preset
+        || settings.report == Report::True;
+    let access = if needs_platform {
+        PlatformAccess::resolve(&env, ctx.global.profile.as_deref(), args.api_key.as_deref())
+            .await?
+    } else {
+        None
+    };
+    check_report(ctx, &args, &settings, access.is_some())?;
+    // A run by id needs the instance and a pinned application.
+    let origin = match (&source, &access) {
+        (Source::File(path), _) => Origin::File(path),
+        (Source::Agent(_), None) => {
+            return Err(CliError::user(
+                "Running an agent by id requires a logged-in profile or an API key",
+            )
+            .with_hint(sign_in_hint()));
+        }
+        (Source::Agent(agent), Some(access)) => Origin::Agent {
+            agent,
+            access,
+            app: access.require_application()?.to_string(),
+        },
+    };
+
+    let inherited = match &origin {
+        Origin::Agent { agent, access, app } if !args.no_inherit => {
+            run_config(access, app, &agent.id).await.map_err(|e| {
+                let signing_in = matches!(e, PlatformError::Auth(_));
+                let err = CliError::from(e);
+                if signing_in {
+                    err
+                } else {
+                    err.with_hint(
+                        "pass --no-inherit to run without the agent's stored configuration",
+                    )
+                }
+            })?
+        }
+        _ => None,
+    };
+    // A locked field fails before anything is downloaded.
+    if let Some(config) = &inherited
+        && let Some(field) = locked_field_set(&inputs.caller_input, &config.locked_fields)
+    {
+        return Err(CliError::user(LockedField(field).to_string()));
+    }
+
+    let mut model = match env_model {
+        Some(model) => model,
+        None => {
+            let access = access.as_ref().ok_or_else(|| {
+                CliError::user("--model-source preset requires a logged-in profile or an API key")
+                    .with_hint(sign_in_hint())
+            })?;
+            let wanted = args
+                .model
+                .as_deref()
+                .or_else(|| env.var("APPSTRATE_MODEL_ID"))
+                .or_else(|| inherited.as_ref().and_then(|c| c.model_id.as_deref()));
+            preset_model(access, wanted).await?
+        }
+    };
+    match local_proxy(
+        args.proxy.as_deref(),
+        &env,
+        inherited.as_ref().and_then(|c| c.proxy_id.as_deref()),
+    )? {
+        LocalProxy::None => {}
+        LocalProxy::Url(url) => model.proxy = Some(url),
+        LocalProxy::Ignored(notice) => status(ctx, &args, &notice),
+    }
+
+    let limits = Limits::from_lookup(|name| env.var(name).map(str::to_string));
+    let loaded = match origin {
+        Origin::File(path) => bundle_source::read_file(path, &limits)?,
+        Origin::Agent { agent, access, .. } => {
+            // An explicit @spec wins over the application's version pin.
+            let spec = agent
+                .spec
+                .clone()
+                .or_else(|| inherited.as_ref().and_then(|c| c.version_pin.clone()));
+            let loaded = bundle_source::fetch(access, agent, spec.as_deref(), &limits).await?;
+            status(ctx, &args, &format!("→ fetched bundle {}", loaded.label));
+            loaded
+        }
+    };
+    let LoadedBundle { bundle, label } = loaded;
+
+    let input = layer_input(
+        author_defaults(&bundle.root_package().manifest),
+        inherited.as_ref().map(inherited_input).as_ref(),
+        inputs.caller_input,
+    )
+    .map_err(|e| CliError::user(e.to_string()))?;
+    let mut context = ExecutionContext {
+        run_id: args.run_id.clone().unwrap_or_else(new_cli_run_id),
+        input,
+        ..Default::default()
+    };
+    if let Some(snapshot) = &inputs.snapshot {
+        context.apply_snapshot(snapshot);
+    }
+
+    let prepared = RunPlan {
+        model,
+        retry: RetryPolicy::from_env_value(env.var("MODEL_RETRY_ENABLED")),
+        bundle,
+        context,
+        max_turns: args.max_turns,
+        result_byte_limit: result_byte_limit(&env),
+    }
+    .prepare()
+    .map_err(|e| CliError::user(e.to_string()))?;
+
+    if prepared.runtime_tool_count() > 0 {
+        status(
+            ctx,
+            &args,
+            &format!("→ wired {} runtime tool(s)", prepared.runtime_tool_count()),
+        );
+    }
+    status(ctx, &args, &format!("→ running {label}"));
+
+    let mut sink: Box<dyn Sink> = if args.json {
+        Box::new(JsonlSink::new(std::io::stdout()))
+    } else {
+        Box::new(ConsoleSink::new(
+            Box::new(std::io::stdout()),
+            Box::new(std::io::stderr()),
+            settings.verbosity,
+            ctx.ui.color,
+        ))
+    };
+    let ready_ms = started.elapsed().as_millis() as u64;
+    let outcome = tokio::select! {
+        biased;
+        signal = crate::error::interrupted() => {
+            status(ctx, &args, "\nshutdown received, cancelling run...");
+            // Dropping the prepared run kills its process groups, then
+            // removes the workspace.
+            drop(prepared);
+            return Err(CliError::interrupted(signal));
+        }
+        outcome = prepared.run(sink.as_mut(), ready_ms) => outcome,
+    };
+    drop(prepared);
+
+    if let Some(out) = &args.output {
+        let mut text = serde_json::to_string_pretty(&outcome.result.to_value())
+            .map_err(|e| CliError::user(e.to_string()))?;
+        text.push('\n');
+        appstrate_platform::fsutil::write_atomic(out, text.as_bytes(), 0o644)
+            .map_err(|e| CliError::user(format!("Cannot write --output {}: {e}", out.display())))?;
+    }
+    if outcome.result.status.as_deref() == Some("success") {
+        Ok(ExitStatus::SUCCESS)
+    } else {
+        // The failure was already shown as `[run failed] …` (or in the JSONL).
+        Ok(ExitStatus::FAILURE)
+    }
+}
+
+/// The package to run: a checked file, or an agent on the instance.
+enum Source {
+    File(PathBuf),
+    Agent(AgentRef),
+}
+
+/// Where the bundle comes from, with what a download needs.
+enum Origin<'a> {
+    File(&'a Path),
+    Agent {
+        agent: &'a AgentRef,
+        access: &'a PlatformAccess,
+        app: String,
+    },
+}
+
+/// Status lines go to stderr, and only without `--json`.
+fn status(ctx: &Context, args: &RunArgs, line: &str) {
+    if !args.json {
+        ctx.ui.warn(line);
+    }
+}
+
+fn sign_in_hint() -> &'static str {
+    "run `appstrate login`, or set APPSTRATE_API_KEY with APPSTRATE_INSTANCE and APPSTRATE_APP_ID"
+}
+
+fn inherited_input(config: &RunConfig) -> InheritedInput {
+    InheritedInput {
+        values: config.input_values.clone(),
+        locked_fields: config.locked_fields.clone(),
+    }
+}
+
+/// `TOOL_RESULT_BYTE_LIMIT` when a positive integer, else 2048.
+fn result_byte_limit(env: &appstrate_platform::Env) -> usize {
+    env.var("TOOL_RESULT_BYTE_LIMIT")
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|v| *v > 0)
+        .unwrap_or(appstrate_afps::truncate::DEFAULT_TOOL_RESULT_BYTE_LIMIT)
+}
+
+/// Reporting local runs to the platform is not part of this build: `auto`
+/// reports nothing, `true` is refused unless the fallback is the console.
+fn check_report(
+    ctx: &Context,
+    args: &RunArgs,
+    settings: &Settings,
+    has_credentials: bool,
+) -> Result<(), CliError> {
+    if settings.report != Report::True {
+        return Ok(());
+    }
+    let problem = if has_credentials {
+        "--report true: reporting local runs to the platform is not available in this build yet"
+    } else {
+        "--report=true requires an Appstrate profile or API key"
+    };
+    match settings.report_fallback {
+        ReportFallback::Abort => Err(CliError::user(problem).with_hint(
+            "use --report false, or --report-fallback console to run without reporting",
+        )),
+        ReportFallback::Console => {
+            status(
+                ctx,
+                args,
+                &format!("warn: {problem}; running with the console only"),
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The model of a local run (docs/run.md "Models" and "Proxy"): your own
+//! key (env mode) or an organization preset reached through the instance's
+//! LLM proxy (preset mode); and the proxy the model traffic goes through.
+
+use appstrate_agent::model::{
+    ModelConfig, ModelRequestFlags, Preset, choose_preset, preset_model_config, resolve_env_model,
+};
+use appstrate_platform::Env;
+use appstrate_platform::access::PlatformAccess;
+
+use super::RunArgs;
+use crate::error::CliError;
+
+/// Env mode: `--model-api`, `--model`, the key chain, `APPSTRATE_LLM_BASE_URL`.
+pub fn env_model(args: &RunArgs, env: &Env) -> Result<ModelConfig, CliError> {
+    let flags = ModelRequestFlags {
+        api: args.model_api.as_deref(),
+        model: args.model.as_deref(),
+        api_key: args.llm_api_key.as_deref(),
+    };
+    resolve_env_model(&flags, |name| env.var(name).map(str::to_string))
+        .map_err(|e| CliError::user(e.to_string()))
+}
+
+/// Preset mode: `wanted` (a preset id) or the organization's default,
+/// routed through `{instance}/api/llm-proxy/…` with the Appstrate bearer.
+pub async fn preset_model(
+    access: &PlatformAccess,
+    wanted: Option<&str>,
+) -> Result<ModelConfig, CliError> {
+    let org = access.require_org("--model-source preset")?.to_string();
+    let rows = access.list("/api/models").await?;
+    let presets: Vec<Preset> = rows.iter().filter_map(Preset::from_json).collect();
+    let preset = choose_preset(&presets, wanted).map_err(|e| CliError::user(e.to_string()))?;
+    let bearer = access.bearer().await?;
+    preset_model_config(preset, access.instance(), &bearer, &org)
+        .map_err(|e| CliError::user(e.to_string()))
+}
+
+/// Where a proxy setting came from, strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxySource {
+    Flag,
+    Env,
+    Inherited,
+}
+
+/// What a local run does with a proxy setting.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LocalProxy {
+    None,
+    /// Model requests go through this `http(s)://` URL.
+    Url(String),
+    /// A platform proxy id: its address is not disclosed to clients, so a
+    /// local run cannot use it. Carries the notice to show.
+    Ignored(String),
+}
+
+/// `--proxy`, then `APPSTRATE_PROXY`, then the agent's configured proxy.
+/// A URL is used for the model traffic; a platform proxy id given on the
+/// command line is refused (it cannot be honoured), one from the
+/// environment or the run configuration is noted and skipped.
+pub fn local_proxy(
+    flag: Option<&str>,
+    env: &Env,
+    inherited: Option<&str>,
+) -> Result<LocalProxy, CliError> {
+    let chosen = flag
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| (v.trim(), ProxySource::Flag))
+        .or_else(|| {
+            env.var("APPSTRATE_PROXY")
+                .map(|v| (v.trim(), ProxySource::Env))
+        })
+        .or_else(|| inherited.map(|v| (v, ProxySource::Inherited)));
+    let Some((value, source)) = chosen else {
+        return Ok(LocalProxy::None);
+    };
+    if value.contains("://") {
+        return proxy_url(value, source).map(LocalProxy::Url);
+    }
+    let unusable = "a local run can only use a proxy URL (http://host:port), since the platform does not disclose its proxies' addresses";
+    match source {
+        ProxySource::Flag => Err(CliError::user(format!(
+            "--proxy \"{value}\" names a platform proxy; {unusable}"
+        ))
+        .with_hint("pass a proxy URL, or run on the platform with --remote")),
+        ProxySource::Env => Ok(LocalProxy::Ignored(format!(
+            "warn: APPSTRATE_PROXY names platform proxy \"{value}\"; {unusable} — model requests go direct"
+        ))),
+        ProxySource::Inherited => Ok(LocalProxy::Ignored(format!(
+            "warn: the agent's run configuration selects platform proxy \"{value}\"; {unusable} — model requests go direct"
+        ))),
+    }
+}
+
+/// An `http://` or `https://` URL with a host. The URL itself never appears
+/// in a message: it may carry a password.
+fn proxy_url(value: &str, source: ProxySource) -> Result<String, CliError> {
+    let what = match source {
+        ProxySource::Flag => "--proxy",
+        ProxySource::Env => "APPSTRATE_PROXY",
+        ProxySource::Inherited => "the configured proxy",
+    };
+    let parsed =
+        url::Url::parse(value).map_err(|_| CliError::user(format!("{what} is not a valid URL")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(CliError::user(format!(
+            "{what} must be an http:// or https:// proxy URL with a host (got a {}:// URL)",
+            parsed.scheme()
+        )));
+    }
+    Ok(value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_with(name: &str, value: &str) -> Env {
+        let mut env = Env::default();
+        env.vars.set(name, value);
+        env
+    }
+
+    #[test]
+    fn proxy_precedence_and_kinds() {
+        let none = Env::default();
+        assert_eq!(
+            local_proxy(None, &none, None).expect("ok"),
+            LocalProxy::None
+        );
+        assert_eq!(
+            local_proxy(
+                Some("http://p:3128"),
+                &env_with("APPSTRATE_PROXY", "http://q:1"),
+                Some("px")
+            )
+            .expect("ok"),
+            LocalProxy::Url("http://p:3128".into())
+        );
+        assert_eq!(
+            local_proxy(None, &env_with("APPSTRATE_PROXY", "http://q:1"), Some("px")).expect("ok"),
+            LocalProxy::Url("http://q:1".into())
+        );
+        assert!(matches!(
+            local_proxy(None, &none, Some("px_1")).expect("ok"),
+            LocalProxy::Ignored(m) if m.contains("\"px_1\"")
+        ));
+        assert!(matches!(
+            local_proxy(None, &env_with("APPSTRATE_PROXY", "px_2"), None).expect("ok"),
+            LocalProxy::Ignored(m) if m.starts_with("warn: APPSTRATE_PROXY")
+        ));
+        let err = local_proxy(Some("px_3"), &none, None).expect_err("id on the command line");
+        assert!(
+            err.message
+                .starts_with("--proxy \"px_3\" names a platform proxy")
+        );
+        let err = local_proxy(Some("socks5://u:pw@h:1"), &none, None).expect_err("scheme");
+        assert!(!err.to_string().contains("pw"), "{err}");
+    }
+}
