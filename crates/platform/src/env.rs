@@ -1,10 +1,15 @@
-//! A snapshot of the environment variables the CLI honours, taken once at
-//! start-up so code below never reads the process environment behind the
-//! caller's back (and tests can build one by hand).
+//! A snapshot of the environment, taken once at start-up so code below
+//! never reads the process environment behind the caller's back (and tests
+//! can build one by hand). The variables many places need are typed
+//! fields; the others are looked up by name in the same snapshot
+//! ([`Env::var`]) by the command that honours them, which passes the value
+//! down to the libraries.
 
+use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Env {
     pub home: Option<PathBuf>,
     pub xdg_config_home: Option<PathBuf>,
@@ -17,6 +22,26 @@ pub struct Env {
     pub allow_plaintext_tokens: bool,
     /// `APPSTRATE_CLI_NO_OPEN=1`.
     pub no_open: bool,
+    /// `PATH`, as the OS gave it (programs are looked up on it).
+    pub path: Option<OsString>,
+    /// Every variable whose name and value are UTF-8, for [`Env::var`].
+    pub vars: BTreeMap<String, String>,
+}
+
+/// Values stay out of `Debug`: the snapshot holds API keys and tokens.
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Env")
+            .field("home", &self.home)
+            .field("xdg_config_home", &self.xdg_config_home)
+            .field("xdg_cache_home", &self.xdg_cache_home)
+            .field("profile", &self.profile)
+            .field("insecure", &self.insecure)
+            .field("allow_plaintext_tokens", &self.allow_plaintext_tokens)
+            .field("no_open", &self.no_open)
+            .field("vars", &self.vars.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 fn non_empty(name: &str) -> Option<String> {
@@ -37,7 +62,29 @@ impl Env {
             allow_plaintext_tokens: std::env::var("APPSTRATE_ALLOW_PLAINTEXT_TOKENS").as_deref()
                 == Ok("1"),
             no_open: std::env::var("APPSTRATE_CLI_NO_OPEN").as_deref() == Ok("1"),
+            path: std::env::var_os("PATH"),
+            vars: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
         }
+    }
+
+    /// The variable `name` as it was at start-up (set, even if empty).
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
+    }
+
+    /// The variable `name` trimmed, when that leaves something.
+    pub fn var_trimmed(&self, name: &str) -> Option<String> {
+        self.var(name)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    }
+
+    /// The variable `name` when set and not empty.
+    pub fn var_non_empty(&self, name: &str) -> Option<&str> {
+        self.var(name).filter(|v| !v.is_empty())
     }
 
     fn home(&self) -> PathBuf {
@@ -58,5 +105,25 @@ impl Env {
             Some(dir) => dir.join("appstrate"),
             None => self.home().join(".cache").join("appstrate"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_and_debug_without_values() {
+        let mut env = Env::default();
+        env.vars.insert("A".into(), "  x ".into());
+        env.vars.insert("EMPTY".into(), String::new());
+        env.vars.insert("SECRET_KEY".into(), "sk-live-123".into());
+        assert_eq!(env.var("A"), Some("  x "));
+        assert_eq!(env.var_trimmed("A").as_deref(), Some("x"));
+        assert_eq!(env.var("EMPTY"), Some(""));
+        assert_eq!(env.var_non_empty("EMPTY"), None);
+        assert_eq!(env.var_trimmed("MISSING"), None);
+        let debug = format!("{env:?}");
+        assert!(debug.contains("SECRET_KEY") && !debug.contains("sk-live-123"));
     }
 }

@@ -3,14 +3,15 @@
 //! agent loop in a fresh temporary workspace, print RunEvents, write the
 //! RunResult.
 
+// run helpers move output to Ui
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use appstrate_afps::manifest::string_items;
-use appstrate_afps::{
-    ExecutionContext, Limits, platform_prompt, read_bundle_file, tool_result_byte_limit,
-};
+use appstrate_afps::{ExecutionContext, platform_prompt, read_bundle_file};
 use appstrate_agent::events::{Stamp, now_ms};
 use appstrate_agent::model::{ModelClient, ModelRequestFlags, RetryPolicy, resolve_env_model};
 use appstrate_agent::runner::{RunSpec, Runner};
@@ -70,7 +71,7 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-pub async fn run(_ctx: &mut Context, args: RunArgs) -> Result<ExitStatus, CliError> {
+pub async fn run(ctx: &mut Context, args: RunArgs) -> Result<ExitStatus, CliError> {
     let started = Instant::now();
     if args.verbose && args.quiet {
         return Err(CliError::user(
@@ -99,7 +100,7 @@ pub async fn run(_ctx: &mut Context, args: RunArgs) -> Result<ExitStatus, CliErr
             path.display()
         )));
     }
-    let bundle = read_bundle_file(&path, &Limits::from_env()).map_err(|e| {
+    let bundle = read_bundle_file(&path, &ctx.bundle_limits()).map_err(|e| {
         CliError::user(format!(
             "Invalid package {}: {} ({})",
             path.display(),
@@ -155,7 +156,7 @@ pub async fn run(_ctx: &mut Context, args: RunArgs) -> Result<ExitStatus, CliErr
     let mut sink: Box<dyn Sink> = if args.json {
         Box::new(JsonlSink::new(std::io::stdout()))
     } else {
-        let colour = crate::ui::color_enabled(std::io::stdout().is_terminal());
+        let colour = crate::ui::color_enabled(&ctx.env, std::io::stdout().is_terminal());
         Box::new(ConsoleSink::new(
             Box::new(std::io::stdout()),
             Box::new(std::io::stderr()),
@@ -174,7 +175,7 @@ pub async fn run(_ctx: &mut Context, args: RunArgs) -> Result<ExitStatus, CliErr
         system_prompt: prompt.clone(),
         first_message: prompt,
         max_turns: args.max_turns,
-        result_byte_limit: tool_result_byte_limit(),
+        result_byte_limit: ctx.tool_result_byte_limit(),
     };
     let runner = Runner {
         client: &client,
