@@ -9,7 +9,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::date::iso_from_millis;
-use crate::events::RunEvent;
+use crate::run_events::RunEvent;
 
 /// The `dataschema` URI of a canonical event type.
 pub fn canonical_event_schema_uri(event_type: &str) -> Option<String> {

@@ -1,6 +1,7 @@
 //! AFPS packages, read and written exactly as the Appstrate platform does.
 //!
-//! Pure library: no network, no async. Main entry points:
+//! Pure library: no network, no async, no environment variables (callers
+//! pass what they read, e.g. [`Limits::from_lookup`]). Main entry points:
 //!
 //! - [`read_bundle`] / [`read_bundle_file`]: a `.afps` or `.afps-bundle`
 //!   (detected by content) into a [`Bundle`] of [`Package`]s, with hostile
@@ -17,17 +18,17 @@
 pub mod archive;
 pub mod bundle;
 pub mod cloudevents;
-pub mod context;
 pub mod date;
 pub mod error;
-pub mod events;
+pub mod execution_context;
 pub mod integrity;
 pub mod limits;
 pub mod manifest;
 pub mod mustache;
-pub mod prompt;
+pub mod run_events;
 pub mod signing;
-pub mod truncate;
+pub mod system_prompt;
+pub mod tool_result;
 pub mod writer;
 mod zip;
 
@@ -38,10 +39,12 @@ pub use bundle::{
 pub use cloudevents::{
     WebhookHeaders, build_cloud_event, canonical_event_schema_uri, sign_webhook, verify_webhook,
 };
-pub use context::ExecutionContext;
 pub use error::{BundleError, ErrorCode};
-pub use events::{LogEntry, MemoryEntry, RunError, RunEvent, RunResult, TokenUsage, reduce_events};
+pub use execution_context::ExecutionContext;
 pub use limits::Limits;
-pub use prompt::{PlatformPromptOptions, platform_prompt, render_platform_prompt};
-pub use truncate::{tool_result_byte_limit, truncate_string, truncate_tool_result};
+pub use run_events::{
+    LogEntry, MemoryEntry, RunError, RunEvent, RunResult, TokenUsage, reduce_events,
+};
+pub use system_prompt::{PlatformPromptOptions, platform_prompt, render_platform_prompt};
+pub use tool_result::{tool_result_byte_limit, truncate_string, truncate_tool_result};
 pub use zip::write_stored as write_stored_zip;

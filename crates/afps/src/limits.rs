@@ -2,9 +2,10 @@
 
 const MIB: u64 = 1024 * 1024;
 
-/// Caps applied while reading an archive. Build with [`Limits::from_env`]
+/// Caps applied while reading an archive. Build with [`Limits::from_lookup`]
 /// (defaults, raised — never lowered — by the `APPSTRATE_BUNDLE_MAX_*`
-/// variables) and override fields explicitly when a caller needs to.
+/// variables the caller looks up) and override fields explicitly when a
+/// caller needs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Compressed archive size, bytes (default 50 MiB).
@@ -40,13 +41,9 @@ impl Default for Limits {
 impl Limits {
     /// Defaults raised by `APPSTRATE_BUNDLE_MAX_SIZE`,
     /// `APPSTRATE_BUNDLE_MAX_DECOMPRESSED`, `APPSTRATE_BUNDLE_MAX_FILES` and
-    /// `APPSTRATE_BUNDLE_MAX_PACKAGES`. A value that is not a positive
-    /// integer, or that is below the default, is ignored.
-    pub fn from_env() -> Self {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Like [`Limits::from_env`] with an explicit variable lookup (tests).
+    /// `APPSTRATE_BUNDLE_MAX_PACKAGES` as `lookup` finds them (this crate
+    /// never reads the process environment). A value that is not a
+    /// positive integer, or that is below the default, is ignored.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let d = Limits::default();
         let raise = |name: &str, default: u64| -> u64 {

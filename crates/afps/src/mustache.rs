@@ -7,8 +7,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::context::ExecutionContext;
-use crate::prompt::truthy;
+use crate::execution_context::ExecutionContext;
+use crate::system_prompt::truthy;
 use appstrate_jsjson::to_js_string;
 
 /// A template that does not parse (unclosed tag or section).

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use appstrate_afps::Limits;
 use appstrate_platform::Env;
 
 use crate::cli::GlobalArgs;
@@ -21,7 +22,7 @@ impl Context {
             env.insecure = true;
         }
         Context {
-            ui: Ui::detect(),
+            ui: Ui::detect(&env),
             global: global.clone(),
             env,
         }
@@ -38,5 +39,16 @@ impl Context {
 
     pub fn config_dir(&self) -> PathBuf {
         self.env.config_dir()
+    }
+
+    /// Archive caps: the defaults raised by `APPSTRATE_BUNDLE_MAX_*`.
+    pub fn bundle_limits(&self) -> Limits {
+        Limits::from_lookup(|name| self.env.var(name).map(str::to_string))
+    }
+
+    /// The cap on a tool result forwarded in a RunEvent
+    /// (`TOOL_RESULT_BYTE_LIMIT`, default 2048 bytes).
+    pub fn tool_result_byte_limit(&self) -> usize {
+        appstrate_afps::tool_result_byte_limit(self.env.var("TOOL_RESULT_BYTE_LIMIT"))
     }
 }

@@ -4,10 +4,14 @@
 //! and turns its outcome into an exit code. Everything else lives in modules
 //! named after what they do; see `ARCHITECTURE.md` for the map.
 
+// Every byte goes through `ui` (streams, colour, framing in one place).
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod cli;
 mod commands;
 mod context;
 mod error;
+mod style;
 mod text;
 mod ui;
 
@@ -30,7 +34,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(err) => {
-            eprintln!("appstrate: cannot start the async runtime: {err}");
+            ui::warn_line(&format!("appstrate: cannot start the async runtime: {err}"));
             return ExitCode::from(1);
         }
     };

@@ -7,7 +7,10 @@
 use std::io::{self, IsTerminal, Write};
 use std::time::Duration;
 
+use appstrate_platform::Env;
+
 use crate::error::{CliError, ErrorKind, ExitStatus};
+use crate::style;
 
 pub struct Ui {
     pub stdin_tty: bool,
@@ -24,12 +27,12 @@ pub struct Choice<T> {
 }
 
 impl Ui {
-    pub fn detect() -> Self {
+    pub fn detect(env: &Env) -> Self {
         let stdout_tty = io::stdout().is_terminal();
         Ui {
             stdin_tty: io::stdin().is_terminal(),
             stdout_tty,
-            color: color_enabled(stdout_tty),
+            color: color_enabled(env, stdout_tty),
         }
     }
 
@@ -59,9 +62,7 @@ impl Ui {
     /// Writes a diagnostic line to stderr. Failures to write are ignored:
     /// there is nowhere left to report them.
     pub fn warn(&self, text: &str) {
-        let mut stderr = io::stderr().lock();
-        let _ = writeln!(stderr, "{text}");
-        let _ = stderr.flush();
+        warn_line(text);
     }
 
     pub fn intro(&self, title: &str) -> Result<(), CliError> {
@@ -134,7 +135,7 @@ impl Ui {
 
     fn dim(&self, s: &str) -> String {
         if self.color {
-            format!("\x1b[2m{s}\x1b[22m")
+            style::dim(s)
         } else {
             s.to_string()
         }
@@ -168,7 +169,7 @@ impl Ui {
 
     fn gray(&self, s: &str) -> String {
         if self.color {
-            format!("\x1b[90m{s}\x1b[39m")
+            style::gray(s)
         } else {
             s.to_string()
         }
@@ -241,6 +242,13 @@ impl Ui {
     }
 }
 
+/// A diagnostic line on stderr, for the moments before a [`Ui`] exists.
+pub fn warn_line(text: &str) {
+    let mut stderr = io::stderr().lock();
+    let _ = writeln!(stderr, "{text}");
+    let _ = stderr.flush();
+}
+
 fn prompt_error(err: io::Error) -> CliError {
     if err.kind() == io::ErrorKind::Interrupted {
         // clack prints its own cancel line; say it plainly like the original.
@@ -273,13 +281,11 @@ impl Spinner {
 
 /// `NO_COLOR` (non-empty) wins; then `FORCE_COLOR` (non-empty, not `0`);
 /// otherwise colour only on a terminal.
-pub fn color_enabled(is_tty: bool) -> bool {
-    let non_empty = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-    if non_empty("NO_COLOR") {
+pub fn color_enabled(env: &Env, is_tty: bool) -> bool {
+    if env.var_non_empty("NO_COLOR").is_some() {
         return false;
     }
-    if let Some(force) = std::env::var_os("FORCE_COLOR")
-        && !force.is_empty()
+    if let Some(force) = env.var_non_empty("FORCE_COLOR")
         && force != "0"
     {
         return true;

@@ -161,20 +161,12 @@ fn same_origin(a: &Url, b: &Url) -> bool {
     a.origin() == b.origin()
 }
 
+/// `Retry-After` (seconds or HTTP-date), ignored beyond an hour as curl
+/// does, so the backoff applies instead.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers
-        .get(http::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    const HOUR: f64 = 3600.0;
-    if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && (0.0..HOUR).contains(&secs))
-            .then(|| Duration::from_secs_f64(secs));
-    }
-    let when = httpdate::parse_http_date(value).ok()?;
-    let delta = when.duration_since(SystemTime::now()).ok()?;
-    (delta.as_secs_f64() <= HOUR).then_some(delta)
+    let value = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
+    let wait = appstrate_retryafter::parse(value, SystemTime::now())?;
+    (wait < Duration::from_secs(3600)).then_some(wait)
 }
 
 fn backoff(plan: &RequestPlan, attempt: u32) -> Duration {

@@ -4,6 +4,7 @@
 
 use std::cmp::Ordering;
 
+use anstyle::{AnsiColor, Style};
 use serde_json::{Map, Value};
 
 use crate::collation::locale_compare;
@@ -11,18 +12,21 @@ use crate::deref::dereference_operation;
 use crate::js;
 use crate::operation::{Method, Operation};
 
-const RESET: &str = "\x1b[0m";
-const BOLD: &str = "\x1b[1m";
-const DIM: &str = "\x1b[2m";
-const RED: &str = "\x1b[31m";
-const GREEN: &str = "\x1b[32m";
-const YELLOW: &str = "\x1b[33m";
-const BLUE: &str = "\x1b[34m";
-const MAGENTA: &str = "\x1b[35m";
-const CYAN: &str = "\x1b[36m";
-const GRAY: &str = "\x1b[90m";
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+const RED: Style = fg(AnsiColor::Red);
+const GREEN: Style = fg(AnsiColor::Green);
+const YELLOW: Style = fg(AnsiColor::Yellow);
+const BLUE: Style = fg(AnsiColor::Blue);
+const MAGENTA: Style = fg(AnsiColor::Magenta);
+const CYAN: Style = fg(AnsiColor::Cyan);
+const GRAY: Style = fg(AnsiColor::BrightBlack);
 
-fn method_color(method: Method) -> &'static str {
+const fn fg(color: AnsiColor) -> Style {
+    Style::new().fg_color(Some(anstyle::Color::Ansi(color)))
+}
+
+fn method_color(method: Method) -> Style {
     match method {
         Method::Get => GREEN,
         Method::Post => YELLOW,
@@ -32,20 +36,23 @@ fn method_color(method: Method) -> &'static str {
     }
 }
 
-/// Appends `text`, wrapped in `color` … reset when colour is on.
-fn paint(out: &mut String, text: &str, color: &str, use_color: bool) {
+/// Appends `text` when colour is off; otherwise `styles` opened in order
+/// (the original's nesting, outer first), `text`, and one reset.
+fn paint(out: &mut String, text: &str, styles: &[Style], use_color: bool) {
     if use_color {
-        out.push_str(color);
+        for style in styles {
+            out.push_str(&style.render().to_string());
+        }
         out.push_str(text);
-        out.push_str(RESET);
+        out.push_str(&anstyle::Reset.render().to_string());
     } else {
         out.push_str(text);
     }
 }
 
-fn painted(text: &str, color: &str, use_color: bool) -> String {
+fn painted(text: &str, styles: &[Style], use_color: bool) -> String {
     let mut out = String::new();
-    paint(&mut out, text, color, use_color);
+    paint(&mut out, text, styles, use_color);
     out
 }
 
@@ -61,14 +68,14 @@ pub fn format_list(operations: &[Operation<'_>], use_color: bool) -> String {
         paint(
             &mut out,
             &format!("{:<6}", op.method.upper()),
-            method_color(op.method),
+            &[method_color(op.method)],
             use_color,
         );
         out.push(' ');
         out.push_str(op.path);
         if let Some(summary) = op.summary().filter(|s| !s.is_empty()) {
             out.push_str(" — ");
-            paint(&mut out, summary, DIM, use_color);
+            paint(&mut out, summary, &[DIM], use_color);
         }
         let tags = op.tags();
         if !tags.is_empty() {
@@ -76,13 +83,13 @@ pub fn format_list(operations: &[Operation<'_>], use_color: bool) -> String {
             paint(
                 &mut out,
                 &format!("[{}]", appstrate_jsjson::join(tags, ",")),
-                CYAN,
+                &[CYAN],
                 use_color,
             );
         }
         if js::truthy(op.field("deprecated")) {
             out.push(' ');
-            paint(&mut out, "[deprecated]", &format!("{BOLD}{RED}"), use_color);
+            paint(&mut out, "[deprecated]", &[BOLD, RED], use_color);
         }
         out.push('\n');
     }
@@ -136,17 +143,13 @@ pub fn format_show(method: Method, path: &str, op: &Value, use_color: bool) -> S
     let mut lines: Vec<String> = Vec::new();
     lines.push(format!(
         "{} {path}",
-        painted(
-            method.upper(),
-            &format!("{}{BOLD}", method_color(method)),
-            use_color
-        )
+        painted(method.upper(), &[method_color(method), BOLD], use_color)
     ));
     if js::truthy(field("operationId")) {
         let id = field("operationId")
             .map(appstrate_jsjson::to_js_string)
             .unwrap_or_default();
-        lines.push(painted(&format!("operationId: {id}"), DIM, use_color));
+        lines.push(painted(&format!("operationId: {id}"), &[DIM], use_color));
     }
     let tags: Vec<&str> = match field("tags") {
         Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
@@ -155,19 +158,19 @@ pub fn format_show(method: Method, path: &str, op: &Value, use_color: bool) -> S
     if !tags.is_empty() {
         lines.push(painted(
             &format!("tags: {}", tags.join(", ")),
-            CYAN,
+            &[CYAN],
             use_color,
         ));
     }
     if field("deprecated") == Some(&Value::Bool(true)) {
-        lines.push(painted("DEPRECATED", &format!("{BOLD}{RED}"), use_color));
+        lines.push(painted("DEPRECATED", &[BOLD, RED], use_color));
     }
     if let Some(summary) = field("summary")
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
     {
         lines.push(String::new());
-        lines.push(painted(summary, BOLD, use_color));
+        lines.push(painted(summary, &[BOLD], use_color));
     }
     if let Some(description) = field("description")
         .and_then(Value::as_str)
@@ -180,7 +183,7 @@ pub fn format_show(method: Method, path: &str, op: &Value, use_color: bool) -> S
         && !params.is_empty()
     {
         lines.push(String::new());
-        lines.push(painted("Parameters:", BOLD, use_color));
+        lines.push(painted("Parameters:", &[BOLD], use_color));
         for param in params {
             if !js::is_object(Some(param)) {
                 continue;
@@ -192,7 +195,7 @@ pub fn format_show(method: Method, path: &str, op: &Value, use_color: bool) -> S
         lines.push(String::new());
         let required = js::get(body, "required") == Some(&Value::Bool(true));
         let title = format!("Request body{}:", if required { " (required)" } else { "" });
-        lines.push(painted(&title, BOLD, use_color));
+        lines.push(painted(&title, &[BOLD], use_color));
         let types = js::get(body, "content")
             .filter(|c| js::is_object(Some(c)))
             .map(js::object_keys)
@@ -201,14 +204,14 @@ pub fn format_show(method: Method, path: &str, op: &Value, use_color: bool) -> S
             lines.push("  (no content)".into());
         }
         for media_type in types {
-            lines.push(format!("  {}", painted(&media_type, CYAN, use_color)));
+            lines.push(format!("  {}", painted(&media_type, &[CYAN], use_color)));
         }
     }
     if let Some(responses) = field("responses").filter(|r| js::is_object(Some(r))) {
         let statuses = js::object_keys(responses);
         if !statuses.is_empty() {
             lines.push(String::new());
-            lines.push(painted("Responses:", BOLD, use_color));
+            lines.push(painted("Responses:", &[BOLD], use_color));
             response_lines(responses, statuses, use_color, &mut lines);
         }
     }
@@ -228,15 +231,15 @@ fn parameter_line(param: &Value, use_color: bool) -> String {
         .unwrap_or("any");
     let mut line = format!(
         "  {}.{}: {ty}",
-        painted(location, CYAN, use_color),
-        painted(name, BOLD, use_color)
+        painted(location, &[CYAN], use_color),
+        painted(name, &[BOLD], use_color)
     );
     if js::get(param, "required") == Some(&Value::Bool(true)) {
-        paint(&mut line, " (required)", RED, use_color);
+        paint(&mut line, " (required)", &[RED], use_color);
     }
     if let Some(description) = text("description").filter(|d| !d.is_empty()) {
         line.push_str(" — ");
-        paint(&mut line, description, DIM, use_color);
+        paint(&mut line, description, &[DIM], use_color);
     }
     line
 }
@@ -279,21 +282,18 @@ fn response_lines(
             Some(b'5') => RED,
             _ => GRAY,
         };
-        let mut line = format!(
-            "  {}",
-            painted(&status, &format!("{color}{BOLD}"), use_color)
-        );
+        let mut line = format!("  {}", painted(&status, &[color, BOLD], use_color));
         if let Some(description) = js::get(response, "description")
             .and_then(Value::as_str)
             .filter(|d| !d.is_empty())
         {
             line.push_str(" — ");
-            paint(&mut line, description, DIM, use_color);
+            paint(&mut line, description, &[DIM], use_color);
         }
         lines.push(line);
         if let Some(content) = js::get(response, "content").filter(|c| js::is_object(Some(c))) {
             for media_type in js::object_keys(content) {
-                lines.push(format!("    {}", painted(&media_type, CYAN, use_color)));
+                lines.push(format!("    {}", painted(&media_type, &[CYAN], use_color)));
             }
         }
     }

@@ -333,5 +333,7 @@ fn malformed_list(path: &str) -> PlatformError {
 /// Reads a response body, refusing one larger than `cap` bytes (one
 /// implementation: [`crate::http::read_capped`]).
 pub async fn read_capped(resp: reqwest::Response, cap: u64, url: &str) -> Result<Vec<u8>> {
-    crate::http::read_capped(url, resp, cap).await.map(Vec::from)
+    crate::http::read_capped(url, resp, cap)
+        .await
+        .map(Vec::from)
 }

@@ -1,11 +1,15 @@
-//! A snapshot of the environment variables the CLI honours, taken once at
-//! start-up so code below never reads the process environment behind the
-//! caller's back (and tests can build one by hand).
+//! A snapshot of the environment, taken once at start-up so code below
+//! never reads the process environment behind the caller's back (and tests
+//! can build one by hand). The variables many places need are typed
+//! fields; the others are looked up by name in the same snapshot
+//! ([`Env::var`]) by the command that honours them, which passes the value
+//! down to the libraries.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Env {
     pub home: Option<PathBuf>,
     pub xdg_config_home: Option<PathBuf>,
@@ -18,42 +22,25 @@ pub struct Env {
     pub allow_plaintext_tokens: bool,
     /// `APPSTRATE_CLI_NO_OPEN=1`.
     pub no_open: bool,
-    /// Every other variable, for commands with many of their own (`run`
-    /// reads model keys, defaults for its flags, limits).
-    pub vars: Vars,
+    /// `PATH`, as the OS gave it (programs are looked up on it).
+    pub path: Option<OsString>,
+    /// Every variable whose name and value are UTF-8, for [`Env::var`].
+    pub vars: BTreeMap<String, String>,
 }
 
-/// Environment variables by name. Values may be secrets (API keys), so a
-/// debug print shows the names only.
-#[derive(Clone, Default)]
-pub struct Vars(BTreeMap<String, String>);
-
-impl Vars {
-    /// The variables of this process (those that are valid UTF-8).
-    pub fn from_process() -> Self {
-        Vars(
-            std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-                .collect(),
-        )
-    }
-
-    /// A value that is set and not blank.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.trim().is_empty())
-    }
-
-    pub fn set(&mut self, name: &str, value: &str) {
-        self.0.insert(name.to_string(), value.to_string());
-    }
-}
-
-impl std::fmt::Debug for Vars {
+/// Values stay out of `Debug`: the snapshot holds API keys and tokens.
+impl std::fmt::Debug for Env {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_set().entries(self.0.keys()).finish()
+        f.debug_struct("Env")
+            .field("home", &self.home)
+            .field("xdg_config_home", &self.xdg_config_home)
+            .field("xdg_cache_home", &self.xdg_cache_home)
+            .field("profile", &self.profile)
+            .field("insecure", &self.insecure)
+            .field("allow_plaintext_tokens", &self.allow_plaintext_tokens)
+            .field("no_open", &self.no_open)
+            .field("vars", &self.vars.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
     }
 }
 
@@ -75,13 +62,25 @@ impl Env {
             allow_plaintext_tokens: std::env::var("APPSTRATE_ALLOW_PLAINTEXT_TOKENS").as_deref()
                 == Ok("1"),
             no_open: std::env::var("APPSTRATE_CLI_NO_OPEN").as_deref() == Ok("1"),
-            vars: Vars::from_process(),
+            path: std::env::var_os("PATH"),
+            vars: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
         }
     }
 
-    /// A variable that is set and not blank.
+    /// The variable `name` as it was at start-up, when set and not blank
+    /// (an empty variable means "unset", as in the original's JavaScript).
     pub fn var(&self, name: &str) -> Option<&str> {
-        self.vars.get(name)
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
+    }
+
+    /// Sets a variable in this snapshot (tests, and values derived from flags).
+    pub fn set_var(&mut self, name: &str, value: &str) {
+        self.vars.insert(name.to_string(), value.to_string());
     }
 
     /// `APPSTRATE_REMOTE_POLL_MS`: how often a remote run is polled, when
@@ -91,6 +90,19 @@ impl Env {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .filter(|ms| *ms > 0)
             .map(std::time::Duration::from_millis)
+    }
+
+    /// The variable `name` trimmed, when that leaves something.
+    pub fn var_trimmed(&self, name: &str) -> Option<String> {
+        self.var(name)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    }
+
+    /// The variable `name` when set and not empty.
+    pub fn var_non_empty(&self, name: &str) -> Option<&str> {
+        self.var(name).filter(|v| !v.is_empty())
     }
 
     fn home(&self) -> PathBuf {
@@ -111,5 +123,25 @@ impl Env {
             Some(dir) => dir.join("appstrate"),
             None => self.home().join(".cache").join("appstrate"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_and_debug_without_values() {
+        let mut env = Env::default();
+        env.vars.insert("A".into(), "  x ".into());
+        env.vars.insert("EMPTY".into(), String::new());
+        env.vars.insert("SECRET_KEY".into(), "sk-live-123".into());
+        assert_eq!(env.var("A"), Some("  x "));
+        assert_eq!(env.var_trimmed("A").as_deref(), Some("x"));
+        assert_eq!(env.var("EMPTY"), None);
+        assert_eq!(env.var_non_empty("EMPTY"), None);
+        assert_eq!(env.var_trimmed("MISSING"), None);
+        let debug = format!("{env:?}");
+        assert!(debug.contains("SECRET_KEY") && !debug.contains("sk-live-123"));
     }
 }

@@ -13,7 +13,6 @@ pub mod config;
 pub mod credentials;
 pub mod env;
 pub mod error;
-pub mod fsutil;
 pub mod http;
 pub mod instance;
 pub mod openapi_cache;
@@ -21,6 +20,9 @@ pub mod runs;
 pub mod session;
 pub mod tokens;
 
+/// Private directories and atomic writes live in their own leaf crate
+/// (`crates/fsutil`) so `appstrate-selfhost` can use them without this one.
+pub use appstrate_fsutil as fsutil;
 pub use env::Env;
 pub use error::PlatformError;
 

@@ -1,4 +1,4 @@
-//! The public URL of an install, and the owner email (install.md §1.9–1.10).
+//! The public URL of an install, and the owner email (`docs/install.md`).
 
 use crate::{Error, Result};
 

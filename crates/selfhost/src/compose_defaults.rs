@@ -1,5 +1,5 @@
 //! Stale `${VAR:-default}` values in an on-disk compose file that mirror
-//! the platform's own defaults (install.md §1.19): found by `doctor`,
+//! the platform's own defaults (`docs/install.md`): found by `doctor`,
 //! removed by `install --upgrade-compose`.
 
 use std::path::{Path, PathBuf};
@@ -265,8 +265,8 @@ pub fn upgrade_compose(dir: &Path) -> Result<(UpgradeStatus, Repair)> {
     let backup = dir.join("docker-compose.yml.backup");
     std::fs::copy(&path, &backup)
         .map_err(|e| Error::new(format!("Cannot back up {}: {e}", path.display())))?;
-    let mode = crate::fsutil::mode_of_path(&path).unwrap_or(0o644);
-    crate::fsutil::write_atomic(&path, result.text.as_bytes(), mode)
+    let mode = appstrate_fsutil::mode_of_path(&path).unwrap_or(0o644);
+    appstrate_fsutil::write_atomic(&path, result.text.as_bytes(), mode)
         .map_err(|e| Error::new(format!("Cannot write {}: {e}", path.display())))?;
     Ok((UpgradeStatus::Upgraded { backup }, result))
 }

@@ -1,8 +1,8 @@
-//! `docker compose ls --all --format json` (install.md §1.13.2).
+//! `docker compose ls --all --format json` (`docs/install.md`).
 
 use std::path::Path;
 
-use crate::docker;
+use crate::process;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComposeProject {
@@ -13,7 +13,7 @@ pub struct ComposeProject {
 /// Asks `docker compose ls --all --format json` for the project named
 /// exactly `name`; `None` when docker fails or does not list it.
 pub async fn listed_project(name: &str) -> Option<ComposeProject> {
-    let out = docker::capture(
+    let out = process::capture(
         "docker",
         &["compose", "ls", "--all", "--format", "json"],
         None,

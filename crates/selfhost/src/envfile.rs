@@ -1,5 +1,5 @@
 //! The `.env` file: the original's tolerant parser, its byte-exact renderer
-//! and the upgrade merge (install.md §1.5, §1.14).
+//! and the upgrade merge (`docs/install.md`).
 
 use std::collections::BTreeMap;
 

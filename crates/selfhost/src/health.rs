@@ -1,4 +1,4 @@
-//! Waiting for the platform to answer HTTP (install.md §1.16). Always a
+//! Waiting for the platform to answer HTTP (`docs/install.md`). Always a
 //! plain-http loopback URL, so a minimal HTTP/1.1 client suffices.
 
 use std::time::{Duration, Instant};

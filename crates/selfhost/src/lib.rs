@@ -1,24 +1,25 @@
-//! Self-hosting Appstrate: everything behind `appstrate install`, the
-//! lifecycle verbs, `self-update` and `doctor` that does not talk to the
-//! terminal. The binary owns prompts and output; this crate owns the facts
-//! (`../shared/spec/install.md`): tiers, the compose templates embedded in
-//! the binary, `.env` generation, the compose project name, backups and
-//! rollback, the Tier 0 dev server, release verification and the PATH scan.
+//! The self-hosted Appstrate *platform* instance: everything behind
+//! `appstrate install` and the lifecycle verbs that does not talk to the
+//! terminal (see `docs/install.md`). The binary owns prompts and output;
+//! this crate owns the facts and the steps: tiers, the compose templates
+//! embedded in the binary, `.env` generation, the compose project name,
+//! backups and rollback, the Tier 0 dev server, health polling.
+//!
+//! The CLI's *own* installation (self-update, doctor, the dual-install
+//! warning) is `appstrate-cliinstall`.
 
 pub mod appurl;
 pub mod compose_defaults;
 pub mod compose_ls;
 pub mod docker;
-pub mod doctor;
-pub mod dual_install;
 pub mod envfile;
-pub mod fsutil;
 pub mod health;
+pub mod install;
 pub mod paths;
 pub mod port;
+pub mod process;
 pub mod project;
 pub mod secrets;
-pub mod selfupdate;
 pub mod templates;
 pub mod tier;
 pub mod tier0;

@@ -56,6 +56,16 @@ pub fn normalize(cwd: &Path, p: &Path) -> PathBuf {
     out
 }
 
+/// ` --dir <dir>` for a command shown in a hint, empty when `dir` is the
+/// default install directory.
+pub fn dir_flag(dir: &Path, default_dir: &Path) -> String {
+    if dir == default_dir {
+        String::new()
+    } else {
+        format!(" --dir {}", dir.display())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

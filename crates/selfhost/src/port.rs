@@ -1,4 +1,4 @@
-//! Host port checks (install.md §1.8).
+//! Host port checks (`docs/install.md`).
 
 use std::net::TcpListener;
 use std::process::Command;

@@ -1,5 +1,4 @@
-//! The compose project name and `<dir>/.appstrate/project.json` (install.md
-//! §1.7), plus the Tier 0 marker that lets the lifecycle verbs find a Tier 0
+//! The compose project name and `<dir>/.appstrate/project.json` (`docs/install.md`), plus the Tier 0 marker that lets the lifecycle verbs find a Tier 0
 //! install.
 
 use std::path::{Path, PathBuf};
@@ -7,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::fsutil;
+use appstrate_fsutil as fsutil;
 
 pub const PROJECT_FILE_RELPATH: &str = ".appstrate/project.json";
 pub const TIER0_FILE_RELPATH: &str = ".appstrate/tier0.json";

@@ -1,4 +1,4 @@
-//! Generating a fresh `.env` for a tier (install.md §1.14). Every secret
+//! Generating a fresh `.env` for a tier (`docs/install.md`). Every secret
 //! comes from the operating system's random source.
 
 use base64::Engine;

@@ -1,4 +1,4 @@
-//! Tiers and inferring the tier of an existing install (install.md §1.5–1.6).
+//! Tiers and inferring the tier of an existing install (`docs/install.md`).
 
 use std::path::Path;
 

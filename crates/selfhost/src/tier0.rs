@@ -1,5 +1,5 @@
 //! Tier 0: the platform's source run by Bun with in-process PGlite, no
-//! Docker (install.md §1.12). Unlike the original, the dev server gets a pid
+//! Docker (`docs/install.md`). Unlike the original, the dev server gets a pid
 //! file and a log file under `<dir>/.appstrate/`, so the lifecycle verbs
 //! work on Tier 0, and re-running install updates an existing checkout.
 
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::docker;
+use crate::process;
 use crate::{Error, Result};
 
 pub const PID_FILE: &str = ".appstrate/tier0.pid";
@@ -185,7 +185,7 @@ async fn run_checked(
     args: &[&str],
     failure: impl FnOnce(i32) -> String,
 ) -> Result<()> {
-    match docker::run(program, args, None, false, &[]).await {
+    match process::run(program, args, None, process::Output::Inherit, &[]).await {
         0 => Ok(()),
         code => Err(Error::new(failure(code))),
     }
@@ -204,7 +204,7 @@ pub fn log_file(dir: &Path) -> PathBuf {
 /// its pid recorded.
 pub fn spawn_dev_server(dir: &Path, bun: &Path, path_env: &OsString) -> Result<u32> {
     let meta_dir = dir.join(".appstrate");
-    crate::fsutil::ensure_private_dir(&meta_dir)
+    appstrate_fsutil::ensure_private_dir(&meta_dir)
         .map_err(|e| Error::new(format!("Cannot create {}: {e}", meta_dir.display())))?;
     let log_path = log_file(dir);
     let mut options = OpenOptions::new();
@@ -241,7 +241,7 @@ pub fn spawn_dev_server(dir: &Path, bun: &Path, path_env: &OsString) -> Result<u
     let pid = child.id();
     // Not waited for: it outlives this process (reparented on exit).
     drop(child);
-    crate::fsutil::write_atomic(&pid_file(dir), format!("{pid}\n").as_bytes(), 0o600)
+    appstrate_fsutil::write_atomic(&pid_file(dir), format!("{pid}\n").as_bytes(), 0o600)
         .map_err(|e| Error::new(format!("Cannot write {}: {e}", pid_file(dir).display())))?;
     Ok(pid)
 }
@@ -315,7 +315,7 @@ mod tests {
         let bin = bun_bin_dir(home.path());
         std::fs::create_dir_all(&bin).unwrap();
         std::fs::write(bin.join("bun"), "#!/bin/sh\n").unwrap();
-        crate::fsutil::set_mode(&bin.join("bun"), 0o755).unwrap();
+        appstrate_fsutil::set_mode(&bin.join("bun"), 0o755).unwrap();
         assert_eq!(
             find_bun(Some(std::ffi::OsStr::new("/nonexistent")), home.path()),
             Some(bin.join("bun"))

@@ -1,5 +1,5 @@
 //! Fresh install or upgrade, and the backups that make an upgrade safe to
-//! abort (install.md §1.5, §1.17).
+//! abort (`docs/install.md`).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -85,7 +85,7 @@ pub fn backup_files(dir: &Path) -> Result<Vec<PathBuf>> {
                 backup.display()
             ))
         })?;
-        crate::fsutil::set_mode(&backup, 0o600)
+        appstrate_fsutil::set_mode(&backup, 0o600)
             .map_err(|e| Error::new(format!("Cannot protect {}: {e}", backup.display())))?;
         done.push(file);
     }
@@ -97,8 +97,8 @@ pub fn restore_backups(files: &[PathBuf]) -> io::Result<()> {
     for file in files {
         let backup = backup_path(file);
         let body = std::fs::read(&backup)?;
-        let mode = crate::fsutil::mode_of_path(&backup).unwrap_or(0o600);
-        crate::fsutil::write_atomic(file, &body, mode)?;
+        let mode = appstrate_fsutil::mode_of_path(&backup).unwrap_or(0o600);
+        appstrate_fsutil::write_atomic(file, &body, mode)?;
     }
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! `appstrate doctor [--json]`: every `appstrate` on $PATH (deduplicated by
 //! real path) with its version and channel, plus the local Docker-tier
-//! install and its compose drift (install.md §4.1). Always exits 0.
+//! install and its compose drift (`docs/install.md`). Always exits 0.
 
-use appstrate_selfhost::{doctor, paths};
+use appstrate_cliinstall::install_report;
+use appstrate_selfhost::paths;
 use clap::Args;
 
 use crate::commands::lifecycle::home;
@@ -17,10 +18,10 @@ pub struct DoctorArgs {
 }
 
 pub async fn run(ctx: &mut Context, args: DoctorArgs) -> Result<ExitStatus, CliError> {
-    let path = std::env::var("PATH").unwrap_or_default();
+    let path = ctx.env.var("PATH").unwrap_or_default().to_string();
     let exec = std::env::current_exe().unwrap_or_default();
     let default_dir = paths::default_install_dir(&home(ctx));
-    let report = doctor::build_report(&path, &exec, &default_dir).await;
+    let report = install_report::build_report(&path, &exec, &default_dir).await;
     if args.json {
         let body =
             serde_json::to_string_pretty(&report).map_err(|e| CliError::user(e.to_string()))?;
@@ -28,8 +29,10 @@ pub async fn run(ctx: &mut Context, args: DoctorArgs) -> Result<ExitStatus, CliE
         return Ok(ExitStatus::SUCCESS);
     }
     ctx.ui.intro("Appstrate doctor")?;
-    ctx.ui
-        .note("Installations", &doctor::format_report(&report, &exec))?;
-    ctx.ui.outro(doctor::outro(&report))?;
+    ctx.ui.note(
+        "Installations",
+        &install_report::format_report(&report, &exec),
+    )?;
+    ctx.ui.outro(install_report::outro(&report))?;
     Ok(ExitStatus::SUCCESS)
 }

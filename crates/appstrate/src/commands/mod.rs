@@ -43,12 +43,12 @@ pub async fn dispatch(ctx: &mut Context, command: Command) -> Result<ExitStatus,
         Command::Models(args) => models::run(ctx, args).await,
         Command::Openapi(args) => openapi::run(ctx, args).await,
         Command::Install(args) => install::run(ctx, args).await,
-        Command::Start(args) => lifecycle::start(ctx, args).await,
-        Command::Stop(args) => lifecycle::stop(ctx, args).await,
-        Command::Restart(args) => lifecycle::restart(ctx, args).await,
-        Command::Logs(args) => lifecycle::logs(ctx, args).await,
-        Command::Status(args) => lifecycle::status(ctx, args).await,
-        Command::Uninstall(args) => lifecycle::uninstall(ctx, args).await,
+        Command::Start(args) => lifecycle::start::run(ctx, args).await,
+        Command::Stop(args) => lifecycle::stop::run(ctx, args).await,
+        Command::Restart(args) => lifecycle::restart::run(ctx, args).await,
+        Command::Logs(args) => lifecycle::logs::run(ctx, args).await,
+        Command::Status(args) => lifecycle::status::run(ctx, args).await,
+        Command::Uninstall(args) => lifecycle::uninstall::run(ctx, args).await,
         Command::SelfUpdate(args) => self_update::run(ctx, args).await,
         Command::Doctor(args) => doctor::run(ctx, args).await,
         Command::InstallSource => install_source::run(ctx),
@@ -58,15 +58,15 @@ pub async fn dispatch(ctx: &mut Context, command: Command) -> Result<ExitStatus,
 /// Warns once per set of `appstrate` binaries on PATH (docs/files.md#dual-install-ack). Only
 /// stats files; any failure is swallowed so the command always runs.
 fn dual_install_warning(ctx: &Context) {
-    let var = |name: &str| std::env::var(name).ok();
-    if appstrate_selfhost::dual_install::disabled_by_env(
-        var("APPSTRATE_NO_DUAL_INSTALL_CHECK").as_deref(),
-        var("APPSTRATE_FORCE_DUAL").as_deref(),
+    let env = &ctx.env;
+    if appstrate_cliinstall::dual_install::disabled_by_env(
+        env.var("APPSTRATE_NO_DUAL_INSTALL_CHECK"),
+        env.var("APPSTRATE_FORCE_DUAL"),
     ) {
         return;
     }
-    let Some(path) = var("PATH") else { return };
-    if let Some(warning) = appstrate_selfhost::dual_install::check(&path, &ctx.config_dir()) {
+    let Some(path) = env.var("PATH") else { return };
+    if let Some(warning) = appstrate_cliinstall::dual_install::check(path, &ctx.config_dir()) {
         ctx.ui.warn(&warning);
     }
 }

@@ -1,6 +1,6 @@
 //! `appstrate self-update [--release TAG] [-f]`: replaces the running binary
 //! with a release whose `checksums.txt` is signed by the Appstrate minisign
-//! key and whose SHA-256 matches (install.md §3). Any failure keeps the old
+//! key and whose SHA-256 matches (`docs/install.md`). Any failure keeps the old
 //! binary and exits 1; a binary not installed from a release exits 2.
 //!
 //! Tests serve releases locally: `APPSTRATE_RELEASES_API_URL` and
@@ -11,8 +11,10 @@
 
 use std::cmp::Ordering;
 
-use appstrate_selfhost::selfupdate::{self, Channel, UpdatePlan};
+use appstrate_cliinstall::self_update::{self, Channel, UpdatePlan};
 use clap::Args;
+
+use appstrate_platform::Env;
 
 use crate::context::Context;
 use crate::error::{CliError, ExitStatus};
@@ -30,35 +32,35 @@ pub struct SelfUpdateArgs {
 const CLI_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The install channel stamped at build time (see `build.rs`).
-pub fn channel() -> Channel {
+pub fn channel(env: &Env) -> Channel {
     #[cfg(debug_assertions)]
-    if let Ok(stamp) = std::env::var("APPSTRATE_TEST_INSTALL_SOURCE") {
-        return Channel::from_stamp(Some(&stamp));
+    if let Some(stamp) = env.var("APPSTRATE_TEST_INSTALL_SOURCE") {
+        return Channel::from_stamp(Some(stamp));
     }
+    #[cfg(not(debug_assertions))]
+    let _ = env;
     Channel::from_stamp(Some(env!("APPSTRATE_INSTALL_SOURCE_STAMP")))
 }
 
-fn public_key() -> String {
+fn public_key(env: &Env) -> String {
     #[cfg(debug_assertions)]
-    if let Ok(key) = std::env::var("APPSTRATE_TEST_RELEASE_PUBKEY") {
-        return key;
+    if let Some(key) = env.var("APPSTRATE_TEST_RELEASE_PUBKEY") {
+        return key.to_string();
     }
-    selfupdate::RELEASE_PUBLIC_KEY.to_string()
+    #[cfg(not(debug_assertions))]
+    let _ = env;
+    self_update::RELEASE_PUBLIC_KEY.to_string()
 }
 
-fn url_override(name: &str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.to_string())
+fn url_override(env: &Env, name: &str, default: &str) -> String {
+    env.var_trimmed(name).unwrap_or_else(|| default.to_string())
 }
 
 pub async fn run(ctx: &mut Context, args: SelfUpdateArgs) -> Result<ExitStatus, CliError> {
     ctx.ui.intro("Appstrate self-update")?;
     let exec = std::env::current_exe()
         .map_err(|e| CliError::user(format!("Cannot locate the running binary: {e}")))?;
-    match channel() {
+    match channel(&ctx.env) {
         Channel::Curl => {}
         Channel::Bun => {
             return Err(CliError::user(
@@ -85,16 +87,20 @@ pub async fn run(ctx: &mut Context, args: SelfUpdateArgs) -> Result<ExitStatus, 
 
     let pinned = args.release.is_some();
     let target = match &args.release {
-        Some(raw) => selfupdate::normalize_version(raw),
+        Some(raw) => self_update::normalize_version(raw),
         None => {
-            let api = url_override("APPSTRATE_RELEASES_API_URL", selfupdate::DEFAULT_API_URL);
-            selfupdate::latest_version(&api, CLI_VERSION).await
+            let api = url_override(
+                &ctx.env,
+                "APPSTRATE_RELEASES_API_URL",
+                self_update::DEFAULT_API_URL,
+            );
+            self_update::latest_version(&api, CLI_VERSION).await
         }
     }
     .map_err(|e| CliError::user(format!("Could not resolve target version: {}", e.message)))?;
-    let asset = selfupdate::asset_name(std::env::consts::OS, std::env::consts::ARCH)?;
+    let asset = self_update::asset_name(std::env::consts::OS, std::env::consts::ARCH)?;
 
-    match selfupdate::compare_semver(CLI_VERSION, &target) {
+    match self_update::compare_semver(CLI_VERSION, &target) {
         Ordering::Equal if !args.force => {
             ctx.ui.outro(&format!(
                 "Already on appstrate {CLI_VERSION}. Pass --force to reinstall."
@@ -111,10 +117,11 @@ pub async fn run(ctx: &mut Context, args: SelfUpdateArgs) -> Result<ExitStatus, 
     }
 
     let download = url_override(
+        &ctx.env,
         "APPSTRATE_RELEASES_DOWNLOAD_URL",
-        selfupdate::DEFAULT_DOWNLOAD_URL,
+        self_update::DEFAULT_DOWNLOAD_URL,
     );
-    let key = public_key();
+    let key = public_key(&ctx.env);
     let plan = UpdatePlan {
         cli_version: CLI_VERSION,
         target: &target,
@@ -127,7 +134,7 @@ pub async fn run(ctx: &mut Context, args: SelfUpdateArgs) -> Result<ExitStatus, 
     let mut log = |line: &str| ui.warn(line);
     let mut progress = |_received: u64, _total: Option<u64>| {};
     let spinner = ctx.ui.spinner("Downloading appstrate binary");
-    match selfupdate::perform_update(&plan, &mut log, &mut progress).await {
+    match self_update::perform_update(&plan, &mut log, &mut progress).await {
         Ok(()) => {
             spinner.stop(&ctx.ui, "Download complete")?;
             ctx.ui.outro(&format!(

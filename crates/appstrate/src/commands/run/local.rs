@@ -7,14 +7,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use appstrate_afps::{ExecutionContext, Limits};
+use appstrate_afps::ExecutionContext;
 use appstrate_agent::events::new_cli_run_id;
 use appstrate_agent::input::{
     InheritedInput, LockedField, author_defaults, layer_input, locked_field_set,
 };
 use appstrate_agent::model::RetryPolicy;
 use appstrate_agent::plan::RunPlan;
-use appstrate_agent::sink::{ConsoleSink, JsonlSink, Sink};
 use appstrate_platform::PlatformError;
 use appstrate_platform::access::PlatformAccess;
 use appstrate_platform::agents::{RunConfig, run_config};
@@ -122,7 +121,7 @@ pub async fn run(
         LocalProxy::Ignored(notice) => status(ctx, &args, &notice),
     }
 
-    let limits = Limits::from_lookup(|name| env.var(name).map(str::to_string));
+    let limits = ctx.bundle_limits();
     let loaded = match origin {
         Origin::File(path) => bundle_source::read_file(path, &limits)?,
         Origin::Agent { agent, access, .. } => {
@@ -159,7 +158,7 @@ pub async fn run(
         bundle,
         context,
         max_turns: args.max_turns,
-        result_byte_limit: result_byte_limit(&env),
+        result_byte_limit: ctx.tool_result_byte_limit(),
     }
     .prepare()
     .map_err(|e| CliError::user(e.to_string()))?;
@@ -173,16 +172,7 @@ pub async fn run(
     }
     status(ctx, &args, &format!("→ running {label}"));
 
-    let mut sink: Box<dyn Sink> = if args.json {
-        Box::new(JsonlSink::new(std::io::stdout()))
-    } else {
-        Box::new(ConsoleSink::new(
-            Box::new(std::io::stdout()),
-            Box::new(std::io::stderr()),
-            settings.verbosity,
-            ctx.ui.color,
-        ))
-    };
+    let mut sink = super::console_sink(args.json, settings.verbosity, ctx.ui.color);
     let ready_ms = started.elapsed().as_millis() as u64;
     let outcome = tokio::select! {
         biased;
@@ -244,14 +234,6 @@ fn inherited_input(config: &RunConfig) -> InheritedInput {
         values: config.input_values.clone(),
         locked_fields: config.locked_fields.clone(),
     }
-}
-
-/// `TOOL_RESULT_BYTE_LIMIT` when a positive integer, else 2048.
-fn result_byte_limit(env: &appstrate_platform::Env) -> usize {
-    env.var("TOOL_RESULT_BYTE_LIMIT")
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|v| *v > 0)
-        .unwrap_or(appstrate_afps::truncate::DEFAULT_TOOL_RESULT_BYTE_LIMIT)
 }
 
 /// Reporting local runs to the platform is not part of this build: `auto`

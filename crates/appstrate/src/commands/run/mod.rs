@@ -136,3 +136,24 @@ pub async fn run(ctx: &mut Context, args: RunArgs) -> Result<ExitStatus, CliErro
         )),
     }
 }
+
+/// How RunEvents reach the terminal: JSON lines with `--json`, else the
+/// human renderer (events on stdout, diagnostics on stderr). Local and
+/// remote runs print alike.
+fn console_sink(
+    json: bool,
+    verbosity: appstrate_agent::sink::Verbosity,
+    colour: bool,
+) -> Box<dyn appstrate_agent::sink::Sink> {
+    use appstrate_agent::sink::{ConsoleSink, JsonlSink};
+    if json {
+        Box::new(JsonlSink::new(std::io::stdout()))
+    } else {
+        Box::new(ConsoleSink::new(
+            Box::new(std::io::stdout()),
+            Box::new(std::io::stderr()),
+            verbosity,
+            colour,
+        ))
+    }
+}

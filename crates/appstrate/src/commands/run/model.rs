@@ -119,7 +119,7 @@ mod tests {
 
     fn env_with(name: &str, value: &str) -> Env {
         let mut env = Env::default();
-        env.vars.set(name, value);
+        env.set_var(name, value);
         env
     }
 

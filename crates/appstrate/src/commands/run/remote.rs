@@ -7,7 +7,6 @@ use std::io::IsTerminal;
 
 use appstrate_agent::events::new_cli_run_id;
 use appstrate_agent::remote::{self, FollowOptions, Notice, Outcome, SignalPolicy};
-use appstrate_agent::sink::{ConsoleSink, JsonlSink, Sink, Verbosity};
 use appstrate_platform::access::PlatformAccess;
 use appstrate_platform::runs::{self, Reply, RunsApi, TriggerBody};
 use serde_json::{Value, json};
@@ -77,7 +76,7 @@ pub async fn run(
         .to_string();
     let url = dashboard_url(&instance, &agent.id, &run_id);
 
-    let mut sink = console_sink(args.json, settings.verbosity);
+    let mut sink = super::console_sink(args.json, settings.verbosity, ctx.ui.color);
     if args.json {
         print_json_line(&json!({
             "type": "appstrate.remote.triggered",
@@ -86,11 +85,11 @@ pub async fn run(
             "dashboardUrl": url,
         }));
     } else {
-        eprintln!(
+        crate::ui::warn_line(&format!(
             "→ running {} (reporting to {instance} as {run_id})",
             agent.label(spec)
-        );
-        eprintln!("→ dashboard: {url}");
+        ));
+        crate::ui::warn_line(&format!("→ dashboard: {url}"));
     }
 
     let policy = SignalPolicy::resolve(
@@ -104,11 +103,15 @@ pub async fn run(
             return;
         }
         match notice {
-            Notice::Cancelling => eprintln!("\nshutdown received, cancelling remote run..."),
-            Notice::CancelFailed(e) => eprintln!("warn: cancel request failed: {e}"),
-            Notice::RecordRetry(e) => {
-                eprintln!("warn: run record refresh failed (will retry): {e}")
+            Notice::Cancelling => {
+                crate::ui::warn_line("\nshutdown received, cancelling remote run...")
             }
+            Notice::CancelFailed(e) => {
+                crate::ui::warn_line(&format!("warn: cancel request failed: {e}"))
+            }
+            Notice::RecordRetry(e) => crate::ui::warn_line(&format!(
+                "warn: run record refresh failed (will retry): {e}"
+            )),
         }
     };
     let opts = FollowOptions {
@@ -155,26 +158,16 @@ pub async fn run(
                     "instance": instance,
                 }));
             } else {
-                eprintln!("\ndetached — run {run_id} is still running on {instance}");
-                eprintln!("  follow it with: appstrate api GET /api/runs/{run_id}");
+                crate::ui::warn_line(&format!(
+                    "\ndetached — run {run_id} is still running on {instance}"
+                ));
+                crate::ui::warn_line(&format!(
+                    "  follow it with: appstrate api GET /api/runs/{run_id}"
+                ));
             }
             Err(CliError::interrupted(signal))
         }
         Outcome::Interrupted { signal } => Err(CliError::interrupted(signal)),
-    }
-}
-
-fn console_sink(json: bool, verbosity: Verbosity) -> Box<dyn Sink> {
-    if json {
-        Box::new(JsonlSink::new(std::io::stdout()))
-    } else {
-        let colour = crate::ui::color_enabled(std::io::stdout().is_terminal());
-        Box::new(ConsoleSink::new(
-            Box::new(std::io::stdout()),
-            Box::new(std::io::stderr()),
-            verbosity,
-            colour,
-        ))
     }
 }
 

@@ -5,11 +5,10 @@ use serde_json::{Map, Value};
 /// Default cap on a forwarded tool result, bytes.
 pub const DEFAULT_TOOL_RESULT_BYTE_LIMIT: usize = 2048;
 
-/// The cap: `TOOL_RESULT_BYTE_LIMIT` when a positive integer, else 2048.
-pub fn tool_result_byte_limit() -> usize {
-    std::env::var("TOOL_RESULT_BYTE_LIMIT")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
+/// The cap from the raw `TOOL_RESULT_BYTE_LIMIT` value (the caller reads
+/// the environment): a positive integer, else 2048.
+pub fn tool_result_byte_limit(raw: Option<&str>) -> usize {
+    raw.and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|v| *v > 0)
         .unwrap_or(DEFAULT_TOOL_RESULT_BYTE_LIMIT)
 }

@@ -7,8 +7,8 @@
 use serde_json::{Map, Value};
 
 use crate::bundle::Bundle;
-use crate::context::ExecutionContext;
 use crate::date::iso_from_millis;
+use crate::execution_context::ExecutionContext;
 use crate::manifest::{is_file_field, parse_identity, string_items};
 use appstrate_jsjson::{f64_to_string, stringify_pretty, to_js_string};
 

@@ -1,5 +1,5 @@
 //! `self-update`: the release channel stamp, version arithmetic, and a
-//! verified, atomic replacement of the running binary (install.md §3).
+//! verified, atomic replacement of the running binary (`docs/install.md`).
 //! Verification is native (minisign signature over `checksums.txt`, then
 //! the SHA-256 of the asset); no `minisign` program is needed.
 
@@ -58,81 +58,30 @@ impl Channel {
     }
 }
 
-/// Trim, strip one leading `v`/`V`, drop `+build`, then require semver.
-pub fn normalize_version(raw: &str) -> Result<String> {
+/// A version as users and release tags write it: surrounding space and one
+/// leading `v`/`V` are tolerated.
+fn parse_version(raw: &str) -> Option<semver::Version> {
     let t = raw.trim();
-    let t = t.strip_prefix(['v', 'V']).unwrap_or(t);
-    let core = t.split('+').next().unwrap_or("");
-    let (nums, pre) = match core.split_once('-') {
-        Some((n, p)) => (n, Some(p)),
-        None => (core, None),
-    };
-    let parts: Vec<&str> = nums.split('.').collect();
-    let numeric_ok = parts.len() == 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    let pre_ok = pre.is_none_or(|p| {
-        !p.is_empty()
-            && p.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-    });
-    if !numeric_ok || !pre_ok {
-        return Err(Error::new(format!(
-            "Invalid version: \"{raw}\". Expected semver like 1.2.3 or v1.2.3."
-        )));
-    }
-    Ok(core.to_string())
+    semver::Version::parse(t.strip_prefix(['v', 'V']).unwrap_or(t)).ok()
 }
 
-/// SemVer 2.0 precedence; build metadata ignored.
+/// Trim, strip one leading `v`/`V`, require semver, drop `+build`.
+pub fn normalize_version(raw: &str) -> Result<String> {
+    let mut version = parse_version(raw).ok_or_else(|| {
+        Error::new(format!(
+            "Invalid version: \"{raw}\". Expected semver like 1.2.3 or v1.2.3."
+        ))
+    })?;
+    version.build = semver::BuildMetadata::EMPTY;
+    Ok(version.to_string())
+}
+
+/// SemVer 2.0 precedence; build metadata ignored. A version that does not
+/// parse sorts below every valid one.
 pub fn compare_semver(a: &str, b: &str) -> Ordering {
-    fn split(v: &str) -> (Vec<u64>, Option<String>) {
-        let v = v.trim();
-        let v = v.strip_prefix(['v', 'V']).unwrap_or(v);
-        let v = v.split('+').next().unwrap_or("");
-        let (nums, pre) = match v.split_once('-') {
-            Some((n, p)) => (n, Some(p.to_string())),
-            None => (v, None),
-        };
-        let mut n: Vec<u64> = nums.split('.').map(|p| p.parse().unwrap_or(0)).collect();
-        n.resize(3, 0);
-        (n, pre)
-    }
-    let (an, ap) = split(a);
-    let (bn, bp) = split(b);
-    match an.cmp(&bn) {
-        Ordering::Equal => {}
-        other => return other,
-    }
-    match (ap, bp) {
-        (None, None) => Ordering::Equal,
-        (None, Some(_)) => Ordering::Greater,
-        (Some(_), None) => Ordering::Less,
-        (Some(a), Some(b)) => {
-            let ai: Vec<&str> = a.split('.').collect();
-            let bi: Vec<&str> = b.split('.').collect();
-            for (x, y) in ai.iter().zip(bi.iter()) {
-                let xn = x
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|_| x.bytes().all(|c| c.is_ascii_digit()));
-                let yn = y
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|_| y.bytes().all(|c| c.is_ascii_digit()));
-                let ord = match (xn, yn) {
-                    (Some(x), Some(y)) => x.cmp(&y),
-                    (Some(_), None) => Ordering::Less,
-                    (None, Some(_)) => Ordering::Greater,
-                    (None, None) => x.cmp(y),
-                };
-                if ord != Ordering::Equal {
-                    return ord;
-                }
-            }
-            ai.len().cmp(&bi.len())
-        }
+    match (parse_version(a), parse_version(b)) {
+        (Some(a), Some(b)) => a.cmp_precedence(&b),
+        (a, b) => a.is_some().cmp(&b.is_some()),
     }
 }
 
@@ -451,7 +400,7 @@ pub async fn perform_update(
         plan.asset,
         plan.dest.display()
     ));
-    crate::fsutil::set_mode(&staged.0, 0o755)
+    appstrate_fsutil::set_mode(&staged.0, 0o755)
         .map_err(|e| Error::new(format!("Cannot chmod {}: {e}", staged.0.display())))?;
     std::fs::rename(&staged.0, plan.dest)
         .map_err(|e| Error::new(format!("Cannot replace {}: {e}", plan.dest.display())))?;

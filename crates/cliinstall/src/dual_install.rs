@@ -1,13 +1,13 @@
 //! The PATH scan shared by `doctor` and the dual-install warning, and the
-//! warning's ack file (install.md §4.3, contract §3.7). The scan only
+//! warning's ack file (`docs/install.md`). The scan only
 //! stats files: it runs before most commands and must stay cheap.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::fsutil;
-use crate::tier0::is_executable_file;
+use appstrate_fsutil as fsutil;
+use appstrate_selfhost::tier0::is_executable_file;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -85,7 +85,7 @@ pub fn write_ack(config_dir: &Path, sorted_paths: &[String]) -> std::io::Result<
     fsutil::ensure_private_dir(config_dir)?;
     let ack = Ack {
         paths: sorted_paths.to_vec(),
-        warned_at: crate::project::now_iso(),
+        warned_at: appstrate_selfhost::project::now_iso(),
     };
     let body = serde_json::to_string_pretty(&ack).map_err(std::io::Error::other)?;
     fsutil::write_atomic(&ack_path(config_dir), body.as_bytes(), 0o600)

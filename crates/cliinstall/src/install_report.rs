@@ -1,15 +1,15 @@
 //! `appstrate doctor`: every `appstrate` on PATH with its version and
 //! channel, the local Docker-tier install and its compose drift
-//! (install.md §4.1).
+//! (`docs/install.md`).
 
 use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::compose_defaults::Finding;
-use crate::docker;
 use crate::dual_install::{Hit, find_appstrate_on_path};
+use appstrate_selfhost::compose_defaults::Finding;
+use appstrate_selfhost::process;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -48,7 +48,7 @@ const KNOWN_SOURCES: [&str; 4] = ["curl", "bun", "cargo", "unknown"];
 /// Asks one binary who it is: `__install-source`, else `--version`.
 pub async fn probe_binary(hit: &Hit) -> Installation {
     let limit = Some(Duration::from_millis(500));
-    let info = docker::capture(&hit.binary, &["__install-source"], None, limit).await;
+    let info = process::capture(&hit.binary, &["__install-source"], None, limit).await;
     let mut inst = Installation {
         path_entry: hit.path_entry.clone(),
         binary: hit.binary.clone(),
@@ -77,7 +77,7 @@ pub async fn probe_binary(hit: &Hit) -> Installation {
         .to_string();
         return inst;
     }
-    let v = docker::capture(&hit.binary, &["--version"], None, limit).await;
+    let v = process::capture(&hit.binary, &["--version"], None, limit).await;
     if v.ok {
         inst.version = Some(v.stdout.trim().to_string());
     } else if v.stderr == "timeout" {
@@ -109,13 +109,14 @@ pub async fn build_report(path: &str, exec_path: &Path, default_dir: &Path) -> R
     let mut sources: Vec<&str> = installations.iter().map(|i| i.source.as_str()).collect();
     sources.sort();
     sources.dedup();
-    let local_install = crate::project::read_project_file(default_dir).map(|p| LocalInstall {
-        dir: default_dir.to_string_lossy().into_owned(),
-        project_name: p.project_name,
-    });
+    let local_install =
+        appstrate_selfhost::project::read_project_file(default_dir).map(|p| LocalInstall {
+            dir: default_dir.to_string_lossy().into_owned(),
+            project_name: p.project_name,
+        });
     let compose_drift = local_install.as_ref().and_then(|_| {
         let text = std::fs::read_to_string(default_dir.join("docker-compose.yml")).ok()?;
-        let findings = crate::compose_defaults::analyze(&text);
+        let findings = appstrate_selfhost::compose_defaults::analyze(&text);
         (!findings.is_empty()).then_some(findings)
     });
     Report {
@@ -137,7 +138,7 @@ fn removal_hint(source: &str) -> String {
         "cargo" => "cargo uninstall appstrate".into(),
         _ => format!(
             "unknown channel — see {}",
-            crate::selfupdate::Channel::Unknown.upgrade_hint()
+            crate::self_update::Channel::Unknown.upgrade_hint()
         ),
     }
 }
@@ -145,6 +146,21 @@ fn removal_hint(source: &str) -> String {
 /// The body of the `Installations` note.
 pub fn format_report(r: &Report, exec_path: &Path) -> String {
     let mut out: Vec<String> = Vec::new();
+    installations_section(&mut out, r, exec_path);
+    if let Some(local) = &r.local_install {
+        local_install_section(&mut out, local);
+    }
+    if let Some(drift) = &r.compose_drift {
+        drift_section(&mut out, drift);
+    }
+    if r.dual_install {
+        dual_install_section(&mut out, r);
+    }
+    out.join("\n")
+}
+
+/// Every `appstrate` on PATH: `★` the running one, `←` the PATH winner.
+fn installations_section(out: &mut Vec<String>, r: &Report, exec_path: &Path) {
     if r.installations.is_empty() {
         out.push("No `appstrate` binary found on $PATH.".into());
         out.push(String::new());
@@ -193,96 +209,101 @@ pub fn format_report(r: &Report, exec_path: &Path) -> String {
         out.push("  ★ = running CLI".into());
         out.push("  ← = first on $PATH (resolved when you type 'appstrate')".into());
     }
-    if let Some(local) = &r.local_install {
-        out.push(String::new());
-        out.push(format!(
-            "Local Docker-tier install detected at {} (project: {}).",
-            local.dir, local.project_name
-        ));
-        out.push("Manage the stack via:".into());
-        out.push("  • appstrate logs -f".into());
-        out.push("  • appstrate status".into());
-        out.push("  • appstrate stop / appstrate start".into());
-        out.push("  • appstrate uninstall".into());
-        out.push("  • appstrate uninstall --purge   (destroys volumes and the install dir)".into());
-    }
-    if let Some(drift) = &r.compose_drift {
-        out.push(String::new());
-        out.push(format!(
+}
+
+fn local_install_section(out: &mut Vec<String>, local: &LocalInstall) {
+    out.push(String::new());
+    out.push(format!(
+        "Local Docker-tier install detected at {} (project: {}).",
+        local.dir, local.project_name
+    ));
+    out.push("Manage the stack via:".into());
+    out.push("  • appstrate logs -f".into());
+    out.push("  • appstrate status".into());
+    out.push("  • appstrate stop / appstrate start".into());
+    out.push("  • appstrate uninstall".into());
+    out.push("  • appstrate uninstall --purge   (destroys volumes and the install dir)".into());
+}
+
+/// Compose defaults that duplicate or diverge from the platform's.
+fn drift_section(out: &mut Vec<String>, drift: &[Finding]) {
+    out.push(String::new());
+    out.push(format!(
             "Compose drift: {} env default(s) in your on-disk docker-compose.yml mirror or diverge from the platform schema.",
             drift.len()
         ));
-        let dups: Vec<_> = drift
-            .iter()
-            .filter(|f| matches!(f, Finding::Duplicate { .. }))
-            .collect();
-        let drifts: Vec<_> = drift
-            .iter()
-            .filter(|f| matches!(f, Finding::AllowlistDrift { .. }))
-            .collect();
-        for f in &dups {
-            if let Finding::Duplicate {
+    let dups: Vec<_> = drift
+        .iter()
+        .filter(|f| matches!(f, Finding::Duplicate { .. }))
+        .collect();
+    let drifts: Vec<_> = drift
+        .iter()
+        .filter(|f| matches!(f, Finding::AllowlistDrift { .. }))
+        .collect();
+    for f in &dups {
+        if let Finding::Duplicate {
+            line,
+            var_name,
+            yaml_default,
+            ..
+        } = f
+        {
+            out.push(format!(
+                "  • line {line}: {var_name}={}",
+                serde_json::Value::from(yaml_default.as_str())
+            ));
+        }
+    }
+    if !dups.is_empty() {
+        out.push("  Fix: appstrate install --upgrade-compose".into());
+    }
+    if !drifts.is_empty() {
+        out.push("Intentional overrides whose value diverged from the shipped template:".into());
+        for f in &drifts {
+            if let Finding::AllowlistDrift {
                 line,
                 var_name,
                 yaml_default,
+                expected_yaml_default,
                 ..
             } = f
             {
                 out.push(format!(
-                    "  • line {line}: {var_name}={}",
-                    serde_json::Value::from(yaml_default.as_str())
+                    "  • line {line}: {var_name}={} (template default {})",
+                    serde_json::Value::from(yaml_default.as_str()),
+                    serde_json::Value::from(expected_yaml_default.as_str())
                 ));
             }
         }
-        if !dups.is_empty() {
-            out.push("  Fix: appstrate install --upgrade-compose".into());
-        }
-        if !drifts.is_empty() {
-            out.push(
-                "Intentional overrides whose value diverged from the shipped template:".into(),
-            );
-            for f in &drifts {
-                if let Finding::AllowlistDrift {
-                    line,
-                    var_name,
-                    yaml_default,
-                    expected_yaml_default,
-                    ..
-                } = f
-                {
-                    out.push(format!(
-                        "  • line {line}: {var_name}={} (template default {})",
-                        serde_json::Value::from(yaml_default.as_str()),
-                        serde_json::Value::from(expected_yaml_default.as_str())
-                    ));
-                }
-            }
-            out.push("Left untouched by --upgrade-compose — review by hand if unexpected.".into());
-        }
+        out.push("Left untouched by --upgrade-compose — review by hand if unexpected.".into());
     }
-    if r.dual_install {
-        out.push(String::new());
-        out.push("Multiple installations detected.".into());
-        let winner = r.installations[0].source.clone();
-        if r.multi_source {
-            out.push("Different channels are present. To remove the channel that is NOT winning resolution:".into());
-            let mut seen: Vec<&str> = Vec::new();
-            for inst in &r.installations[1..] {
-                if inst.source != winner && !seen.contains(&inst.source.as_str()) {
-                    seen.push(&inst.source);
-                    out.push(format!(
-                        "  • {} channel → {}",
-                        inst.source,
-                        removal_hint(&inst.source)
-                    ));
-                }
+}
+
+/// How to remove the installations that do not win PATH resolution.
+fn dual_install_section(out: &mut Vec<String>, r: &Report) {
+    out.push(String::new());
+    out.push("Multiple installations detected.".into());
+    let winner = r.installations[0].source.clone();
+    if r.multi_source {
+        out.push(
+            "Different channels are present. To remove the channel that is NOT winning resolution:"
+                .into(),
+        );
+        let mut seen: Vec<&str> = Vec::new();
+        for inst in &r.installations[1..] {
+            if inst.source != winner && !seen.contains(&inst.source.as_str()) {
+                seen.push(&inst.source);
+                out.push(format!(
+                    "  • {} channel → {}",
+                    inst.source,
+                    removal_hint(&inst.source)
+                ));
             }
-        } else {
-            out.push("All installations report the same channel — clean up by hand or via:".into());
-            out.push(format!("  • {}", removal_hint(&winner)));
         }
+    } else {
+        out.push("All installations report the same channel — clean up by hand or via:".into());
+        out.push(format!("  • {}", removal_hint(&winner)));
     }
-    out.join("\n")
 }
 
 /// The outro line.

@@ -1,0 +1,170 @@
+//! Tier 0: Bun (installed on request), the platform's source (git clone
+//! or update, else the release tarball via curl + tar), `bun install`,
+//! then `.env` and the Tier 0 marker. Starting the dev server is the
+//! caller's: it asks first.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{InstallPlan, InstallUi, step};
+use crate::process::{self, Output};
+use crate::secrets::{self, EnvInputs};
+use crate::tier::Tier;
+use crate::{Error, project, tier0};
+
+/// What a Tier 0 install needs besides the plan.
+pub struct SourceInstall {
+    pub home: PathBuf,
+    /// `PATH` of this process (Bun and git are looked up on it).
+    pub path: Option<OsString>,
+    /// Where the platform's source comes from (`--source`, `APPSTRATE_SOURCE`, GitHub).
+    pub source: tier0::Source,
+}
+
+/// Prepares the checkout and returns the Bun to run it with.
+pub async fn install_from_source<U: InstallUi>(
+    ui: &mut U,
+    plan: &InstallPlan,
+    input: &SourceInstall,
+) -> Result<PathBuf, U::Error> {
+    let dir = &plan.dir;
+    let bun = ensure_bun(ui, plan.auto, input).await?;
+    // A re-run updates the checkout; the running dev server goes first.
+    if let Some(pid) = tier0::stop_dev_server(dir, Duration::from_secs(10)).await {
+        ui.info(&format!(
+            "Stopped the running dev server (pid {pid}) to update it."
+        ))?;
+    }
+    fetch_source(ui, dir, input).await?;
+    let bun_path = tier0::augmented_path(input.path.as_deref(), &input.home);
+    step(
+        ui,
+        "Installing dependencies",
+        "Dependencies installed",
+        async {
+            let bun_s = bun.to_string_lossy();
+            let path_s = bun_path.to_string_lossy();
+            let env = [("PATH", path_s.as_ref())];
+            match process::run(&bun_s, &["install"], Some(dir), Output::Inherit, &env).await {
+                0 => Ok(()),
+                code => Err(Error::new(format!("bun install failed with exit code {code}")).into()),
+            }
+        },
+    )
+    .await?;
+
+    let fresh = secrets::generate_env(&EnvInputs {
+        tier: Tier::T0,
+        app_url: &plan.app_url,
+        port: plan.port,
+        bootstrap: &plan.bootstrap,
+        image_tag: "",
+        docker_gid: None,
+    })?;
+    let (_, env_text) = plan.env_body(&fresh);
+    super::write_env(dir, &env_text)?;
+    project::write_tier0_file(dir).map_err(|e| {
+        Error::new(format!(
+            "Cannot write {}/{}: {e}",
+            dir.display(),
+            project::TIER0_FILE_RELPATH
+        ))
+    })?;
+    Ok(bun)
+}
+
+/// Bun on PATH or in `~/.bun/bin`, else installed after asking (`--yes`
+/// does not ask).
+async fn ensure_bun<U: InstallUi>(
+    ui: &mut U,
+    auto: bool,
+    input: &SourceInstall,
+) -> Result<PathBuf, U::Error> {
+    let home = &input.home;
+    if let Some(bun) = tier0::find_bun(input.path.as_deref(), home) {
+        return Ok(bun);
+    }
+    if !auto
+        && !ui.confirm(
+            "Bun is not installed. Install it now via `curl https://bun.sh/install | bash`?",
+            true,
+        )?
+    {
+        return Err(Error::new(
+            "Tier 0 needs Bun. Install it manually from https://bun.sh and re-run.",
+        )
+        .into());
+    }
+    step(ui, "Installing Bun", "Bun installed", async {
+        Ok(tier0::install_bun(home).await?)
+    })
+    .await
+}
+
+async fn fetch_source<U: InstallUi>(
+    ui: &mut U,
+    dir: &Path,
+    input: &SourceInstall,
+) -> Result<(), U::Error> {
+    let updating = tier0::is_checkout(dir);
+    let git_ref = tier0::release_ref();
+    let (label, done) = if updating {
+        ("Updating Appstrate source", "Source updated")
+    } else {
+        ("Cloning Appstrate source", "Source cloned")
+    };
+    let path = input.path.as_deref();
+    step(ui, label, done, async {
+        if tier0::find_on_path("git", path).is_some() {
+            return Ok(tier0::fetch_source(dir, &input.source, &git_ref, "git").await?);
+        }
+        Ok(tarball_fallback(dir, &input.source, &git_ref, path, updating).await?)
+    })
+    .await
+}
+
+/// Without git: the release tarball from GitHub via curl + tar.
+async fn tarball_fallback(
+    dir: &Path,
+    source: &tier0::Source,
+    git_ref: &str,
+    path: Option<&std::ffi::OsStr>,
+    updating: bool,
+) -> crate::Result<()> {
+    if updating
+        || tier0::find_on_path("curl", path).is_none()
+        || tier0::find_on_path("tar", path).is_none()
+    {
+        return Err(Error::new(
+            "Neither `git` nor a working tarball fallback is available. Install git or re-run in an environment that has curl + tar on PATH.",
+        ));
+    }
+    let tier0::Source::Remote(url) = source else {
+        return Err(Error::new(
+            "Installing from a local checkout (--source <path>) needs `git` on PATH.",
+        ));
+    };
+    let base = url.trim_end_matches(".git");
+    let tarball_url = format!("{base}/archive/refs/tags/{git_ref}.tar.gz");
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::new(format!("Cannot create {}: {e}", dir.display())))?;
+    let tmp = dir.join(".appstrate-source.tar.gz");
+    let tmp_s = tmp.to_string_lossy().into_owned();
+    let download = ["-fsSL", "-o", &tmp_s, &tarball_url];
+    let code = process::run("curl", &download, None, Output::Inherit, &[]).await;
+    if code != 0 {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::new(format!("Tarball download failed: exit {code}")));
+    }
+    let dir_s = dir.to_string_lossy();
+    let extract = ["-xzf", &tmp_s, "--strip-components=1", "-C", &dir_s];
+    let code = process::run("tar", &extract, None, Output::Inherit, &[]).await;
+    let _ = std::fs::remove_file(&tmp);
+    if code != 0 {
+        return Err(Error::new(format!(
+            "Tarball extraction failed: exit {code}"
+        )));
+    }
+    Ok(())
+}
