@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use appstrate_testkit::test_env;
 use assert_cmd::Command;
 use serde_json::Value;
 use tempfile::TempDir;
@@ -30,16 +31,13 @@ impl Env {
     fn cmd(&self, args: &[&str]) -> assert_cmd::assert::Assert {
         let home = self.path("home");
         let _ = std::fs::create_dir_all(&home);
-        Command::cargo_bin("appstrate")
-            .expect("binary")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", &home)
-            .env("XDG_CONFIG_HOME", home.join(".config"))
-            .env("XDG_CACHE_HOME", home.join(".cache"))
-            .env("NO_COLOR", "1")
-            .args(args)
-            .assert()
+        Command::from_std(test_env::isolated_command(
+            assert_cmd::cargo::cargo_bin("appstrate"),
+            &home,
+            &test_env::outer_path(),
+        ))
+        .args(args)
+        .assert()
     }
 }
 

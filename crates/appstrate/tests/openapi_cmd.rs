@@ -350,6 +350,7 @@ fn list_filters_text_and_colour() {
 
     let out = env
         .cmd()
+        .env_remove("NO_COLOR")
         .env("FORCE_COLOR", "1")
         .args(["openapi", "list", "--path", "/api/orgs"])
         .output()
@@ -369,6 +370,7 @@ fn list_filters_text_and_colour() {
     assert!(!stdout(&out).contains('\x1b'));
     let out = env
         .cmd()
+        .env_remove("NO_COLOR")
         .env("FORCE_COLOR", "0")
         .args(["openapi", "list", "--path", "/api/orgs"])
         .output()

@@ -8,17 +8,9 @@ use std::time::Duration;
 use expectrl::{Expect, Session};
 use signed_in::SignedIn;
 
-const BIN: &str = env!("CARGO_BIN_EXE_appstrate");
-
 fn spawn(env: &SignedIn, args: &[&str]) -> expectrl::session::OsSession {
-    let mut cmd = std::process::Command::new(BIN);
+    let mut cmd = env.std_cmd();
     cmd.args(args).env("TERM", "xterm-256color");
-    for (k, v) in env.envs() {
-        cmd.env(k, v);
-    }
-    for k in SignedIn::REMOVED {
-        cmd.env_remove(k);
-    }
     let mut session = Session::spawn(cmd).expect("spawn in a pty");
     session.set_expect_timeout(Some(Duration::from_secs(20)));
     session

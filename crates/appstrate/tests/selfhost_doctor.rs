@@ -157,7 +157,7 @@ fn dual_install_warning_once_per_set_and_kill_switches() {
         err.contains(&format!("    {}/appstrate\n", a.display()))
             && err.contains("! Run `appstrate doctor` for the full report.")
     );
-    let cfg = sb.home().join(".config/appstrate");
+    let cfg = appstrate_testkit::test_env::config_home(sb.home()).join("appstrate");
     assert_eq!(mode(&cfg), 0o700);
     let ack: serde_json::Value =
         serde_json::from_slice(&std::fs::read(cfg.join("dual-install-ack.json")).unwrap()).unwrap();

@@ -1,12 +1,61 @@
 //! An isolated world for one test of the built binary (jj's `TestEnvironment`):
-//! its own HOME, config and cache directories, no D-Bus session (so the
-//! credential store is the 0600 file unless a test brings a Secret Service),
-//! no browser, no colour.
+//! its own HOME, config, cache, runtime and temp directories, no D-Bus
+//! session (so the credential store is the 0600 file unless a test brings a
+//! Secret Service), no browser, no dual-install check, no colour.
+//!
+//! [`isolate`] is the one place that clears a command's environment; every
+//! test helper (this [`TestEnv`], and the signed-in, `api`, `run` and
+//! self-hosting sandboxes of the binary's tests) goes through it, so they
+//! differ only in the `PATH` and the extra variables they choose.
 
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::json;
+
+/// `$XDG_CONFIG_HOME` inside an isolated `home` (laid out like a real one).
+pub fn config_home(home: &Path) -> PathBuf {
+    home.join(".config")
+}
+
+/// `$XDG_CACHE_HOME` inside an isolated `home`.
+pub fn cache_home(home: &Path) -> PathBuf {
+    home.join(".cache")
+}
+
+/// The test process's own `PATH`, for tests that run no outside program.
+pub fn outer_path() -> OsString {
+    std::env::var_os("PATH").unwrap_or_default()
+}
+
+/// Clears `cmd`'s environment and gives it `home` and `path` only: HOME and
+/// the XDG directories inside `home` (`XDG_RUNTIME_DIR` too, so no D-Bus
+/// session bus is found at its default address), `TMPDIR` = `home`, no
+/// browser, no dual-install check, `NO_COLOR=1`; the working directory is
+/// `home`. Callers add what their test means on top.
+pub fn isolate<'c>(cmd: &'c mut Command, home: &Path, path: &OsStr) -> &'c mut Command {
+    let runtime = home.join(".run");
+    let _ = std::fs::create_dir_all(&runtime);
+    cmd.env_clear()
+        .env("PATH", path)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", config_home(home))
+        .env("XDG_CACHE_HOME", cache_home(home))
+        .env("XDG_RUNTIME_DIR", runtime)
+        .env("TMPDIR", home)
+        .env("APPSTRATE_CLI_NO_OPEN", "1")
+        .env("APPSTRATE_NO_DUAL_INSTALL_CHECK", "1")
+        .env("NO_COLOR", "1")
+        .current_dir(home)
+}
+
+/// A command for the binary at `bin`, isolated in `home` with `path`.
+pub fn isolated_command(bin: impl AsRef<Path>, home: &Path, path: &OsStr) -> Command {
+    let mut cmd = Command::new(bin.as_ref());
+    isolate(&mut cmd, home, path);
+    cmd
+}
 
 pub struct TestEnv {
     home: tempfile::TempDir,
@@ -33,11 +82,11 @@ impl TestEnv {
 
     /// `$XDG_CONFIG_HOME/appstrate`.
     pub fn config_dir(&self) -> PathBuf {
-        self.home().join("config").join("appstrate")
+        config_home(self.home()).join("appstrate")
     }
 
     pub fn cache_dir(&self) -> PathBuf {
-        self.home().join("cache").join("appstrate")
+        cache_home(self.home()).join("appstrate")
     }
 
     pub fn config_path(&self) -> PathBuf {
@@ -54,21 +103,10 @@ impl TestEnv {
     }
 
     /// The binary at `bin` with this environment (pass
-    /// `env!("CARGO_BIN_EXE_appstrate")`).
+    /// `env!("CARGO_BIN_EXE_appstrate")`) and the test process's `PATH`.
     pub fn command(&self, bin: impl AsRef<Path>) -> Command {
-        let mut cmd = Command::new(bin.as_ref());
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.home())
-            .env("XDG_CONFIG_HOME", self.home().join("config"))
-            .env("XDG_CACHE_HOME", self.home().join("cache"))
-            .env("APPSTRATE_CLI_NO_OPEN", "1")
-            .env("APPSTRATE_NO_DUAL_INSTALL_CHECK", "1")
-            .env("NO_COLOR", "1")
-            .current_dir(self.home());
-        for (k, v) in &self.extra_env {
-            cmd.env(k, v);
-        }
+        let mut cmd = isolated_command(bin, self.home(), &outer_path());
+        cmd.envs(self.extra_env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 
@@ -150,4 +188,30 @@ pub fn write_private(path: &Path, bytes: &[u8]) {
     }
     #[cfg(not(unix))]
     std::fs::write(path, bytes).expect("write file");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn isolate_keeps_nothing_of_the_outer_environment_but_what_it_sets() {
+        // Cargo sets CARGO_MANIFEST_DIR for the test process; the isolated
+        // child must not see it.
+        assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
+        let home = tempfile::tempdir().expect("temp home");
+        let out = isolated_command("/bin/sh", home.path(), OsStr::new("/nonexistent"))
+            .args([
+                "-c",
+                "printf '%s|%s|%s|%s|%s|%s|%s' \"$PATH\" \"$HOME\" \"$XDG_CONFIG_HOME\" \"$XDG_CACHE_HOME\" \"$NO_COLOR\" \"${CARGO_MANIFEST_DIR-unset}\" \"$(pwd -P)\"",
+            ])
+            .output()
+            .expect("run /bin/sh");
+        let home = home.path().canonicalize().expect("canonical home");
+        let expected = format!(
+            "/nonexistent|{h}|{h}/.config|{h}/.cache|1|unset|{h}",
+            h = home.display()
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+    }
 }

@@ -35,17 +35,15 @@ impl RunEnv {
         self.home.path().join(rel)
     }
 
-    /// The binary with nothing from the outer environment but `PATH`: the
-    /// isolated home, no colour, and the model server's URL when given.
+    /// The binary with nothing from the outer environment but `PATH` (the
+    /// shared isolation of `appstrate_testkit::test_env`), and the model
+    /// server's URL when given.
     pub fn base_command(&self, server: Option<&ModelServer>) -> Command {
-        let mut c = Command::new(assert_cmd::cargo::cargo_bin("appstrate"));
-        c.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.home.path())
-            .env("XDG_CONFIG_HOME", self.path("config"))
-            .env("XDG_CACHE_HOME", self.path("cache"))
-            .env("TMPDIR", self.home.path())
-            .env("NO_COLOR", "1");
+        let mut c = appstrate_testkit::test_env::isolated_command(
+            assert_cmd::cargo::cargo_bin("appstrate"),
+            self.home.path(),
+            &appstrate_testkit::test_env::outer_path(),
+        );
         if let Some(s) = server {
             c.env("APPSTRATE_LLM_BASE_URL", s.url());
         }

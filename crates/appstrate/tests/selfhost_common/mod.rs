@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use appstrate_testkit::fake_docker::FakeDocker;
+use appstrate_testkit::test_env;
 
 pub struct Sandbox {
     pub home: tempfile::TempDir,
@@ -93,37 +94,17 @@ impl Sandbox {
     }
 
     pub fn cmd(&self) -> assert_cmd::Command {
-        let mut cmd = assert_cmd::Command::cargo_bin("appstrate").unwrap();
-        cmd.env_clear()
-            .env("HOME", self.home())
-            .env("XDG_CONFIG_HOME", self.home().join(".config"))
-            .env("XDG_CACHE_HOME", self.home().join(".cache"))
-            .env("PATH", &self.path)
-            .env("NO_COLOR", "1")
-            .env("APPSTRATE_CLI_NO_OPEN", "1")
-            .env("APPSTRATE_NO_DUAL_INSTALL_CHECK", "1")
-            .env("APPSTRATE_PORT", self.default_port.to_string())
-            .current_dir(self.home());
-        for (k, v) in self.docker.env().into_iter().chain(self.extra_env.clone()) {
-            cmd.env(k, v);
-        }
-        cmd
+        assert_cmd::Command::from_std(self.std_cmd())
     }
 
     pub fn std_cmd(&self) -> std::process::Command {
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("appstrate"));
-        cmd.env_clear()
-            .env("HOME", self.home())
-            .env("XDG_CONFIG_HOME", self.home().join(".config"))
-            .env("PATH", &self.path)
-            .env("NO_COLOR", "1")
-            .env("APPSTRATE_CLI_NO_OPEN", "1")
-            .env("APPSTRATE_NO_DUAL_INSTALL_CHECK", "1")
-            .env("APPSTRATE_PORT", self.default_port.to_string())
-            .current_dir(self.home());
-        for (k, v) in self.docker.env().into_iter().chain(self.extra_env.clone()) {
-            cmd.env(k, v);
-        }
+        let mut cmd = test_env::isolated_command(
+            assert_cmd::cargo::cargo_bin("appstrate"),
+            self.home(),
+            self.path.as_ref(),
+        );
+        cmd.env("APPSTRATE_PORT", self.default_port.to_string());
+        cmd.envs(self.docker.env().into_iter().chain(self.extra_env.clone()));
         cmd
     }
 }

@@ -6,10 +6,11 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use appstrate_testkit::fake_instance::{FakeInstance, Role};
+use appstrate_testkit::test_env;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -62,11 +63,11 @@ impl SignedIn {
     }
 
     pub fn config_dir(&self) -> PathBuf {
-        self.home.path().join("config/appstrate")
+        test_env::config_home(self.home.path()).join("appstrate")
     }
 
     pub fn cache_dir(&self) -> PathBuf {
-        self.home.path().join("cache/appstrate")
+        test_env::cache_home(self.home.path()).join("appstrate")
     }
 
     /// Writes the profile row and fresh tokens for `profile`.
@@ -126,40 +127,17 @@ impl SignedIn {
 
     /// The binary with this isolated environment.
     pub fn cmd(&self) -> assert_cmd::Command {
-        let mut cmd = assert_cmd::Command::cargo_bin("appstrate").expect("binary built");
-        for (k, v) in self.envs() {
-            cmd.env(k, v);
-        }
-        for k in Self::REMOVED {
-            cmd.env_remove(k);
-        }
-        cmd
+        assert_cmd::Command::from_std(self.std_cmd())
     }
 
-    pub const REMOVED: [&'static str; 5] = [
-        "DBUS_SESSION_BUS_ADDRESS",
-        "APPSTRATE_PROFILE",
-        "NO_COLOR",
-        "FORCE_COLOR",
-        "APPSTRATE_INSECURE",
-    ];
-
-    pub fn envs(&self) -> Vec<(String, String)> {
-        let home = self.home.path();
-        let run = home.join("run");
-        let _ = fs::create_dir_all(&run);
-        vec![
-            ("HOME".into(), path(home)),
-            ("XDG_CONFIG_HOME".into(), path(&home.join("config"))),
-            ("XDG_CACHE_HOME".into(), path(&home.join("cache"))),
-            ("XDG_RUNTIME_DIR".into(), path(&run)),
-            ("APPSTRATE_NO_DUAL_INSTALL_CHECK".into(), "1".into()),
-        ]
+    /// The same environment for a `std::process::Command` (pty tests).
+    pub fn std_cmd(&self) -> std::process::Command {
+        test_env::isolated_command(
+            assert_cmd::cargo::cargo_bin("appstrate"),
+            self.home.path(),
+            &test_env::outer_path(),
+        )
     }
-}
-
-fn path(p: &Path) -> String {
-    p.to_string_lossy().into_owned()
 }
 
 pub fn stdout(output: &std::process::Output) -> String {

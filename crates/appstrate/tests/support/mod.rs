@@ -6,6 +6,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use appstrate_testkit::test_env;
 use assert_cmd::Command;
 
 /// The access token every test stores; it must never be printed.
@@ -42,7 +43,7 @@ impl ApiEnv {
     }
 
     pub fn config_dir(&self) -> PathBuf {
-        self.home.path().join("config").join("appstrate")
+        test_env::config_home(self.home.path()).join("appstrate")
     }
 
     /// Adds a profile row (and tokens when `tokens`).
@@ -117,30 +118,16 @@ impl ApiEnv {
     }
 
     pub fn cmd(&self) -> Command {
-        let mut cmd = Command::cargo_bin("appstrate").unwrap_or_else(|e| panic!("{e}"));
-        self.apply(&mut cmd);
-        cmd
-    }
-
-    pub fn apply(&self, cmd: &mut Command) {
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.home.path())
-            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
-            .env("XDG_CACHE_HOME", self.home.path().join("cache"))
-            .env("APPSTRATE_NO_DUAL_INSTALL_CHECK", "1");
+        Command::from_std(self.std_cmd())
     }
 
     /// The same environment for a `std::process::Command`.
     pub fn std_cmd(&self) -> std::process::Command {
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("appstrate"));
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.home.path())
-            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
-            .env("XDG_CACHE_HOME", self.home.path().join("cache"))
-            .env("APPSTRATE_NO_DUAL_INSTALL_CHECK", "1");
-        cmd
+        test_env::isolated_command(
+            assert_cmd::cargo::cargo_bin("appstrate"),
+            self.home.path(),
+            &test_env::outer_path(),
+        )
     }
 }
 
