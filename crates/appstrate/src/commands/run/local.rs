@@ -112,6 +112,7 @@ pub async fn run(
             preset_model(access, wanted).await?
         }
     };
+    model.temperature = inherited.as_ref().and_then(|c| c.temperature);
     match local_proxy(
         args.proxy.as_deref(),
         &env,
