@@ -651,6 +651,11 @@ async fn flags_are_checked_against_the_mode_before_anything_else() {
             "--proxy \"px_123\" names a platform proxy; a local run can only use a proxy URL (http://host:port)".into(),
         ),
         (
+            s(&[AGENT, "--local", "--proxy", "px_123"]),
+            vec![],
+            "--proxy \"px_123\" names a platform proxy".into(),
+        ),
+        (
             s(&[&path, "--proxy", "socks5://user:hunter22@127.0.0.1:1"]),
             vec![],
             "--proxy must be an http:// or https:// proxy URL with a host (got a socks5:// URL)".into(),
