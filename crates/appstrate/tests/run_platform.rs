@@ -336,6 +336,7 @@ async fn run_config_pins_the_version_picks_the_preset_and_layers_the_input() {
                 .cloned()
                 .unwrap_or_default(),
             locked_fields: vec!["tone".into()],
+            generation: Some(json!({"temperature": 0.2})),
             ..Default::default()
         },
     );
@@ -361,6 +362,7 @@ async fn run_config_pins_the_version_picks_the_preset_and_layers_the_input() {
     let first = &p.server.requests()[0];
     assert_eq!(first.path, "/chat/completions");
     assert_eq!(first.body["model"], json!("gpt-upstream"));
+    assert_eq!(first.body["temperature"], json!(0.2));
     let prompt = system_prompt(first);
     assert!(prompt.contains("Pinned one."), "{prompt}");
     assert!(
@@ -423,6 +425,7 @@ async fn run_config_pins_the_version_picks_the_preset_and_layers_the_input() {
     );
     let last = p.server.requests().last().cloned().expect("request");
     assert_eq!(last.path, "/v1/messages");
+    assert!(last.body.get("temperature").is_none(), "not inherited");
     let prompt = system_prompt(&last);
     assert!(
         prompt.contains("Latest two."),
@@ -648,6 +651,11 @@ async fn flags_are_checked_against_the_mode_before_anything_else() {
             "--proxy \"px_123\" names a platform proxy; a local run can only use a proxy URL (http://host:port)".into(),
         ),
         (
+            s(&[AGENT, "--local", "--proxy", "px_123"]),
+            vec![],
+            "--proxy \"px_123\" names a platform proxy".into(),
+        ),
+        (
             s(&[&path, "--proxy", "socks5://user:hunter22@127.0.0.1:1"]),
             vec![],
             "--proxy must be an http:// or https:// proxy URL with a host (got a socks5:// URL)".into(),
@@ -806,4 +814,26 @@ async fn peak_memory_of_a_local_run_by_id_with_a_50_mb_bundle() {
     );
     assert!(wire > 49_000_000, "a ~50 MB bundle: {wire}");
     assert!(rss_kb < 4 * wire as u64 / 1024, "peak RSS {rss_kb} kB");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_profile_token_is_refreshed_once_and_the_run_goes_on() {
+    let p = Platform::new(vec![Reply::text("Done.")]).await;
+    p.set_draft("After refresh.\n");
+    let stale = p.access_token();
+    p.s.fake.expire_access_tokens();
+    let o = p.run(&[AGENT, "--local"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(p.s.fake.refresh_calls(), 1, "one refresh for the whole run");
+    let fresh = p.access_token();
+    assert_ne!(fresh, stale);
+    // The model requests carry the rotated token.
+    let proxied =
+        p.s.fake
+            .requests_to("POST", "/api/llm-proxy/anthropic-messages/v1/messages");
+    let bearer = format!("Bearer {fresh}");
+    assert_eq!(proxied[0].header("authorization"), Some(bearer.as_str()));
+    let mut secrets = p.secrets();
+    secrets.push(stale);
+    assert_no_secrets(&o, &secrets);
 }

@@ -464,13 +464,7 @@ fn start_held(
             .progress(ms(0), "Turn 1", None)
             .hold(),
     );
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("appstrate"));
-    for (k, v) in env.envs() {
-        cmd.env(k, v);
-    }
-    for k in SignedIn::REMOVED {
-        cmd.env_remove(k);
-    }
+    let mut cmd = env.std_cmd();
     cmd.env("APPSTRATE_REMOTE_POLL_MS", FAST_POLL)
         .env("NO_COLOR", "1")
         .args(["run", AGENT])
@@ -639,17 +633,11 @@ fn ctrl_c_in_a_terminal_cancels_the_run() {
             .progress(ms(0), "Turn 1", None)
             .hold(),
     );
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("appstrate"));
+    let mut cmd = env.std_cmd();
     cmd.args(["run", AGENT])
         .env("TERM", "xterm-256color")
         .env("NO_COLOR", "1")
         .env("APPSTRATE_REMOTE_POLL_MS", FAST_POLL);
-    for (k, v) in env.envs() {
-        cmd.env(k, v);
-    }
-    for k in SignedIn::REMOVED {
-        cmd.env_remove(k);
-    }
     let mut p = Session::spawn(cmd).expect("spawn in a pty");
     p.set_expect_timeout(Some(Duration::from_secs(20)));
     p.expect("→ Turn 1").expect("first row shown");
@@ -677,13 +665,7 @@ fn measure_latencies() {
     }
     env.fake.script_runs(AGENT, script);
     for poll in [None, Some("20")] {
-        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("appstrate"));
-        for (k, v) in env.envs() {
-            cmd.env(k, v);
-        }
-        for k in SignedIn::REMOVED {
-            cmd.env_remove(k);
-        }
+        let mut cmd = env.std_cmd();
         if let Some(poll) = poll {
             cmd.env("APPSTRATE_REMOTE_POLL_MS", poll);
         }
@@ -734,13 +716,7 @@ fn a_signal_during_the_trigger_ends_the_command() {
     env.fake.script_runs(AGENT, RunScript::default());
     env.fake
         .inject(Fault::delay(TRIGGER, Duration::from_secs(5)));
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("appstrate"));
-    for (k, v) in env.envs() {
-        cmd.env(k, v);
-    }
-    for k in SignedIn::REMOVED {
-        cmd.env_remove(k);
-    }
+    let mut cmd = env.std_cmd();
     let child = cmd
         .args(["run", AGENT])
         .stdin(Stdio::null())

@@ -91,7 +91,8 @@ pub async fn complete(
         "anthropic-beta",
         HeaderValue::from_static("fine-grained-tool-streaming-2025-05-14"),
     );
-    let body = request_body(config, request);
+    let mut body = request_body(config, request);
+    config.apply_generation(&mut body);
     config.apply_headers(&mut headers)?;
     let mut stream = post_sse(http, PROVIDER, url, headers, &body).await?;
     let mut asm = Assembler::default();

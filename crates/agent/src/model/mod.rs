@@ -103,6 +103,9 @@ pub struct ModelConfig {
     /// An `http://` or `https://` proxy for the model traffic; `None` keeps
     /// the system's proxy settings.
     pub proxy: Option<String>,
+    /// Sampling temperature (the application's `generation` setting), sent
+    /// as a top-level `temperature`; `None` leaves the provider's default.
+    pub temperature: Option<f64>,
 }
 
 impl std::fmt::Debug for ModelConfig {
@@ -129,6 +132,14 @@ impl ModelConfig {
             context_window: 200_000,
             headers: Vec::new(),
             proxy: None,
+            temperature: None,
+        }
+    }
+
+    /// Adds the generation settings to a request body.
+    pub(crate) fn apply_generation(&self, body: &mut Value) {
+        if let (Some(t), Value::Object(map)) = (self.temperature, body) {
+            map.insert("temperature".into(), Value::from(t));
         }
     }
 
@@ -551,5 +562,21 @@ pub(crate) fn test_config(api: ModelApi) -> ModelConfig {
         max_tokens: 1000,
         context_window: 100_000,
         ..ModelConfig::new(api, "m", "k")
+    }
+}
+
+#[cfg(test)]
+mod generation_tests {
+    use super::*;
+
+    #[test]
+    fn temperature_is_added_only_when_set() {
+        let mut config = ModelConfig::new(ModelApi::AnthropicMessages, "m", "k");
+        let mut body = serde_json::json!({"model": "m"});
+        config.apply_generation(&mut body);
+        assert_eq!(body, serde_json::json!({"model": "m"}));
+        config.temperature = Some(0.2);
+        config.apply_generation(&mut body);
+        assert_eq!(body, serde_json::json!({"model": "m", "temperature": 0.2}));
     }
 }

@@ -86,7 +86,8 @@ pub async fn complete(
     let auth = HeaderValue::from_str(&format!("Bearer {}", config.api_key))
         .map_err(|_| ModelError::Unsupported("the API key contains invalid characters".into()))?;
     headers.insert(reqwest::header::AUTHORIZATION, auth);
-    let body = request_body(config, request);
+    let mut body = request_body(config, request);
+    config.apply_generation(&mut body);
     config.apply_headers(&mut headers)?;
     let mut stream = post_sse(http, PROVIDER, url, headers, &body).await?;
     let mut asm = Assembler::default();

@@ -130,6 +130,21 @@ impl SignedIn {
         assert_cmd::Command::from_std(self.std_cmd())
     }
 
+    /// The variables of this isolated environment, for tests that build
+    /// their own command (async runs, `/usr/bin/time`).
+    #[allow(dead_code)] // not every test binary that includes this module uses it
+    pub fn envs(&self) -> Vec<(String, String)> {
+        self.std_cmd()
+            .get_envs()
+            .filter_map(|(k, v)| {
+                Some((
+                    k.to_string_lossy().into_owned(),
+                    v?.to_string_lossy().into_owned(),
+                ))
+            })
+            .collect()
+    }
+
     /// The same environment for a `std::process::Command` (pty tests).
     pub fn std_cmd(&self) -> std::process::Command {
         test_env::isolated_command(

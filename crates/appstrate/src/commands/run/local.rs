@@ -41,6 +41,8 @@ pub async fn run(
         Target::Agent(agent) => Source::Agent(agent),
     };
     let inputs = LocalInputs::read(&args)?;
+    // A proxy flag or variable that cannot be honoured fails here too.
+    local_proxy(args.proxy.as_deref(), &env, None)?;
     // Env mode needs no platform: a missing key fails before any request.
     let env_model = match settings.model_source {
         ModelSource::Env => Some(env_model(&args, &env)?),
@@ -111,6 +113,7 @@ pub async fn run(
             preset_model(access, wanted).await?
         }
     };
+    model.temperature = inherited.as_ref().and_then(|c| c.temperature);
     match local_proxy(
         args.proxy.as_deref(),
         &env,
@@ -152,32 +155,45 @@ pub async fn run(
         context.apply_snapshot(snapshot);
     }
 
-    let prepared = RunPlan {
+    let plan = RunPlan {
         model,
         retry: RetryPolicy::from_env_value(env.var("MODEL_RETRY_ENABLED")),
         bundle,
         context,
         max_turns: args.max_turns,
         result_byte_limit: ctx.tool_result_byte_limit(),
-    }
-    .prepare()
-    .map_err(|e| CliError::user(e.to_string()))?;
+    };
+    execute(ctx, &args, &settings, plan, &label, started).await
+}
+
+/// Prepares the plan, runs it against the console (or JSONL) sink while
+/// watching for signals, writes `--output`, and maps the verdict: exit 1
+/// unless the run succeeded.
+async fn execute(
+    ctx: &Context,
+    args: &RunArgs,
+    settings: &Settings,
+    plan: RunPlan,
+    label: &str,
+    started: Instant,
+) -> Result<ExitStatus, CliError> {
+    let prepared = plan.prepare().map_err(|e| CliError::user(e.to_string()))?;
 
     if prepared.runtime_tool_count() > 0 {
         status(
             ctx,
-            &args,
+            args,
             &format!("→ wired {} runtime tool(s)", prepared.runtime_tool_count()),
         );
     }
-    status(ctx, &args, &format!("→ running {label}"));
+    status(ctx, args, &format!("→ running {label}"));
 
     let mut sink = super::console_sink(args.json, settings.verbosity, ctx.ui.color);
     let ready_ms = started.elapsed().as_millis() as u64;
     let outcome = tokio::select! {
         biased;
         signal = crate::error::interrupted() => {
-            status(ctx, &args, "\nshutdown received, cancelling run...");
+            status(ctx, args, "\nshutdown received, cancelling run...");
             // Dropping the prepared run kills its process groups, then
             // removes the workspace.
             drop(prepared);
