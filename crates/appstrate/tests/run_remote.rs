@@ -739,3 +739,31 @@ fn a_signal_during_the_trigger_ends_the_command() {
     );
     assert!(!stdout(&output).contains("[run"));
 }
+
+#[test]
+fn a_burst_larger_than_a_page_is_read_whole_and_once() {
+    let env = with_agent(json!({}));
+    let mut script = RunScript::success(None);
+    for i in 0..2100 {
+        script = script.log(Duration::ZERO, "info", &format!("line {i}"));
+    }
+    env.fake.script_runs(AGENT, script);
+    // The burst and the end usually land before tick 0: its log read and
+    // the final one must then follow `hasMore` (pages of 1000) to see all.
+    let out = env
+        .cmd()
+        .env("NO_COLOR", "1")
+        .env("APPSTRATE_REMOTE_POLL_MS", "1000")
+        .args(["run", AGENT, "--json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let messages: Vec<String> = json_lines(&stdout(&out))
+        .into_iter()
+        .filter(|e| e["type"] == "log.written")
+        .map(|e| e["message"].as_str().unwrap_or("").to_string())
+        .collect();
+    let expected: Vec<String> = (0..2100).map(|i| format!("line {i}")).collect();
+    assert_eq!(messages.len(), 2100);
+    assert_eq!(messages, expected);
+}

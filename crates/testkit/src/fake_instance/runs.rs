@@ -933,7 +933,10 @@ pub(crate) fn runner_context(
 async fn execute(shared: Shared, run_id: String, script: RunScript) {
     let started = Instant::now();
     for row in &script.rows {
-        tokio::time::sleep(row.delay).await;
+        // A zero delay appends at once (a timer still costs a tick or more).
+        if !row.delay.is_zero() {
+            tokio::time::sleep(row.delay).await;
+        }
         let mut state = lock(&shared);
         if state.runs.get(&run_id).is_none_or(RunRecord::is_terminal) {
             return;
