@@ -6,6 +6,8 @@
 
 // Every byte goes through `ui` (streams, colour, framing in one place).
 #![deny(clippy::print_stdout, clippy::print_stderr)]
+// No flag soup in signatures: several bools become a struct or an enum.
+#![warn(clippy::fn_params_excessive_bools)]
 
 mod cli;
 mod commands;

@@ -3,6 +3,9 @@
 //! self-update, the PATH scan behind the dual-install warning, and the
 //! report `appstrate doctor` prints (see `docs/install.md`).
 
+// Keep the shape: short functions, no flag soup in signatures.
+#![warn(clippy::too_many_lines, clippy::fn_params_excessive_bools)]
+
 pub mod dual_install;
 pub mod install_report;
 pub mod self_update;

@@ -2,6 +2,9 @@
 //! directories (0700) and atomic writes (temp file in the same directory,
 //! fsync, rename) of 0600 files.
 
+// Keep the shape: short functions, no flag soup in signatures.
+#![warn(clippy::too_many_lines, clippy::fn_params_excessive_bools)]
+
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;

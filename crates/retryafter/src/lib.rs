@@ -2,6 +2,9 @@
 //! client that retries: `appstrate api` (curl's semantics) and the model
 //! clients of `appstrate run`. Callers apply their own caps.
 
+// Keep the shape: short functions, no flag soup in signatures.
+#![warn(clippy::too_many_lines, clippy::fn_params_excessive_bools)]
+
 use std::time::{Duration, SystemTime};
 
 /// The wait a `Retry-After` value asks for, measured from `now`:

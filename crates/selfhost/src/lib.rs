@@ -8,6 +8,9 @@
 //! The CLI's *own* installation (self-update, doctor, the dual-install
 //! warning) is `appstrate-cliinstall`.
 
+// Keep the shape: short functions, no flag soup in signatures.
+#![warn(clippy::too_many_lines, clippy::fn_params_excessive_bools)]
+
 pub mod appurl;
 pub mod compose_defaults;
 pub mod compose_ls;
