@@ -105,6 +105,10 @@ impl Config {
     }
 
     fn profiles_table_mut(&mut self) -> &mut Table {
+        // A hand-written `profile = { … }` becomes a `[profile]` table, rows kept.
+        if let Some(item) = self.doc.get_mut("profile") {
+            to_table_in_place(item);
+        }
         let needs_table = !matches!(self.doc.get("profile"), Some(Item::Table(_)));
         if needs_table {
             let mut table = Table::new();
@@ -128,6 +132,7 @@ impl Config {
         let row = table
             .entry(name)
             .or_insert_with(|| Item::Table(Table::new()));
+        to_table_in_place(row);
         if !row.is_table() {
             *row = Item::Table(Table::new());
         }
@@ -148,6 +153,9 @@ impl Config {
         })?;
         edit(&mut profile);
         let table = self.profiles_table_mut();
+        if let Some(row) = table.get_mut(name) {
+            to_table_in_place(row);
+        }
         if let Some(row) = table.get_mut(name).and_then(Item::as_table_mut) {
             write_row(row, &profile);
         }
@@ -206,6 +214,17 @@ impl Config {
             path: self.path.clone(),
             message: format!("{what}: {err}"),
         }
+    }
+}
+
+/// An inline table (`{ … }`) turned into a standard table with the same
+/// keys, so edits land in it; any other item is left as is.
+fn to_table_in_place(item: &mut Item) {
+    if item.is_inline_table() {
+        *item = match std::mem::take(item).into_table() {
+            Ok(table) => Item::Table(table),
+            Err(other) => other,
+        };
     }
 }
 
@@ -313,6 +332,45 @@ mod tests {
             resolve_profile_name(None, &env, cfg.default_profile()),
             "default"
         );
+    }
+
+    #[test]
+    fn profiles_written_as_inline_tables_survive_edits() {
+        // Found by the `config` fuzz target (fuzz/fuzz_targets/config.rs):
+        // adding a profile replaced an inline `profile = { … }` table, losing
+        // every other profile; editing an inline row was silently dropped.
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            Config::path_in(dir.path()),
+            "defaultProfile = \"work\"\nprofile = { work = { instance = \"https://w\", userId = \"u1\", email = \"w@b.c\", note = 1 } }\n",
+        )
+        .unwrap();
+        let work = Profile {
+            instance: "https://w".into(),
+            user_id: "u1".into(),
+            email: "w@b.c".into(),
+            org_id: None,
+            application_id: None,
+        };
+        update(dir.path(), |c| {
+            c.set_profile("prod", &prod());
+            Ok(())
+        })
+        .unwrap();
+        let cfg = Config::load(dir.path()).unwrap();
+        assert_eq!(cfg.profile("work"), Some(work.clone()));
+        assert_eq!(cfg.profile("prod"), Some(prod()));
+        assert_eq!(cfg.default_profile(), Some("work"));
+        update(dir.path(), |c| {
+            c.update_profile("work", |p| p.org_id = Some("o9".into()))
+        })
+        .unwrap();
+        let cfg = Config::load(dir.path()).unwrap();
+        assert_eq!(
+            cfg.profile("work").and_then(|p| p.org_id),
+            Some("o9".into())
+        );
+        assert!(cfg.render().contains("note = 1"), "{}", cfg.render());
     }
 
     #[test]

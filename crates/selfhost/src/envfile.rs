@@ -112,12 +112,20 @@ fn quote_if_needed(value: &str) -> String {
         || value.contains('\'')
         || value.contains('$')
         || value.contains('\\');
-    if !needs || value.contains('\'') {
-        // A value with a single quote cannot be single-quoted; keep it
-        // verbatim (what the original always does).
+    if !needs {
         return value.to_string();
     }
-    format!("'{value}'")
+    if !value.contains('\'') {
+        return format!("'{value}'");
+    }
+    // A value with a single quote cannot be single-quoted. Verbatim (what the
+    // original always does) when it reads back unchanged; otherwise double
+    // quotes, which the parser strips without unescaping anything.
+    if strip_matching_quotes(value.trim()) == value {
+        value.to_string()
+    } else {
+        format!("\"{value}\"")
+    }
 }
 
 /// Fresh values overlaid by existing ones (existing secrets win), except
@@ -238,6 +246,25 @@ mod tests {
         let back = parse_env_file(&render_env_file(&env));
         assert_eq!(back, env);
         assert!(render_env_file(&env).contains("\nC=plain\n"));
+    }
+
+    #[test]
+    fn values_wrapped_in_or_spaced_around_single_quotes_round_trip() {
+        // Found by fuzzing (fuzz/fuzz_targets/envfile.rs): `A="'x'"` parses to
+        // `'x'`, which was written back verbatim and then read as `x`.
+        for value in ["'x'", "''", " it's", "it's ", "'", "a'b", "'a\"", "\"'\""] {
+            let env = map(&[("A", value)]);
+            assert_eq!(
+                parse_env_file(&render_env_file(&env)),
+                env,
+                "value {value:?}"
+            );
+            let merged = merge_into_text("A=old\n", &env);
+            assert_eq!(parse_env_file(&merged), env, "merged {value:?}");
+        }
+        assert_eq!(parse_env_file("A=\"'x'\"")["A"], "'x'");
+        // Values that already read back verbatim stay verbatim, as in the original.
+        assert!(render_env_file(&map(&[("A", "it's")])).contains("\nA=it's\n"));
     }
 
     #[test]
