@@ -16,6 +16,12 @@
 //! pointer tokens are percent-decoded, then `~1` → `/`, `~0` → `~`.
 //! External references (not starting with `#`) and pointers that lead
 //! nowhere are left as written.
+//!
+//! Inlining is bounded: a document whose schemas each reference the next
+//! one twice expands to 2^n copies without any cycle. Past
+//! [`NODE_BUDGET`] produced values, further references are kept as written
+//! (`{"$ref": …}`) instead of being inlined, so the output stays finite in
+//! size and time whatever the instance serves (COMPATIBILITY.md).
 
 use std::collections::HashMap;
 
@@ -26,9 +32,17 @@ use crate::operation::Operation;
 /// The key of a cycle marker.
 pub const CIRCULAR_KEY: &str = "$circular";
 
+/// How many JSON values one dereference may produce before it stops
+/// inlining. The real platform document, whole, produces far fewer.
+pub const NODE_BUDGET: usize = 2_000_000;
+
 /// `value`, found at `location` in `doc`, with internal `$ref`s inlined.
 pub fn dereference(doc: &Value, value: &Value, location: &[&str]) -> Value {
-    let mut walker = Walker::new(doc);
+    dereference_within(doc, value, location, NODE_BUDGET)
+}
+
+fn dereference_within(doc: &Value, value: &Value, location: &[&str], budget: usize) -> Value {
+    let mut walker = Walker::new(doc, budget);
     walker.path = location.iter().map(|s| s.to_string()).collect();
     walker.value(value)
 }
@@ -50,24 +64,31 @@ struct Walker<'a> {
     /// Locations the walk left to follow a `$ref`, outermost first.
     frames: Vec<Vec<String>>,
     /// Expansions that met no cycle: they do not depend on where the walk
-    /// came from, so later references to the same target reuse them.
-    resolved: HashMap<Vec<String>, Value>,
+    /// came from, so later references to the same target reuse them (with
+    /// the number of values each holds, charged again on every reuse).
+    resolved: HashMap<Vec<String>, (Value, usize)>,
     /// Cycle markers produced so far (to tell whether an expansion met one).
     markers: usize,
+    /// Values produced so far, against `budget` ([`NODE_BUDGET`]).
+    produced: usize,
+    budget: usize,
 }
 
 impl<'a> Walker<'a> {
-    fn new(doc: &'a Value) -> Self {
+    fn new(doc: &'a Value, budget: usize) -> Self {
         Walker {
+            budget,
             doc,
             path: Vec::new(),
             frames: Vec::new(),
             resolved: HashMap::new(),
             markers: 0,
+            produced: 0,
         }
     }
 
     fn value(&mut self, value: &Value) -> Value {
+        self.produced += 1;
         match value {
             Value::Object(map) => {
                 if let Some(Value::String(reference)) = map.get("$ref") {
@@ -92,6 +113,7 @@ impl<'a> Walker<'a> {
 
     fn child(&mut self, key: &str, item: &Value) -> Value {
         if !matches!(item, Value::Object(_) | Value::Array(_)) {
+            self.produced += 1;
             return item.clone();
         }
         self.path.push(key.to_string());
@@ -110,19 +132,28 @@ impl<'a> Walker<'a> {
             marker.insert(CIRCULAR_KEY.into(), Value::String(reference.to_string()));
             return Value::Object(marker);
         }
+        if self.produced >= self.budget {
+            return self.siblings_only(map, None);
+        }
         let resolved = match self.resolved.get(&target_path) {
-            Some(done) => done.clone(),
+            Some((done, size)) if self.produced + size <= self.budget => {
+                self.produced += size;
+                done.clone()
+            }
+            Some(_) => return self.siblings_only(map, None),
             None => {
                 let Some(target) = resolve(self.doc, &target_path) else {
                     return self.siblings_only(map, None);
                 };
                 let markers_before = self.markers;
+                let produced_before = self.produced;
                 let here = std::mem::replace(&mut self.path, target_path.clone());
                 self.frames.push(here);
                 let expanded = self.value(target);
                 self.path = self.frames.pop().unwrap_or_default();
-                if self.markers == markers_before {
-                    self.resolved.insert(target_path, expanded.clone());
+                if self.markers == markers_before && self.produced < self.budget {
+                    let size = self.produced - produced_before;
+                    self.resolved.insert(target_path, (expanded.clone(), size));
                 }
                 expanded
             }
@@ -244,6 +275,32 @@ mod tests {
     fn unresolvable_and_external_refs_stay() {
         let doc = json!({"x": [{"$ref": "#/nope"}, {"$ref": "other.json#/a"}, {"$ref": 3}]});
         assert_eq!(dereference_document(&doc), doc);
+    }
+
+    /// Each schema references the next one twice: 2^40 copies if inlined
+    /// blindly. The walk stops inlining at the budget, in bounded time.
+    #[test]
+    fn fan_out_without_cycles_stays_bounded() {
+        let mut schemas = Map::new();
+        for i in 0..40 {
+            let next = format!("#/s/S{}", i + 1);
+            schemas.insert(
+                format!("S{i}"),
+                json!({"properties": {"a": {"$ref": next}, "b": {"$ref": next}}}),
+            );
+        }
+        schemas.insert("S40".into(), json!({"type": "string"}));
+        let doc = json!({"s": schemas, "x": {"$ref": "#/s/S0"}});
+        let started = std::time::Instant::now();
+        let out = dereference_within(&doc, &doc["x"], &["x"], 10_000);
+        let text = appstrate_jsjson::stringify(&out);
+        assert!(
+            text.contains("\"$ref\""),
+            "references past the budget stay as written"
+        );
+        // Bounded by the budget (a few bytes a value), not by 2^40 copies.
+        assert!(text.len() < 1024 * 1024, "{} bytes", text.len());
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
     }
 
     #[test]
