@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-APPSTRATE_KILL_LOOP="${1:-500}" cargo nextest run -p appstrate --test kill_loop \
+APPSTRATE_KILL_LOOP="${1:-500}" cargo nextest run -p appstrate --test it kill_loop:: \
   --no-capture >"$log" 2>&1 || status=$?
 grep -E "kill loop:|panicked|PASS|FAIL" "$log" || tail -20 "$log"
 exit "$status"

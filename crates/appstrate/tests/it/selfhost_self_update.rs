@@ -3,12 +3,10 @@
 //! `APPSTRATE_TEST_RELEASE_PUBKEY` / `APPSTRATE_TEST_INSTALL_SOURCE` let the
 //! test's key and the curl channel stand in for the real ones.
 
-mod selfhost_common;
-
 use std::path::{Path, PathBuf};
 
+use crate::selfhost_common::*;
 use appstrate_testkit::fake_releases::FakeReleases;
-use selfhost_common::*;
 use sha2::Digest;
 
 const NEW_VERSION: &str = "9.9.9";

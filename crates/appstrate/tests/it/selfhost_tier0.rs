@@ -2,12 +2,10 @@
 //! really detaches, answers HTTP, and the lifecycle verbs manage it through
 //! its pid and log files.
 
-mod selfhost_common;
-
 use std::time::{Duration, Instant};
 
+use crate::selfhost_common::*;
 use appstrate_testkit::fake_bun_git::FakeTools;
-use selfhost_common::*;
 
 struct Tier0 {
     sb: Sandbox,

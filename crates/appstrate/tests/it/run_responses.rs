@@ -10,13 +10,23 @@ use serde_json::{Value, json};
 
 const KEY: &str = "sk-openai-responses-secret-42";
 
-mod run_common;
+use crate::run_common::{RunEnv, fixture_arg as fixture, jsonl, output, sequence, stderr, stdout};
 
-use run_common::{
-    RunEnv as TestEnv, fixture_arg as fixture, jsonl, output, sequence, stderr, stdout,
-};
+/// The shared `RunEnv` with the commands this file drives (a local type:
+/// every test module is in one crate, so inherent methods would collide).
+struct TestEnv(RunEnv);
+
+impl std::ops::Deref for TestEnv {
+    type Target = RunEnv;
+    fn deref(&self) -> &RunEnv {
+        &self.0
+    }
+}
 
 impl TestEnv {
+    fn new() -> Self {
+        Self(RunEnv::new())
+    }
     /// `appstrate run <args> --model-api openai-responses --model gpt-test`
     /// with only `OPENAI_API_KEY` set.
     async fn run(&self, server: &ModelServer, args: &[&str]) -> Output {

@@ -1,15 +1,13 @@
 //! `appstrate api` end to end: the built binary, an isolated HOME with a
 //! signed-in profile, and the testkit recording server as the instance.
 
-mod support;
-
 use std::io::{BufRead, BufReader, Read};
 use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::support::{ApiEnv, TOKEN, assert_no_secret};
 use appstrate_testkit::recorder::{DEFAULT_BODY, Recorder};
-use support::{ApiEnv, TOKEN, assert_no_secret};
 
 fn output(cmd: &mut assert_cmd::Command) -> (i32, Vec<u8>, String) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{e}"));

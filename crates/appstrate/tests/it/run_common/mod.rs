@@ -1,7 +1,6 @@
 //! What the `appstrate run` binary tests share: an isolated home, the binary
 //! with a clean environment, packages written on the fly, JSONL helpers.
 //! Each test file adds the API keys and flags of the protocol it drives.
-#![allow(dead_code)] // each test file uses a different subset
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,9 +1,7 @@
 //! `start`/`stop`/`restart`/`logs`/`status`/`uninstall` on a Docker-tier
 //! install: the exact `docker compose` invocations (docs/install.md).
 
-mod selfhost_common;
-
-use selfhost_common::*;
+use crate::selfhost_common::*;
 
 fn installed(sb: &Sandbox, name: &str) -> std::path::PathBuf {
     let dir = sb.dir(name);

@@ -2,7 +2,6 @@
 //! `config.toml` and `credentials.json` (0600 in a 0700 dir) written the
 //! way `login` writes them, with tokens the fake issued. No D-Bus session
 //! bus is visible, so the file credential store is used.
-#![allow(dead_code)] // each test binary uses a different subset
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -132,7 +131,6 @@ impl SignedIn {
 
     /// The variables of this isolated environment, for tests that build
     /// their own command (async runs, `/usr/bin/time`).
-    #[allow(dead_code)] // not every test binary that includes this module uses it
     pub fn envs(&self) -> Vec<(String, String)> {
         self.std_cmd()
             .get_envs()

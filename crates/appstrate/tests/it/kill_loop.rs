@@ -6,7 +6,7 @@
 //! again and `login` works).
 //!
 //! The normal suite runs 60 kills; `APPSTRATE_KILL_LOOP=500 cargo nextest
-//! run -p appstrate --test kill_loop` (or `bench/kill-loop.sh`) runs more.
+//! run -p appstrate --test it kill_loop::` (or `bench/kill-loop.sh`) runs more.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

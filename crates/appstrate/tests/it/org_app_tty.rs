@@ -1,12 +1,10 @@
 //! The `org` / `app` pickers and prompts in a pseudo-terminal: the current
 //! entry is pre-selected, the chosen one is pinned (with the cascade).
 
-mod signed_in;
-
 use std::time::Duration;
 
+use crate::signed_in::SignedIn;
 use expectrl::{Expect, Session};
-use signed_in::SignedIn;
 
 fn spawn(env: &SignedIn, args: &[&str]) -> expectrl::session::OsSession {
     let mut cmd = env.std_cmd();

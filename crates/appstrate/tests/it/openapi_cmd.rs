@@ -1,14 +1,12 @@
 //! `appstrate openapi list|show|export` against the fake instance serving the
 //! real platform schema (docs/openapi.md, docs/files.md#openapi-cache).
 
-mod signed_in;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
+use crate::signed_in::{SignedIn, stderr, stdout};
 use appstrate_testkit::fake_instance::{DEFAULT_OPENAPI, Fault};
 use serde_json::Value;
-use signed_in::{SignedIn, stderr, stdout};
 
 const METHODS: [&str; 8] = [
     "get", "post", "put", "patch", "delete", "head", "options", "trace",

@@ -1,14 +1,12 @@
 //! `appstrate install` for the Docker tiers, against a fake `docker`:
 //! exact invocations, the files written, upgrades, rollback.
 
-mod selfhost_common;
-
 use std::time::{Duration, Instant};
 
+use crate::selfhost_common::*;
 use appstrate_selfhost::project::derive_project_name;
 use appstrate_selfhost::templates::compose_template;
 use appstrate_selfhost::tier::Tier;
-use selfhost_common::*;
 
 fn install(sb: &Sandbox, dir: &std::path::Path, tier: &str, port: u16) -> std::process::Output {
     sb.cmd()

@@ -1,11 +1,9 @@
 //! `org`, `app` and `models` against the fake instance (docs/platform-api.md#endpoints
 //! "org / app commands"), driven through the built binary.
 
-mod signed_in;
-
+use crate::signed_in::{SignedIn, stderr, stdout};
 use appstrate_testkit::fake_instance::{Fault, Role};
 use serde_json::{Value, json};
-use signed_in::{SignedIn, stderr, stdout};
 
 #[test]
 fn org_list_marks_the_pinned_org_and_pads_slugs() {

@@ -12,8 +12,6 @@ use appstrate_testkit::fake_instance::{Approval, FakeInstance, Fault, Role};
 use appstrate_testkit::recorder::Recorder;
 use appstrate_testkit::test_env::{TestEnv, now_ms};
 
-mod run_common;
-
 const BIN: &str = env!("CARGO_BIN_EXE_appstrate");
 
 fn run(env: &TestEnv, args: &[&str]) -> Output {
@@ -525,7 +523,7 @@ fn afps_verify_refuses_what_is_not_a_regular_file() {
 fn model_requests_are_not_redirected_with_the_api_key() {
     let first = Recorder::start();
     let other = Recorder::start();
-    let env = run_common::RunEnv::new();
+    let env = crate::run_common::RunEnv::new();
     let manifest = serde_json::json!({
         "name": "@test/hello", "version": "1.0.0", "type": "agent",
         "description": "Says hello"

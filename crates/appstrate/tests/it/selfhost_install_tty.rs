@@ -2,12 +2,10 @@
 //! tier picker, the port-conflict prompt, the optional prompts and the
 //! confirmations.
 
-mod selfhost_common;
-
 use std::time::Duration;
 
+use crate::selfhost_common::*;
 use expectrl::{Expect, Session};
-use selfhost_common::*;
 
 fn spawn(mut cmd: std::process::Command) -> expectrl::session::OsSession {
     cmd.env("TERM", "xterm-256color");

@@ -1,7 +1,6 @@
 //! A signed-in profile in an isolated HOME for `appstrate api` tests: a
 //! `config.toml` row pointing at a test server and a `credentials.json`
 //! record whose access token is valid for an hour (so no refresh happens).
-#![allow(dead_code)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -6,12 +6,10 @@
 //! identical, except where a case lists a `Diff` — each one is a line of
 //! `COMPATIBILITY.md`.
 
-mod support;
-
 use std::process::{Command, Stdio};
 
+use crate::support::{ApiEnv, assert_no_secret};
 use appstrate_testkit::recorder::{RecordedRequest, Recorder};
-use support::{ApiEnv, assert_no_secret};
 
 /// A deliberate difference, with the `COMPATIBILITY.md` reason.
 #[derive(Debug, Clone, Copy)]

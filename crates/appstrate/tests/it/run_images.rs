@@ -10,11 +10,23 @@ use appstrate_testkit::model_server::{ModelServer, RecordedRequest, Reply};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-mod run_common;
+use crate::run_common::{RunEnv, output, stderr};
 
-use run_common::{RunEnv as TestEnv, output, stderr};
+/// The shared `RunEnv` with the commands this file drives (a local type:
+/// every test module is in one crate, so inherent methods would collide).
+struct TestEnv(RunEnv);
+
+impl std::ops::Deref for TestEnv {
+    type Target = RunEnv;
+    fn deref(&self) -> &RunEnv {
+        &self.0
+    }
+}
 
 impl TestEnv {
+    fn new() -> Self {
+        Self(RunEnv::new())
+    }
     /// `appstrate run <package> <args> --model-api <api> --model m`.
     async fn run(&self, server: &ModelServer, api: &str, args: &[&str]) -> Output {
         let mut c = self.base_command(Some(server));

@@ -2,15 +2,13 @@
 //! "Remote runs"): the built binary against the fake instance, which plays a
 //! scripted run (log rows over time, then its end).
 
-mod signed_in;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::signed_in::{SignedIn, stderr, stdout};
 use appstrate_testkit::fake_instance::{Fault, RunScript, agent_afps};
 use serde_json::{Value, json};
-use signed_in::{SignedIn, stderr, stdout};
 
 const AGENT: &str = "@acme/hello";
 const TRIGGER: &str = "/api/agents/@acme/hello/run";
@@ -653,8 +651,9 @@ fn ctrl_c_in_a_terminal_cancels_the_run() {
 // ── figures ─────────────────────────────────────────────────────────────
 
 /// Prints the time to the trigger request and the row → stdout latency at
-/// the default poll interval and at a short one (`--ignored`; run with
-/// `--nocapture` to read the figures).
+/// the default poll interval and at a short one (ignored; `cargo nextest run
+/// -p appstrate --test it --run-ignored only run_remote::measure_latencies
+/// --no-capture` prints the figures).
 #[test]
 #[ignore]
 fn measure_latencies() {

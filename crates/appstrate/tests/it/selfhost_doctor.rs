@@ -1,12 +1,10 @@
 //! `doctor`, the hidden `__install-source` contract and the dual-install
 //! warning, with fake `appstrate` binaries on a temporary PATH.
 
-mod selfhost_common;
-
 use std::path::Path;
 
+use crate::selfhost_common::*;
 use appstrate_testkit::fake_docker::write_executable;
-use selfhost_common::*;
 
 fn fake_appstrate(dir: &Path, version: &str, source: &str) {
     std::fs::create_dir_all(dir).unwrap();

@@ -13,11 +13,8 @@ use appstrate_testkit::fake_instance::{
 use appstrate_testkit::model_server::{ModelServer, Reply};
 use serde_json::{Value, json};
 
-mod run_common;
-mod signed_in;
-
-use run_common::{RunEnv, jsonl, output, stderr, stdout};
-use signed_in::SignedIn;
+use crate::run_common::{RunEnv, jsonl, output, stderr, stdout};
+use crate::signed_in::SignedIn;
 
 const AGENT: &str = "@acme/writer";
 
@@ -761,7 +758,7 @@ async fn a_platform_proxy_id_is_skipped_locally_with_a_warning() {
 
 /// Peak memory of a local run by id of a ~50 MB bundle (three 16.5 MB
 /// incompressible files in the root package, so nothing is materialised):
-/// `cargo nextest run -p appstrate --test run_platform --run-ignored only peak_memory`.
+/// `cargo nextest run -p appstrate --test it --run-ignored only run_platform::peak_memory`.
 /// Prints the figure and checks the download is not copied over and over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "measurement; needs /usr/bin/time"]

@@ -7,11 +7,23 @@ use std::process::Output;
 use appstrate_testkit::model_server::{ModelServer, RecordedRequest, Reply};
 use serde_json::{Value, json};
 
-mod run_common;
+use crate::run_common::{RunEnv, fixture, jsonl, output, sequence, stderr, stdout};
 
-use run_common::{RunEnv as TestEnv, fixture, jsonl, output, sequence, stderr, stdout};
+/// The shared `RunEnv` with the commands this file drives (a local type:
+/// every test module is in one crate, so inherent methods would collide).
+struct TestEnv(RunEnv);
+
+impl std::ops::Deref for TestEnv {
+    type Target = RunEnv;
+    fn deref(&self) -> &RunEnv {
+        &self.0
+    }
+}
 
 impl TestEnv {
+    fn new() -> Self {
+        Self(RunEnv::new())
+    }
     fn command(&self, server: Option<&ModelServer>) -> std::process::Command {
         let mut c = self.base_command(server);
         c.env("ANTHROPIC_API_KEY", "sk-test-secret-key");

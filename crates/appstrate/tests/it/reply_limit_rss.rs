@@ -1,7 +1,7 @@
 //! Peak memory of `whoami` against an instance that answers with 1 GiB: the
-//! reply cap must stop the read, not just the parse. Alone in its test
-//! binary because it reaps its child with `wait4` to read that child's own
-//! peak RSS.
+//! reply cap must stop the read, not just the parse. The child is reaped
+//! with `wait4(pid)`, which reports that one child's own peak RSS (not
+//! `RUSAGE_CHILDREN`), so other tests in the same process do not skew it.
 
 use std::time::Duration;
 

@@ -1,6 +1,5 @@
 //! Shared set-up for the self-hosting tests: an isolated HOME, a PATH with
 //! the fakes first, and helpers to read what the install wrote.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
