@@ -314,20 +314,8 @@ impl PlatformAccess {
 
     /// The `data` array of a list envelope.
     pub async fn list(&self, path: &str) -> Result<Vec<Value>> {
-        match self.get_json(path).await? {
-            Value::Object(mut obj) => match obj.remove("data") {
-                Some(Value::Array(items)) => Ok(items),
-                _ => Err(malformed_list(path)),
-            },
-            _ => Err(malformed_list(path)),
-        }
+        crate::session::list_items(path, self.get_json(path).await?)
     }
-}
-
-fn malformed_list(path: &str) -> PlatformError {
-    PlatformError::Protocol(format!(
-        "Malformed list response from {path}: expected {{ object: \"list\", data: [...] }}."
-    ))
 }
 
 /// Reads a response body, refusing one larger than `cap` bytes (one

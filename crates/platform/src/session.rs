@@ -502,13 +502,18 @@ impl Session {
 
     /// `apiList`: the `data` array of a list envelope.
     pub async fn list(&self, path: &str) -> Result<Vec<Value>> {
-        match self.get_json(path).await? {
-            Value::Object(mut obj) => match obj.remove("data") {
-                Some(Value::Array(items)) => Ok(items),
-                _ => Err(malformed_list(path)),
-            },
+        list_items(path, self.get_json(path).await?)
+    }
+}
+
+/// The `data` array of the list envelope `reply` from `path`.
+pub(crate) fn list_items(path: &str, reply: Value) -> Result<Vec<Value>> {
+    match reply {
+        Value::Object(mut obj) => match obj.remove("data") {
+            Some(Value::Array(items)) => Ok(items),
             _ => Err(malformed_list(path)),
-        }
+        },
+        _ => Err(malformed_list(path)),
     }
 }
 
