@@ -176,7 +176,17 @@ async fn draft_by_id_runs_with_the_default_preset_through_the_llm_proxy() {
         err.contains(&format!("→ fetched bundle {AGENT}\n")),
         "{err}"
     );
-    assert!(err.contains(&format!("→ running {AGENT}\n")), "{err}");
+    // A profile means `--report auto` records the run on the instance.
+    let reported = p.s.fake.runs();
+    assert_eq!(reported.len(), 1);
+    assert!(
+        err.contains(&format!(
+            "→ running {AGENT} (reporting to {} as {})\n",
+            p.s.fake.url(),
+            reported[0].id
+        )),
+        "{err}"
+    );
 
     // The draft, with the `@` of the id as it is.
     let bundles = p.bundle_requests();
