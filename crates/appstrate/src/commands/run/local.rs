@@ -156,7 +156,7 @@ pub async fn run(
     let input = layer_input(
         author_defaults(&bundle.root_package().manifest),
         inherited.as_ref().map(inherited_input).as_ref(),
-        inputs.caller_input,
+        inputs.caller_input.clone(),
     )
     .map_err(|e| CliError::user(e.to_string()))?;
     let mut context = ExecutionContext {
@@ -180,7 +180,10 @@ pub async fn run(
         &settings,
         &run_source,
         bundle.root_package(),
-        &context.input,
+        // The caller's input: the instance layers the author defaults and
+        // the application's stored values itself, and refuses a body that
+        // sets a locked field (which the stored values may hold).
+        &inputs.caller_input,
     );
 
     let prepared = RunPlan {
