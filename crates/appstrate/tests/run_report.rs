@@ -125,7 +125,14 @@ async fn a_path_run_is_recorded_with_its_input_events_output_and_usage() {
     let t = Setup::new(output_then_done()).await;
     let pkg = t.package();
     let o = t
-        .run(&[&pkg, "--json", "--input", r#"{"topic":"rust"}"#])
+        .run(&[
+            &pkg,
+            "--json",
+            "--sink-ttl",
+            "600",
+            "--input",
+            r#"{"topic":"rust"}"#,
+        ])
         .await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let run_id = t.only_run_id();
@@ -150,6 +157,8 @@ async fn a_path_run_is_recorded_with_its_input_events_output_and_usage() {
     assert_eq!(body["source"]["kind"], "inline");
     assert_eq!(body["source"]["prompt"], "Write about {{topic}}.\n");
     assert_eq!(body["contextSnapshot"]["bundle"]["name"], "@acme/reporter");
+    assert_eq!(body["input"], json!({"topic": "rust"}));
+    assert_eq!(body["sink"], json!({"ttl_seconds": 600}));
 
     // Every JSONL event went out, in order, numbered from 1.
     let printed: Vec<Value> = jsonl(&o)
