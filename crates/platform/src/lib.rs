@@ -16,6 +16,7 @@ pub mod error;
 pub mod http;
 pub mod instance;
 pub mod openapi_cache;
+pub mod reported;
 pub mod runs;
 pub mod session;
 pub mod tokens;

@@ -1,13 +1,15 @@
 //! Where RunEvents go. A run hands every event to one [`Sink`]; the console
-//! sinks print them, a platform sink (later) posts them.
+//! sinks print them, the platform sink posts them.
 
 mod console;
 mod jsonl;
+mod platform;
 
 use serde_json::Value;
 
 pub use console::{ConsoleSink, Verbosity};
 pub use jsonl::JsonlSink;
+pub use platform::{HEARTBEAT_INTERVAL, HttpSink, ReportError, Reporter};
 
 pub trait Sink: Send {
     fn event(&mut self, event: &Value);
@@ -15,7 +17,7 @@ pub trait Sink: Send {
     fn finalize(&mut self, result: &Value);
 }
 
-/// Several sinks in a row (console + platform reporting later).
+/// Several sinks in a row (console + platform reporting).
 pub struct Composite(pub Vec<Box<dyn Sink>>);
 
 impl Sink for Composite {

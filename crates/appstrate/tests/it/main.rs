@@ -26,6 +26,7 @@ mod run;
 mod run_images;
 mod run_platform;
 mod run_remote;
+mod run_report;
 mod run_responses;
 mod selfhost_doctor;
 mod selfhost_install_docker;

@@ -173,7 +173,17 @@ async fn draft_by_id_runs_with_the_default_preset_through_the_llm_proxy() {
         err.contains(&format!("→ fetched bundle {AGENT}\n")),
         "{err}"
     );
-    assert!(err.contains(&format!("→ running {AGENT}\n")), "{err}");
+    // A profile means `--report auto` records the run on the instance.
+    let reported = p.s.fake.runs();
+    assert_eq!(reported.len(), 1);
+    assert!(
+        err.contains(&format!(
+            "→ running {AGENT} (reporting to {} as {})\n",
+            p.s.fake.url(),
+            reported[0].id
+        )),
+        "{err}"
+    );
 
     // The draft, with the `@` of the id as it is.
     let bundles = p.bundle_requests();
@@ -345,6 +355,11 @@ async fn run_config_pins_the_version_picks_the_preset_and_layers_the_input() {
         .run(&[AGENT, "--local", "--json", "--input", r#"{"topic":"go"}"#])
         .await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Reported (a profile, `--report auto`) with the caller's input; the
+    // instance layered the stored, locked value in as the local run did.
+    let reported = p.s.fake.runs();
+    assert_eq!(reported.len(), 1);
+    assert_eq!(reported[0].input, json!({"topic": "go", "tone": "formal"}));
     assert_eq!(
         p.bundle_requests()[0].query.as_deref(),
         Some("version=1.0.0")
@@ -394,7 +409,8 @@ async fn run_config_pins_the_version_picks_the_preset_and_layers_the_input() {
     assert_eq!(p.bundle_requests().len(), downloads);
 
     // --no-inherit: no run-config read, the draft, the default preset, the
-    // author's defaults, and the locked field is the caller's to set.
+    // author's defaults, and the locked field is the caller's to set (not
+    // reported: the instance itself would refuse the locked field).
     let run_config_path = format!(
         "/api/applications/{}/packages/{AGENT}/run-config",
         p.s.acme_main
@@ -407,6 +423,8 @@ async fn run_config_pins_the_version_picks_the_preset_and_layers_the_input() {
             "--local",
             "--json",
             "--no-inherit",
+            "--report",
+            "false",
             "--input",
             r#"{"tone":"rude"}"#,
         ])

@@ -50,6 +50,9 @@ pub(crate) struct Sink {
 pub(crate) struct IngestionFaults {
     events: Option<(u32, u16)>,
     finalize: Option<(u32, u16)>,
+    /// Registrations answer a secret other than the one the sink checks
+    /// (a secret mangled on the way: every signature then mismatches).
+    wrong_secret: bool,
 }
 
 fn take_fault(slot: &mut Option<(u32, u16)>) -> Option<u16> {
@@ -315,6 +318,11 @@ pub(crate) fn register(
     };
     state.runs.runs.push(run);
     let url = format!("{}/api/runs/{run_id}/events", state.base_url);
+    let secret = if state.runs.ingestion_faults.wrong_secret {
+        URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+    } else {
+        secret
+    };
     Ok(json_response(
         StatusCode::CREATED,
         &json!({
@@ -795,6 +803,12 @@ impl FakeInstance {
         self.with(|s| s.runs.get(run_id)?.sink.as_ref()?.finalize_body.clone())
     }
 
+    /// The webhook secret the sink of a reported run checks (to prove it
+    /// never leaks into the CLI's output).
+    pub fn reported_sink_secret(&self, run_id: &str) -> Option<String> {
+        self.with(|s| Some(s.runs.get(run_id)?.sink.as_ref()?.secret.clone()))
+    }
+
     /// Signed heartbeats the reported run sent.
     pub fn reported_heartbeats(&self, run_id: &str) -> usize {
         self.with(|s| {
@@ -815,6 +829,12 @@ impl FakeInstance {
     /// The next `times` signed finalize posts answer `status`, run left open.
     pub fn fail_finalize(&self, times: u32, status: u16) {
         self.with(|s| s.runs.ingestion_faults.finalize = Some((times, status)));
+    }
+
+    /// From now on, registrations hand out a secret the sink does not
+    /// check against, so every signed post gets 401 `invalid_signature`.
+    pub fn hand_out_wrong_sink_secrets(&self) {
+        self.with(|s| s.runs.ingestion_faults.wrong_secret = true);
     }
 
     /// Make the sink of a reported run expire now (its posts get 410).

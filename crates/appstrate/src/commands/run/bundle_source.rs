@@ -17,6 +17,8 @@ pub struct LoadedBundle {
     pub bundle: Bundle,
     /// The file name, or `@scope/name[@spec]`.
     pub label: String,
+    /// The verified SRI digest of a download.
+    pub integrity: Option<String>,
 }
 
 fn invalid(what: &str, e: BundleError) -> CliError {
@@ -36,6 +38,7 @@ pub fn read_file(path: &Path, limits: &Limits) -> Result<LoadedBundle, CliError>
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
+        integrity: None,
     })
 }
 
@@ -51,7 +54,11 @@ pub async fn fetch(
     let downloaded = download_bundle(access, &agent.id, spec, limits.max_compressed_bytes).await?;
     verify_sri(&downloaded.bytes, downloaded.integrity.as_deref(), &label)?;
     let bundle = read_bundle(&downloaded.bytes, limits).map_err(|e| invalid(&label, e))?;
-    Ok(LoadedBundle { bundle, label })
+    Ok(LoadedBundle {
+        bundle,
+        label,
+        integrity: downloaded.integrity,
+    })
 }
 
 /// The header must be there and match the bytes received.

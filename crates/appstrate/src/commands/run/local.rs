@@ -14,6 +14,7 @@ use appstrate_agent::input::{
 };
 use appstrate_agent::model::RetryPolicy;
 use appstrate_agent::plan::RunPlan;
+use appstrate_agent::sink::{Composite, Reporter, Sink};
 use appstrate_platform::PlatformError;
 use appstrate_platform::access::PlatformAccess;
 use appstrate_platform::agents::{RunConfig, run_config};
@@ -22,8 +23,9 @@ use super::bundle_source::{self, LoadedBundle};
 use super::inputs::{LocalInputs, package_path};
 use super::model::{LocalProxy, env_model, local_proxy, preset_model};
 use super::options::{ModelSource, Settings};
+use super::report::{self, Reporting, RunSource};
 use super::target::{AgentRef, Target};
-use super::{Report, ReportFallback, RunArgs};
+use super::{Report, RunArgs};
 use crate::context::Context;
 use crate::error::{CliError, ExitStatus};
 
@@ -52,13 +54,21 @@ pub async fn run(
     let needs_platform = matches!(source, Source::Agent(_))
         || settings.model_source == ModelSource::Preset
         || settings.report == Report::True;
+    let resolved =
+        PlatformAccess::resolve(&env, ctx.global.profile.as_deref(), args.api_key.as_deref());
     let access = if needs_platform {
-        PlatformAccess::resolve(&env, ctx.global.profile.as_deref(), args.api_key.as_deref())
-            .await?
+        resolved.await?
+    } else if settings.report == Report::Auto {
+        // `auto` only reports when the credentials are usable; a run that
+        // needs nothing from the platform is not stopped by them.
+        resolved.await.ok().flatten()
     } else {
         None
     };
-    check_report(ctx, &args, &settings, access.is_some())?;
+    // Reporting warnings reach stderr even with `--json` (stdout stays JSONL).
+    if let Some(warning) = report::check_credentials(&settings, access.is_some())? {
+        ctx.ui.warn(&warning);
+    }
     // A run by id needs the instance and a pinned application.
     let origin = match (&source, &access) {
         (Source::File(path), _) => Origin::File(path),
@@ -125,6 +135,7 @@ pub async fn run(
     }
 
     let limits = ctx.bundle_limits();
+    let mut fetched_spec = None;
     let loaded = match origin {
         Origin::File(path) => bundle_source::read_file(path, &limits)?,
         Origin::Agent { agent, access, .. } => {
@@ -135,15 +146,20 @@ pub async fn run(
                 .or_else(|| inherited.as_ref().and_then(|c| c.version_pin.clone()));
             let loaded = bundle_source::fetch(access, agent, spec.as_deref(), &limits).await?;
             status(ctx, &args, &format!("→ fetched bundle {}", loaded.label));
+            fetched_spec = spec;
             loaded
         }
     };
-    let LoadedBundle { bundle, label } = loaded;
+    let LoadedBundle {
+        bundle,
+        label,
+        integrity,
+    } = loaded;
 
     let input = layer_input(
         author_defaults(&bundle.root_package().manifest),
         inherited.as_ref().map(inherited_input).as_ref(),
-        inputs.caller_input,
+        inputs.caller_input.clone(),
     )
     .map_err(|e| CliError::user(e.to_string()))?;
     let mut context = ExecutionContext {
@@ -155,53 +171,115 @@ pub async fn run(
         context.apply_snapshot(snapshot);
     }
 
-    let plan = RunPlan {
+    let run_source = match &source {
+        Source::File(_) => RunSource::Inline,
+        Source::Agent(agent) => RunSource::Registry {
+            agent,
+            spec: fetched_spec.as_deref(),
+            integrity: integrity.as_deref(),
+        },
+    };
+    let register_body = report::register_body(
+        &settings,
+        &run_source,
+        bundle.root_package(),
+        // The caller's input: the instance layers the author defaults and
+        // the application's stored values itself, and refuses a body that
+        // sets a locked field (which the stored values may hold).
+        &inputs.caller_input,
+    );
+
+    let prepared = RunPlan {
         model,
         retry: RetryPolicy::from_env_value(env.var("MODEL_RETRY_ENABLED")),
         bundle,
         context,
         max_turns: args.max_turns,
         result_byte_limit: ctx.tool_result_byte_limit(),
-    };
-    execute(ctx, &args, &settings, plan, &label, started).await
-}
-
-/// Prepares the plan, runs it against the console (or JSONL) sink while
-/// watching for signals, writes `--output`, and maps the verdict: exit 1
-/// unless the run succeeded.
-async fn execute(
-    ctx: &Context,
-    args: &RunArgs,
-    settings: &Settings,
-    plan: RunPlan,
-    label: &str,
-    started: Instant,
-) -> Result<ExitStatus, CliError> {
-    let prepared = plan.prepare().map_err(|e| CliError::user(e.to_string()))?;
+    }
+    .prepare()
+    .map_err(|e| CliError::user(e.to_string()))?;
 
     if prepared.runtime_tool_count() > 0 {
         status(
             ctx,
-            args,
+            &args,
             &format!("→ wired {} runtime tool(s)", prepared.runtime_tool_count()),
         );
     }
-    status(ctx, args, &format!("→ running {label}"));
 
-    let mut sink = super::console_sink(args.json, settings.verbosity, ctx.ui.color);
+    // Registered last, once nothing but the run itself can fail.
+    let reporting = match &access {
+        Some(access) if report::wanted(&settings) => {
+            match report::register(access, &env, &settings, register_body).await? {
+                Ok(reporting) => Some(reporting),
+                Err(warning) => {
+                    ctx.ui.warn(&warning);
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    match &reporting {
+        Some(r) => status(
+            ctx,
+            &args,
+            &format!(
+                "→ running {label} (reporting to {} as {})",
+                r.instance,
+                r.reporter.run_id()
+            ),
+        ),
+        None => status(ctx, &args, &format!("→ running {label}")),
+    }
+
+    let console = super::console_sink(args.json, settings.verbosity, ctx.ui.color);
     let ready_ms = started.elapsed().as_millis() as u64;
+    let (mut reporter, mut sink): (Option<Reporter>, Box<dyn Sink>) = match reporting {
+        Some(Reporting { reporter, sink, .. }) => (
+            Some(reporter),
+            Box::new(Composite(vec![console, Box::new(sink)])),
+        ),
+        None => (None, console),
+    };
+    // A reported run handles the signals itself: `main`'s fallback would
+    // drop this command before the safety-net finalize is sent.
+    let mut claimed = reporter.as_ref().map(|_| crate::error::claim_signals());
+    let next_signal = async {
+        match claimed.as_mut() {
+            Some(signals) => match signals.recv().await {
+                Some(signal) => signal,
+                None => std::future::pending().await,
+            },
+            None => crate::error::interrupted().await,
+        }
+    };
     let outcome = tokio::select! {
         biased;
-        signal = crate::error::interrupted() => {
-            status(ctx, args, "\nshutdown received, cancelling run...");
+        signal = next_signal => {
+            status(ctx, &args, "\nshutdown received, cancelling run...");
             // Dropping the prepared run kills its process groups, then
             // removes the workspace.
             drop(prepared);
+            drop(sink);
+            if let Some(reporter) = reporter.as_mut()
+                && let Err(e) = reporter
+                    .safety_net("cancelled", "Runner cancelled by user (CLI received signal).")
+                    .await
+            {
+                ctx.ui.warn(&format!("warn: {e}"));
+            }
             return Err(CliError::interrupted(signal));
         }
         outcome = prepared.run(sink.as_mut(), ready_ms) => outcome,
     };
     drop(prepared);
+    drop(sink);
+    let reported = match reporter {
+        Some(reporter) => reporter.finish().await,
+        None => Ok(()),
+    };
 
     if let Some(out) = &args.output {
         let mut text = serde_json::to_string_pretty(&outcome.result.to_value())
@@ -209,6 +287,12 @@ async fn execute(
         text.push('\n');
         appstrate_platform::fsutil::write_atomic(out, text.as_bytes(), 0o644)
             .map_err(|e| CliError::user(format!("Cannot write --output {}: {e}", out.display())))?;
+    }
+    if let Err(e) = reported {
+        return Err(CliError::user(format!(
+            "The run ended but reporting it to the platform failed: {e}"
+        ))
+        .with_hint("use --report false to run without reporting"));
     }
     if outcome.result.status.as_deref() == Some("success") {
         Ok(ExitStatus::SUCCESS)
@@ -249,36 +333,5 @@ fn inherited_input(config: &RunConfig) -> InheritedInput {
     InheritedInput {
         values: config.input_values.clone(),
         locked_fields: config.locked_fields.clone(),
-    }
-}
-
-/// Reporting local runs to the platform is not part of this build: `auto`
-/// reports nothing, `true` is refused unless the fallback is the console.
-fn check_report(
-    ctx: &Context,
-    args: &RunArgs,
-    settings: &Settings,
-    has_credentials: bool,
-) -> Result<(), CliError> {
-    if settings.report != Report::True {
-        return Ok(());
-    }
-    let problem = if has_credentials {
-        "--report true: reporting local runs to the platform is not available in this build yet"
-    } else {
-        "--report=true requires an Appstrate profile or API key"
-    };
-    match settings.report_fallback {
-        ReportFallback::Abort => Err(CliError::user(problem).with_hint(
-            "use --report false, or --report-fallback console to run without reporting",
-        )),
-        ReportFallback::Console => {
-            status(
-                ctx,
-                args,
-                &format!("warn: {problem}; running with the console only"),
-            );
-            Ok(())
-        }
     }
 }

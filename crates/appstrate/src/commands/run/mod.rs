@@ -9,6 +9,7 @@ mod local;
 mod model;
 mod options;
 mod remote;
+mod report;
 mod target;
 
 use std::path::PathBuf;
