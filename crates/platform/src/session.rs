@@ -1,5 +1,5 @@
 //! A signed-in profile: its config row, its tokens, and authenticated
-//! requests with silent refresh (contract §4.5, §11).
+//! requests with silent refresh (docs/platform-api.md#refresh, #errors).
 //!
 //! Refresh tokens are single-use and a reuse revokes the whole family, so a
 //! refresh is serialised **across processes** with a lock file per profile:
@@ -57,7 +57,7 @@ pub fn not_configured(name: &str) -> PlatformError {
 }
 
 impl Session {
-    /// Resolves the profile (§3.3) and requires its config row. Tokens are
+    /// Resolves the profile (docs/files.md#profile-resolution) and requires its config row. Tokens are
     /// read lazily, on the first request.
     pub async fn open(env: &Env, profile_flag: Option<&str>) -> Result<Session> {
         let config = Config::load(&env.config_dir())?;
@@ -451,7 +451,7 @@ impl Session {
         .await
     }
 
-    /// `apiFetch`: JSON in, JSON out, errors as §11 says.
+    /// `apiFetch`: JSON in, JSON out, errors as docs/platform-api.md#errors says.
     pub async fn fetch_json(
         &self,
         method: Method,

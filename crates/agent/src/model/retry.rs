@@ -61,17 +61,31 @@ pub fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duratio
     {
         return Some(Duration::from_secs_f64(ms / 1000.0));
     }
+    // Seconds or an HTTP date: the one parser `api` uses too.
     headers
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|v| v.is_finite() && *v >= 0.0)
-        .map(Duration::from_secs_f64)
+        .and_then(|v| appstrate_retryafter::parse(v, std::time::SystemTime::now()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_ms_and_http_dates() {
+        use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+        assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(3)));
+        let later = std::time::SystemTime::now() + Duration::from_secs(120);
+        let date = httpdate::fmt_http_date(later);
+        h.insert(RETRY_AFTER, HeaderValue::from_str(&date).expect("ascii"));
+        let wait = parse_retry_after(&h).expect("an HTTP date is a wait");
+        assert!(wait > Duration::from_secs(100) && wait <= Duration::from_secs(120));
+        h.insert("retry-after-ms", HeaderValue::from_static("250"));
+        assert_eq!(parse_retry_after(&h), Some(Duration::from_millis(250)));
+    }
 
     #[test]
     fn retry_after_wins_and_backoff_grows() {

@@ -1,6 +1,6 @@
 //! `/api/auth/*`: the device flow, the CLI token endpoint (device grant and
 //! refresh), revoke, JWKS, and the cookie-only session routes. Errors here are
-//! `{error, error_description}`, never problem+json (contract §2.2).
+//! `{error, error_description}`, never problem+json (docs/platform-api.md#errors).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -31,7 +31,7 @@ pub(crate) fn handle(state: &mut State, req: &ParsedRequest) -> Option<Response>
     Some(response)
 }
 
-/// The form-urlencoded shim (§2.3): form bodies are read as if they were
+/// The form-urlencoded shim (docs/platform-api.md#device-code): form bodies are read as if they were
 /// JSON objects; JSON bodies are accepted too. String fields only.
 fn body_fields(req: &ParsedRequest) -> Vec<(String, String)> {
     let is_form = req

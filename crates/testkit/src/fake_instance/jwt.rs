@@ -1,5 +1,5 @@
 //! ES256 signing of access tokens with a key generated per fake instance
-//! (contract §4.8). The real platform signs through Better Auth's JWKS; the
+//! (docs/platform-api.md#access-token). The real platform signs through Better Auth's JWKS; the
 //! fake publishes its public key the same way (`GET /api/auth/jwks`).
 
 use base64::Engine as _;

@@ -1,5 +1,5 @@
 //! A fake Appstrate instance: the *server* side of the wire contract
-//! (`shared/spec/contract.md` §2 and §4), on `127.0.0.1:0`, for integration
+//! (docs/platform-api.md), on `127.0.0.1:0`, for integration
 //! tests of the `appstrate` binary.
 //!
 //! It runs on its own thread with its own tokio runtime, so tests stay
@@ -20,7 +20,7 @@
 //! What it implements, faithfully: device codes (8-char user codes,
 //! `interval`, `slow_down` when polled faster than the polling guard, expiry,
 //! one-shot exchange, `access_denied`/`expired_token` deleting the code);
-//! ES256 access JWTs with exactly the §4.8 claims, signed by a per-instance key;
+//! ES256 access JWTs with exactly the claims of docs/platform-api.md#access-token, signed by a per-instance key;
 //! opaque single-use refresh tokens rotated on every use, with family
 //! revocation on reuse and bearer rejection for revoked families;
 //! `/api/auth/cli/revoke`; `/api/profile`; `/api/orgs` (GET/POST, slugs,

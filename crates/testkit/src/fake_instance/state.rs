@@ -38,7 +38,7 @@ pub(crate) struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        // The platform's own values (contract §2.1, §4.7).
+        // The platform's own values (docs/platform-api.md#device-code, #refresh).
         Config {
             interval_secs: 2,
             polling_guard: None,
@@ -508,7 +508,7 @@ impl State {
     }
 
     /// The device-code grant, rule for rule as the platform's
-    /// `exchangeDeviceCodeForTokens` (contract §2.4).
+    /// `exchangeDeviceCodeForTokens` (docs/platform-api.md#token-response).
     pub(crate) fn exchange_device_code(
         &mut self,
         device_code: &str,
@@ -634,7 +634,7 @@ impl State {
         }
     }
 
-    /// The access-token JWT with exactly the claims of contract §4.8.
+    /// The access-token JWT with exactly the claims of docs/platform-api.md#access-token.
     fn sign_access_token(&mut self, user_id: &str, family_id: &str, scope: &str) -> String {
         let (email, name, email_verified) = match self.user(user_id) {
             Some(u) => (
@@ -667,7 +667,7 @@ impl State {
         self.signer.sign(&Value::Object(claims))
     }
 
-    /// The refresh grant with rotation and reuse detection (§4.7).
+    /// The refresh grant with rotation and reuse detection (docs/platform-api.md#refresh).
     pub(crate) fn rotate_refresh_token(
         &mut self,
         token: &str,
