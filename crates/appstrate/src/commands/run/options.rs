@@ -24,7 +24,7 @@ pub enum ModelSource {
 
 /// The flags and variables that were checked, resolved once.
 #[derive(Debug, Clone)]
-#[allow(dead_code)] // integrations, sink_ttl: read by the report sink
+#[allow(dead_code)] // sink_ttl: read by the report sink
 pub struct Settings {
     pub verbosity: Verbosity,
     /// Local runs: where the model comes from.
