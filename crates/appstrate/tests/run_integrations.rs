@@ -370,7 +370,7 @@ async fn remote_credentials_go_through_the_platform_proxy() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 
     let seen = upstream.requests();
-    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen.len(), 2, "{}", tool_result(&server.requests()));
     for r in &seen {
         assert_eq!(r.header("x-api-key"), Some(SECRET));
     }
