@@ -394,3 +394,54 @@ async fn remote_credentials_go_through_the_platform_proxy() {
     assert_eq!(result["status"], 200);
     assert_secret_free(&o, &[SECRET, &key]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_go_to_a_file_on_request_and_error_statuses_are_errors() {
+    let env = RunEnv::new();
+    let upstream = Recorder::start();
+    let path = bundle(&env, api_key_auth(&[format!("{}/**", upstream.url())]));
+    let creds = creds_file(&env);
+    let out = env.path("reply.bin");
+    let server = ModelServer::start(vec![
+        Reply::call(
+            "t1",
+            TOOL,
+            json!({"method": "GET", "target": format!("{}/bytes?n=1000", upstream.url()),
+                   "responseMode": {"toFile": out.to_str().expect("utf-8")}}),
+        ),
+        Reply::call(
+            "t2",
+            TOOL,
+            json!({"method": "GET", "target": format!("{}/status/404", upstream.url())}),
+        ),
+        Reply::text("done"),
+    ])
+    .await;
+    let mut c = command(&env, &server);
+    c.env("APPSTRATE_INTEGRATIONS_ALLOW_PRIVATE", "1").args([
+        "run",
+        path.to_str().expect("utf-8"),
+        "--integrations",
+        "local",
+        "--creds-file",
+        creds.to_str().expect("utf-8"),
+    ]);
+    let o = output(c).await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let requests = server.requests();
+    let file_result: Value =
+        serde_json::from_str(&tool_result(&requests[1..2])).expect("file result");
+    assert_eq!(file_result["body"]["kind"], "file");
+    assert_eq!(file_result["body"]["size"], 1000);
+    let written = std::fs::read(&out).expect("reply file");
+    assert_eq!(written.len(), 1000);
+    use sha2::Digest;
+    assert_eq!(
+        file_result["body"]["sha256"].as_str(),
+        Some(hex::encode(sha2::Sha256::digest(&written)).as_str())
+    );
+    // The 404 is an error result for the model.
+    let last = requests[2].body.to_string();
+    assert!(last.contains("\"is_error\":true"), "{last}");
+    assert!(last.contains("status\\\":404"), "{last}");
+}
