@@ -10,6 +10,7 @@
 pub mod creds;
 pub mod events;
 pub mod input;
+pub mod integrations;
 pub mod model;
 pub mod plan;
 pub mod remote;

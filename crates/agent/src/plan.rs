@@ -12,6 +12,7 @@ use appstrate_afps::manifest::string_items;
 use appstrate_afps::{Bundle, ExecutionContext, platform_prompt};
 
 use crate::events::Stamp;
+use crate::integrations::{Resolver, api_call_tools};
 use crate::model::{ModelClient, ModelConfig, ModelError, RetryPolicy};
 use crate::runner::{RunOutcome, RunSpec, Runner};
 use crate::sink::Sink;
@@ -31,6 +32,9 @@ pub struct RunPlan {
     pub max_turns: u32,
     /// Byte cap of tool results in events.
     pub result_byte_limit: usize,
+    /// Where integration credentials come from; `None` wires no `api_call`
+    /// tool (`--integrations none`).
+    pub integrations: Option<std::sync::Arc<Resolver>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +59,10 @@ impl RunPlan {
             .get("output")
             .and_then(|o| o.get("schema"))
             .filter(|s| s.as_object().is_some_and(|m| !m.is_empty()));
-        let tools = Toolset::new(&runtime_tools, output_schema);
+        let mut tools = Toolset::new(&runtime_tools, output_schema);
+        if let Some(resolver) = &self.integrations {
+            tools.add_api_calls(api_call_tools(&self.bundle, resolver));
+        }
         let prompt = platform_prompt(&self.bundle, &self.context, CLI_PLATFORM_NAME);
 
         let workspace = Workspace::create().map_err(PlanError::Workspace)?;
@@ -100,6 +107,11 @@ impl PreparedRun {
     /// How many runtime tools (`output`, `log`, `note`, `pin`) the agent got.
     pub fn runtime_tool_count(&self) -> usize {
         self.tools.runtime_count()
+    }
+
+    /// How many integration `api_call` tools the agent got.
+    pub fn api_call_tool_count(&self) -> usize {
+        self.tools.api_call_count()
     }
 
     pub fn workspace_path(&self) -> &Path {

@@ -251,6 +251,36 @@ impl PlatformAccess {
         }
     }
 
+    /// One request with a raw body and extra headers (the integration
+    /// credential proxy): no token retry, so an upstream 401 passed through
+    /// by the proxy stays the caller's to read.
+    pub async fn send_bytes(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        extra_headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Result<reqwest::Response> {
+        let url = format!("{}{path_and_query}", self.instance);
+        let bearer = self.bearer().await?;
+        let mut headers = self.headers(&bearer, false)?;
+        for (name, value) in extra_headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                headers.append(name, value);
+            }
+        }
+        let mut req = self.http.request(method, &url).headers(headers);
+        if let Some(body) = body {
+            req = req.body(body);
+        }
+        let resp = req.send().await.map_err(|e| network_error(&url, &e))?;
+        crate::http::refuse_redirect(&url, &resp)?;
+        Ok(resp)
+    }
+
     /// The message for a 401 that survived.
     pub fn unauthorized(&self) -> PlatformError {
         PlatformError::Auth(if self.is_api_key() {

@@ -1,5 +1,6 @@
-//! The tools the agent gets: Pi's built-ins (docs/run.md "Tools") and the
-//! runtime tools selected by the manifest.
+//! The tools the agent gets: Pi's built-ins (docs/run.md "Tools"), the
+//! runtime tools selected by the manifest and the integration `api_call`
+//! tools (`crate::integrations`).
 //!
 //! Every call is validated against the tool's JSON schema first; an invalid
 //! call, like any tool failure, becomes an error result for the model.
@@ -120,6 +121,7 @@ enum Kind {
     Grep,
     Find,
     Runtime(runtime::RuntimeTool),
+    ApiCall(std::sync::Arc<crate::integrations::ApiCallTool>),
 }
 
 /// One tool: what the model sees, its compiled argument schema, its code.
@@ -182,6 +184,7 @@ impl Tool {
         match &self.kind {
             Kind::Bash => bash::run(args, ctx).await,
             Kind::Runtime(rt) => rt.call(&args),
+            Kind::ApiCall(api) => api.call(&args, ctx).await,
             kind => {
                 let kind = kind.clone();
                 let ctx2 = ctx.clone();
@@ -192,7 +195,9 @@ impl Tool {
                     Kind::Ls => ls::run(&args, &ctx2),
                     Kind::Grep => grep::run(&args, &ctx2),
                     Kind::Find => find::run(&args, &ctx2),
-                    Kind::Bash | Kind::Runtime(_) => unreachable!("handled above"),
+                    Kind::Bash | Kind::Runtime(_) | Kind::ApiCall(_) => {
+                        unreachable!("handled above")
+                    }
                 };
                 // File-system work runs off the async thread.
                 match tokio::task::spawn_blocking(run).await {
@@ -240,6 +245,28 @@ impl Toolset {
             }
         }
         Toolset { tools }
+    }
+
+    /// Adds the integration `api_call` tools (after the built-ins and the
+    /// runtime tools).
+    pub fn add_api_calls(&mut self, api_calls: Vec<crate::integrations::ApiCallTool>) {
+        for api in api_calls {
+            let (name, desc, schema) = (api.name.clone(), api.description(), api.schema());
+            self.tools.push(Tool::new(
+                &name,
+                desc,
+                schema,
+                Kind::ApiCall(std::sync::Arc::new(api)),
+            ));
+        }
+    }
+
+    /// How many integration `api_call` tools were wired.
+    pub fn api_call_count(&self) -> usize {
+        self.tools
+            .iter()
+            .filter(|t| matches!(t.kind, Kind::ApiCall(_)))
+            .count()
     }
 
     pub fn specs(&self) -> Vec<ToolSpec> {

@@ -24,6 +24,7 @@ mod org_app_tty;
 mod reply_limit_rss;
 mod run;
 mod run_images;
+mod run_integrations;
 mod run_platform;
 mod run_remote;
 mod run_report;

@@ -140,7 +140,9 @@ pub(crate) async fn handle(shared: &Shared, req: &ParsedRequest) -> Option<Respo
                 return Some(response);
             }
         }
-        ("POST", ["api", "credential-proxy", "proxy"]) => {
+        // The proxied request's method is the upstream's (GET, POST, PUT,
+        // PATCH, DELETE), as on the platform.
+        ("GET" | "POST" | "PUT" | "PATCH" | "DELETE", ["api", "credential-proxy", "proxy"]) => {
             return Some(credential_proxy::handle(shared, req).await);
         }
         ("GET", ["api", "runs", run_id]) => {

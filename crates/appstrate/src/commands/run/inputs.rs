@@ -14,7 +14,7 @@ use crate::error::CliError;
 pub struct LocalInputs {
     pub caller_input: Map<String, Value>,
     pub snapshot: Option<Map<String, Value>>,
-    /// `--creds-file`, parsed (its tool comes with the integrations work).
+    /// `--creds-file`, parsed.
     #[allow(dead_code)]
     pub creds: Option<CredsFile>,
 }

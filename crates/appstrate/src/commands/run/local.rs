@@ -5,6 +5,7 @@
 //! unless the run succeeded.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use appstrate_afps::ExecutionContext;
@@ -12,6 +13,7 @@ use appstrate_agent::events::new_cli_run_id;
 use appstrate_agent::input::{
     InheritedInput, LockedField, author_defaults, layer_input, locked_field_set,
 };
+use appstrate_agent::integrations::{Resolver, has_api_calls};
 use appstrate_agent::model::RetryPolicy;
 use appstrate_agent::plan::RunPlan;
 use appstrate_agent::sink::{Composite, Reporter, Sink};
@@ -25,7 +27,7 @@ use super::model::{LocalProxy, env_model, local_proxy, preset_model};
 use super::options::{ModelSource, Settings};
 use super::report::{self, Reporting, RunSource};
 use super::target::{AgentRef, Target};
-use super::{Report, RunArgs};
+use super::{Integrations, Report, RunArgs};
 use crate::context::Context;
 use crate::error::{CliError, ExitStatus};
 
@@ -42,7 +44,7 @@ pub async fn run(
         Target::Path(path) => Source::File(package_path(&path)?),
         Target::Agent(agent) => Source::Agent(agent),
     };
-    let inputs = LocalInputs::read(&args)?;
+    let mut inputs = LocalInputs::read(&args)?;
     // A proxy flag or variable that cannot be honoured fails here too.
     local_proxy(args.proxy.as_deref(), &env, None)?;
     // Env mode needs no platform: a missing key fails before any request.
@@ -155,6 +157,34 @@ pub async fn run(
         label,
         integrity,
     } = loaded;
+    let integrations = match settings.integrations {
+        Integrations::None => None,
+        Integrations::Local => Some(Arc::new(Resolver::Local {
+            creds: inputs.creds.take().unwrap_or_default(),
+            allow_private: allow_private_targets(&env),
+        })),
+        Integrations::Remote if !has_api_calls(&bundle) => None,
+        Integrations::Remote => {
+            // The resolver owns its own access (calls may run while the
+            // run is being reported through `access`).
+            let access = PlatformAccess::resolve(
+                &env,
+                ctx.global.profile.as_deref(),
+                args.api_key.as_deref(),
+            )
+            .await?
+            .ok_or_else(|| {
+                    CliError::user(
+                        "--integrations=remote requires a logged-in profile or an API key",
+                    )
+                    .with_hint(
+                        "sign in, or use --integrations local --creds-file <path> (or --integrations none)",
+                    )
+            })?;
+            access.require_application()?;
+            Some(Arc::new(Resolver::remote(access)))
+        }
+    };
 
     let input = layer_input(
         author_defaults(&bundle.root_package().manifest),
@@ -196,10 +226,21 @@ pub async fn run(
         context,
         max_turns: args.max_turns,
         result_byte_limit: ctx.tool_result_byte_limit(),
+        integrations,
     }
     .prepare()
     .map_err(|e| CliError::user(e.to_string()))?;
 
+    if prepared.api_call_tool_count() > 0 {
+        status(
+            ctx,
+            &args,
+            &format!(
+                "→ wired {} integration api_call tool(s)",
+                prepared.api_call_tool_count()
+            ),
+        );
+    }
     if prepared.runtime_tool_count() > 0 {
         status(
             ctx,
@@ -323,6 +364,15 @@ fn status(ctx: &Context, args: &RunArgs, line: &str) {
     if !args.json {
         ctx.ui.warn(line);
     }
+}
+
+/// `APPSTRATE_INTEGRATIONS_ALLOW_PRIVATE=1` lets the local resolver reach
+/// loopback and private addresses (a self-hosted API, a test server).
+fn allow_private_targets(env: &appstrate_platform::Env) -> bool {
+    matches!(
+        env.var("APPSTRATE_INTEGRATIONS_ALLOW_PRIVATE"),
+        Some("1" | "true")
+    )
 }
 
 fn sign_in_hint() -> &'static str {
