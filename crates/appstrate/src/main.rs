@@ -21,7 +21,7 @@ use clap::Parser;
 
 use crate::cli::Cli;
 use crate::context::Context;
-use crate::error::{CliError, ExitStatus};
+use crate::error::{CliError, ErrorKind, ExitStatus};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -34,8 +34,12 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(err) => {
-            ui::warn_line(&format!("appstrate: cannot start the async runtime: {err}"));
-            return ExitCode::from(1);
+            let err = CliError::caused_by(
+                ErrorKind::Internal,
+                format!("cannot start the async runtime: {err}"),
+                err,
+            );
+            return ui::report_before_ui(&err).into();
         }
     };
     let status = runtime.block_on(async move {

@@ -7,6 +7,7 @@
 use std::io::{self, IsTerminal, Write};
 use std::time::Duration;
 
+use anstyle::{AnsiColor, Color, Style};
 use appstrate_platform::Env;
 
 use crate::error::{CliError, ErrorKind, ExitStatus};
@@ -17,6 +18,8 @@ pub struct Ui {
     pub stdout_tty: bool,
     /// ANSI colour on stdout (TTY, no `NO_COLOR`, or forced by `FORCE_COLOR`).
     pub color: bool,
+    /// The same rule for stderr, where errors, frames and spinners go.
+    pub stderr_color: bool,
 }
 
 /// One choice in a picker.
@@ -33,6 +36,7 @@ impl Ui {
             stdin_tty: io::stdin().is_terminal(),
             stdout_tty,
             color: color_enabled(env, stdout_tty),
+            stderr_color: color_enabled(env, io::stderr().is_terminal()),
         }
     }
 
@@ -159,10 +163,11 @@ impl Ui {
         Spinner { bar }
     }
 
-    /// Prints an error and returns the status to exit with.
+    /// Prints an error (`error: <message>`, then `hint: <hint>`) and
+    /// returns the status to exit with.
     pub fn report(&self, err: &CliError) -> ExitStatus {
         if !err.silent && err.kind != ErrorKind::BrokenPipe {
-            self.warn(&err.to_string());
+            self.warn(&error_lines(err, self.stderr_color));
         }
         err.exit_status()
     }
@@ -240,6 +245,35 @@ impl Ui {
         }
         select.interact().map_err(prompt_error)
     }
+}
+
+/// `error: <message>` and, when there is one, `hint: <hint>` on its own
+/// line; the labels are bold red and bold cyan when colour is on.
+pub fn error_lines(err: &CliError, color: bool) -> String {
+    let label = |text: &str, colour: AnsiColor| {
+        if color {
+            let style = Style::new().bold().fg_color(Some(Color::Ansi(colour)));
+            format!("{}{text}{}", style.render(), style.render_reset())
+        } else {
+            text.to_string()
+        }
+    };
+    let (message, hint) = err.message_and_hint();
+    let mut out = format!("{} {message}", label("error:", AnsiColor::Red));
+    if let Some(hint) = hint {
+        out.push_str(&format!("\n{} {hint}", label("hint:", AnsiColor::Cyan)));
+    }
+    out
+}
+
+/// Reports an error before a [`Ui`] exists (the runtime did not start).
+pub fn report_before_ui(err: &CliError) -> ExitStatus {
+    let env = Env::from_process();
+    warn_line(&error_lines(
+        err,
+        color_enabled(&env, io::stderr().is_terminal()),
+    ));
+    err.exit_status()
 }
 
 /// A diagnostic line on stderr, for the moments before a [`Ui`] exists.

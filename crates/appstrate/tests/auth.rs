@@ -382,11 +382,11 @@ fn login_refuses_insecure_instance_and_bad_urls() {
         "Refusing to send credentials to a non-HTTPS, non-loopback instance: http://example.com"
     ));
     let out = run(&env, &["login", "--instance", "ftp://localhost"]);
-    assert!(stderr(&out).contains("Unsupported instance URL protocol: ftp:"));
+    assert!(stderr(&out).contains("Unsupported instance URL protocol \"ftp\" (expected"));
     let out = run(&env, &["login"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("Cannot prompt \"Instance URL\": stdin is not a TTY"),
+        stderr(&out).contains("hint: Pass it: appstrate login --instance <URL>"),
         "{}",
         stderr(&out)
     );
@@ -498,10 +498,11 @@ fn whoami_unknown_profile_and_revoked_session() {
     let user = fake.add_user("a@b.c");
     let env = TestEnv::new();
     let out = run(&env, &["whoami", "--profile", "ghost"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     assert!(
+        stderr(&out).contains("Profile \"ghost\" not configured.\nhint: Run: appstrate login --instance <URL> --profile ghost (no instance yet? `appstrate install` starts one)"),
+        "{}",
         stderr(&out)
-            .contains("Profile \"ghost\" not configured. Run: appstrate login --profile ghost")
     );
     assert!(fake.requests().is_empty());
 
@@ -509,7 +510,7 @@ fn whoami_unknown_profile_and_revoked_session() {
     let family = fake.family_of(&refresh).unwrap();
     fake.revoke_family(&family);
     let out = run(&env, &["whoami"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     assert!(stderr(&out).contains("appstrate login"), "{}", stderr(&out));
     assert_eq!(stdout(&out), "");
 }
@@ -602,7 +603,7 @@ fn refresh_failures_invalid_grant_wipes_5xx_keeps() {
     );
     fake.revoke_family(&fake.family_of(&refresh).unwrap());
     let out = run(&env, &["whoami"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     assert!(
         stderr(&out).contains("is no longer valid (invalid_grant)"),
         "{}",
@@ -756,7 +757,7 @@ fn token_statuses_skew_legacy_and_non_jwt() {
 fn token_missing_profile_or_tokens() {
     let env = TestEnv::new();
     let out = run(&env, &["token", "-p", "missing-profile"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     assert!(stderr(&out).contains("Profile \"missing-profile\" not configured"));
     assert_eq!(stdout(&out), "");
     env.seed_login(
@@ -771,7 +772,7 @@ fn token_missing_profile_or_tokens() {
     );
     std::fs::remove_file(env.credentials_path()).unwrap();
     let out = run(&env, &["token"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     assert!(stderr(&out).contains("No tokens stored for profile \"default\""));
 }
 
@@ -958,6 +959,6 @@ fn version_and_usage_errors() {
     assert!(out.status.success());
     assert!(stdout(&out).starts_with("appstrate "));
     let out = run(&env, &["login", "--bogus"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--bogus"));
 }

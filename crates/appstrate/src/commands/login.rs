@@ -52,6 +52,12 @@ pub async fn run(ctx: &mut Context, args: LoginArgs) -> Result<ExitStatus, CliEr
 
     let raw_instance = match &args.instance {
         Some(url) => url.clone(),
+        None if !ctx.ui.interactive() => {
+            return Err(CliError::usage(
+                "No instance given, and stdin is not a terminal to ask for one.",
+            )
+            .with_hint("Pass it: appstrate login --instance <URL>"));
+        }
         None => {
             let default = existing
                 .as_ref()

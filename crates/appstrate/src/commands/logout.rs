@@ -43,7 +43,10 @@ pub async fn run(ctx: &mut Context, args: LogoutArgs) -> Result<ExitStatus, CliE
         .intro(&format!("Appstrate logout — profile \"{name}\""))?;
     let store = CredentialStore::open(&ctx.env).await;
     let Some(tokens) = store.load(&name).await? else {
-        config::update(&config_dir, |cfg| Ok(cfg.delete_profile(&name)))?;
+        // Nothing configured: nothing to write, not even a lock file.
+        if profile.is_some() {
+            config::update(&config_dir, |cfg| Ok(cfg.delete_profile(&name)))?;
+        }
         fsutil::sweep_stale_temps(&config_dir);
         ctx.ui.outro("Already signed out.")?;
         if args.all {

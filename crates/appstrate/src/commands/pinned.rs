@@ -48,7 +48,7 @@ pub fn current(
     let cfg = Config::load(&ctx.config_dir())?;
     let name = ctx.profile_name(cfg.default_profile());
     let Some(profile) = cfg.profile(&name) else {
-        return Err(CliError::user("Not logged in. Run: appstrate login"));
+        return Err(appstrate_platform::session::not_configured(&name).into());
     };
     match pinned(&profile) {
         Some(id) => {

@@ -1,6 +1,7 @@
 //! `appstrate token`: metadata about the stored tokens, never the tokens
 //! (docs/platform-api.md#access-token). No network.
 
+use appstrate_platform::PlatformError;
 use appstrate_platform::config::Config;
 use appstrate_platform::credentials::CredentialStore;
 use appstrate_platform::tokens::{decode_jwt_payload, now_ms};
@@ -13,15 +14,15 @@ pub async fn run(ctx: &mut Context) -> Result<ExitStatus, CliError> {
     let config = Config::load(&ctx.config_dir())?;
     let name = ctx.profile_name(config.default_profile());
     let Some(profile) = config.profile(&name) else {
-        return Err(CliError::user(format!(
-            "Profile \"{name}\" not configured. Run: appstrate login --profile {name}"
-        )));
+        return Err(appstrate_platform::session::not_configured(&name).into());
     };
     let store = CredentialStore::open(&ctx.env).await;
     let Some(tokens) = store.load(&name).await? else {
-        return Err(CliError::user(format!(
-            "No tokens stored for profile \"{name}\". Run: appstrate login --profile {name}"
-        )));
+        return Err(PlatformError::Auth(format!(
+            "No tokens stored for profile \"{name}\". Run: appstrate login --profile {}",
+            appstrate_platform::session::shell_word(&name)
+        ))
+        .into());
     };
     let now = now_ms();
     let mut out = vec![
