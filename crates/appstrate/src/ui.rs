@@ -20,6 +20,12 @@ pub struct Ui {
     pub color: bool,
     /// The same rule for stderr, where errors, frames and spinners go.
     pub stderr_color: bool,
+    /// The clack frame (intro, outro, notes, spinners) goes to stderr, so
+    /// stdout carries only what a script would capture. Commands opt in
+    /// one by one (login, logout so far; README "Output streams").
+    pub frames_on_stderr: bool,
+    /// An intro was printed and no outro yet: an error closes the frame.
+    frame_open: std::cell::Cell<bool>,
 }
 
 /// One choice in a picker.
@@ -37,6 +43,8 @@ impl Ui {
             stdout_tty,
             color: color_enabled(env, stdout_tty),
             stderr_color: color_enabled(env, io::stderr().is_terminal()),
+            frames_on_stderr: false,
+            frame_open: std::cell::Cell::new(false),
         }
     }
 
@@ -69,12 +77,34 @@ impl Ui {
         warn_line(text);
     }
 
+    /// Writes a piece of the frame where frames go (see `frames_on_stderr`).
+    pub fn frame(&self, text: &str) -> Result<(), CliError> {
+        if self.frames_on_stderr {
+            let mut stderr = io::stderr().lock();
+            let _ = stderr.write_all(text.as_bytes());
+            let _ = stderr.flush();
+            Ok(())
+        } else {
+            self.out(text)
+        }
+    }
+
+    fn frame_color(&self) -> bool {
+        if self.frames_on_stderr {
+            self.stderr_color
+        } else {
+            self.color
+        }
+    }
+
     pub fn intro(&self, title: &str) -> Result<(), CliError> {
-        self.out(&format!("{}  {title}\n", self.gray("┌")))
+        self.frame_open.set(true);
+        self.frame(&format!("{}  {title}\n", self.gray("┌")))
     }
 
     pub fn outro(&self, message: &str) -> Result<(), CliError> {
-        self.out(&format!(
+        self.frame_open.set(false);
+        self.frame(&format!(
             "{}\n{}  {message}\n\n",
             self.gray("│"),
             self.gray("└")
@@ -120,12 +150,12 @@ impl Ui {
             self.gray("├"),
             self.gray(&"─".repeat(width + 4))
         ));
-        self.out(&out)
+        self.frame(&out)
     }
 
     /// `●  message` (clack `log.info`), continuation lines framed.
     pub fn info(&self, message: &str) -> Result<(), CliError> {
-        self.out(&format!(
+        self.frame(&format!(
             "{}\n●  {}\n",
             self.gray("│"),
             message.replace('\n', "\n│  ")
@@ -138,7 +168,7 @@ impl Ui {
     }
 
     fn dim(&self, s: &str) -> String {
-        if self.color {
+        if self.frame_color() {
             style::dim(s)
         } else {
             s.to_string()
@@ -147,7 +177,12 @@ impl Ui {
 
     /// A spinner on a terminal; nothing until `stop` when piped.
     pub fn spinner(&self, label: &str) -> Spinner {
-        let bar = if self.stdout_tty {
+        let frame_tty = if self.frames_on_stderr {
+            io::stderr().is_terminal()
+        } else {
+            self.stdout_tty
+        };
+        let bar = if frame_tty {
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_style(
                 indicatif::ProgressStyle::with_template("{spinner:.magenta}  {msg}")
@@ -166,6 +201,10 @@ impl Ui {
     /// Prints an error (`error: <message>`, then `hint: <hint>`) and
     /// returns the status to exit with.
     pub fn report(&self, err: &CliError) -> ExitStatus {
+        if self.frame_open.replace(false) && err.kind != ErrorKind::BrokenPipe {
+            // Close the frame the command opened, on its error path too.
+            let _ = self.frame(&format!("{}\n", self.gray("└")));
+        }
         if !err.silent && err.kind != ErrorKind::BrokenPipe {
             self.warn(&error_lines(err, self.stderr_color));
         }
@@ -173,7 +212,7 @@ impl Ui {
     }
 
     fn gray(&self, s: &str) -> String {
-        if self.color {
+        if self.frame_color() {
             style::gray(s)
         } else {
             s.to_string()
@@ -302,7 +341,7 @@ impl Spinner {
         if let Some(bar) = self.bar {
             bar.finish_and_clear();
         }
-        ui.out(&format!("◇  {label}\n"))
+        ui.frame(&format!("◇  {label}\n"))
     }
 
     /// Stops the spinner without a final line (the caller reports the error).

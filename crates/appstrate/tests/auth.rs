@@ -82,7 +82,9 @@ fn login_single_org_single_app_pins_both() {
     let env = TestEnv::new();
     let out = login(&env, &fake, &["--device-name", "ci-box"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let text = stdout(&out);
+    // The frame (intro, device code, banner) is on stderr: stdout is for data.
+    let text = stderr(&out);
+    assert!(!stdout(&out).contains('┌'));
     assert!(
         text.contains("Appstrate login — profile \"default\""),
         "{text}"
@@ -194,7 +196,7 @@ fn login_create_org_posts_name_without_listing() {
     assert_eq!(post.body_text(), r#"{"name":"New Co"}"#);
     assert_eq!(post.header("content-type"), Some("application/json"));
     // The server provisions a default app; the cascade pins it.
-    let text = stdout(&out);
+    let text = stderr(&out);
     assert!(text.contains("to \"New Co\""), "{text}");
     assert!(text.contains("/ app \""), "{text}");
 }
@@ -286,7 +288,7 @@ fn login_app_cascade_matrix() {
         fake.requests_to("POST", "/api/applications")[0].body_text(),
         r#"{"name":"Staging"}"#
     );
-    assert!(stdout(&out).contains("/ app \"Staging\""));
+    assert!(stderr(&out).contains("/ app \"Staging\""));
 }
 
 #[test]
@@ -784,7 +786,7 @@ fn logout_revokes_and_wipes() {
     let (_, refresh) = seeded(&fake, &env, &user, None);
     let out = run(&env, &["logout"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("Signed out of \"default\"."));
+    assert!(stderr(&out).contains("Signed out of \"default\"."));
     let revoke = &fake.requests_to("POST", "/api/auth/cli/revoke")[0];
     assert_eq!(
         revoke.form_value("token").as_deref(),
@@ -803,7 +805,7 @@ fn logout_revokes_and_wipes() {
     fake.clear_requests();
     let out = run(&env, &["logout"]);
     assert!(out.status.success());
-    assert!(stdout(&out).contains("Already signed out."));
+    assert!(stderr(&out).contains("Already signed out."));
     assert!(fake.requests().is_empty());
 }
 

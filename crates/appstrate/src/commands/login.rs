@@ -47,6 +47,7 @@ pub async fn run(ctx: &mut Context, args: LoginArgs) -> Result<ExitStatus, CliEr
     let config = Config::load(&config_dir)?;
     let name = ctx.profile_name(config.default_profile());
     let existing = config.profile(&name);
+    ctx.ui.frames_on_stderr = true;
     ctx.ui
         .intro(&format!("Appstrate login — profile \"{name}\""))?;
 
@@ -83,7 +84,7 @@ pub async fn run(ctx: &mut Context, args: LoginArgs) -> Result<ExitStatus, CliEr
     };
     let minutes = (code.expires_in as f64 / 60.0).round() as u64;
     spinner.stop(&ctx.ui, &format!("Code received — expires in {minutes}m"))?;
-    ctx.ui.out(&format!(
+    ctx.ui.frame(&format!(
         "\n  Visit: {}\n  Code:  {}\n\n",
         code.verification_uri,
         auth::format_user_code(&code.user_code)
