@@ -51,9 +51,9 @@ pub enum Command {
     /// Revoke the session server-side and wipe local credentials
     Logout(commands::logout::LogoutArgs),
     /// Print the identity attached to the active profile
-    Whoami,
+    Whoami(commands::JsonArgs),
     /// Print metadata about the stored tokens (never the tokens themselves)
-    Token,
+    Token(commands::JsonArgs),
     /// Curl-compatible authenticated HTTP passthrough (the bearer is injected, never shown)
     #[command(disable_help_flag = true, disable_version_flag = true)]
     Api(commands::api::ApiArgs),

@@ -180,3 +180,61 @@ fn every_subcommand_has_help_on_stdout() {
     }
     assert!(seen > 30, "walked only {seen} commands");
 }
+
+fn json_of(out: &Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", stderr(out));
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
+}
+
+#[test]
+fn json_reports_have_their_documented_fields_and_no_token() {
+    use appstrate_testkit::fake_instance::{NewUser, Role};
+    let fake = FakeInstance::start();
+    let user = fake.add_user(NewUser::new("alice@example.com").display_name("Alice A"));
+    let org = fake.add_org(&user, "Acme", "acme", Role::Owner);
+    let env = TestEnv::new();
+    let (access, refresh) = fake.issue_tokens(&user);
+    env.seed_login(
+        "default",
+        fake.url(),
+        &user,
+        "cached@example.com",
+        Some(&org),
+        None,
+        &access,
+        &refresh,
+    );
+
+    let me = json_of(&run(&env, &["whoami", "--json"]));
+    assert_eq!(me["profile"], "default");
+    assert_eq!(me["instance"], fake.url());
+    assert_eq!(me["email"], "alice@example.com");
+    assert_eq!(me["name"], "Alice A");
+    assert_eq!(me["orgId"], org.as_str());
+    assert_eq!(me["orgName"], "Acme");
+    assert!(me["applicationId"].is_null());
+
+    let out = run(&env, &["token", "--json"]);
+    let text = stdout(&out);
+    let token = json_of(&out);
+    assert_eq!(token["profile"], "default");
+    assert_eq!(token["accessToken"]["status"], "fresh", "{text}");
+    assert_eq!(token["refreshToken"]["status"], "valid", "{text}");
+    assert!(token["accessToken"]["expiresAt"].is_string());
+    assert!(token["refreshToken"]["expiresAt"].is_string());
+    for secret in [&access, &refresh] {
+        assert!(!text.contains(secret.as_str()), "a token leaked: {text}");
+    }
+    assert!(!text.contains("eyJ"), "{text}");
+
+    let current = json_of(&run(&env, &["org", "current", "--json"]));
+    assert_eq!(
+        current,
+        serde_json::json!({"profile": "default", "orgId": org})
+    );
+    let current = json_of(&run(&env, &["app", "current", "--json"]));
+    assert_eq!(
+        current,
+        serde_json::json!({"profile": "default", "applicationId": null})
+    );
+}
