@@ -39,8 +39,9 @@ pub struct GlobalArgs {
     #[arg(short = 'p', long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
 
-    /// Allow http:// to a non-loopback instance (sets APPSTRATE_INSECURE=1)
-    #[arg(long, global = true)]
+    /// Allow http:// to a non-loopback instance (sets APPSTRATE_INSECURE=1; not curl's -k)
+    // `--insecure` is the original's name for it, kept hidden.
+    #[arg(long = "allow-http", alias = "insecure", global = true)]
     pub insecure: bool,
 }
 

@@ -24,7 +24,7 @@ use crate::context::Context;
 use crate::error::{CliError, ErrorKind, ExitStatus};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(help_api_is_api_help(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(err) => return error::exit_for_clap(err),
     };
@@ -59,6 +59,15 @@ fn main() -> ExitCode {
     // Dropping the runtime would wait for blocked stdin readers and the like.
     runtime.shutdown_background();
     status.into()
+}
+
+/// `appstrate help api` shows what `appstrate api --help` shows (the
+/// curl-style help `api` prints itself, not clap's view of its raw args).
+fn help_api_is_api_help(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    if argv.len() == 3 && argv[1] == "help" && argv[2] == "api" {
+        return vec![argv[0].clone(), "api".into(), "--help".into()];
+    }
+    argv
 }
 
 impl From<ExitStatus> for ExitCode {

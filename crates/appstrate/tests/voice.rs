@@ -238,3 +238,40 @@ fn json_reports_have_their_documented_fields_and_no_token() {
         serde_json::json!({"profile": "default", "applicationId": null})
     );
 }
+
+#[test]
+fn help_api_is_api_dash_dash_help() {
+    let env = TestEnv::new();
+    let via_help = run(&env, &["help", "api"]);
+    let via_flag = run(&env, &["api", "--help"]);
+    assert_eq!(via_help.status.code(), Some(0));
+    assert_eq!(stdout(&via_help), stdout(&via_flag));
+    assert!(
+        stdout(&via_flag).contains("not -k"),
+        "{}",
+        stdout(&via_flag)
+    );
+}
+
+#[test]
+fn allow_http_is_the_flag_and_insecure_a_hidden_alias() {
+    let env = TestEnv::new();
+    let help = stdout(&run(&env, &["--help"]));
+    assert!(help.contains("--allow-http"), "{help}");
+    assert!(!help.contains("--insecure"), "{help}");
+    for flag in ["--allow-http", "--insecure"] {
+        let out = run(&env, &["login", flag, "--instance", "ftp://x"]);
+        assert_eq!(out.status.code(), Some(1), "{flag}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("protocol \"ftp\" (expected"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let out = run(&env, &["login", "--instance", "http://example.com"]);
+    assert!(
+        stderr(&out).contains("Pass --allow-http"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -41,7 +41,7 @@ pub fn normalize_instance(raw: &str, insecure: bool) -> Result<String> {
             let host = url.host_str().unwrap_or("");
             if !is_loopback_host(host) && !insecure {
                 return Err(PlatformError::Instance(format!(
-                    "Refusing to send credentials to a non-HTTPS, non-loopback instance: {trimmed}\n  - Use https:// (recommended), or\n  - Pass --insecure / set APPSTRATE_INSECURE=1 to acknowledge the risk."
+                    "Refusing to send credentials to a non-HTTPS, non-loopback instance: {trimmed}\n  - Use https:// (recommended), or\n  - Pass --allow-http / set APPSTRATE_INSECURE=1 to acknowledge the risk."
                 )));
             }
         }
@@ -116,7 +116,7 @@ pub fn check_verification_url(uri: &str, instance: &str, insecure: bool) -> Resu
     }
     if scheme == "http" && !is_loopback_host(host) && !insecure {
         return Err(format!(
-            "Refusing http:// verification URL on a non-loopback host: \"{uri}\". Pass --insecure / set APPSTRATE_INSECURE=1 to acknowledge the risk."
+            "Refusing http:// verification URL on a non-loopback host: \"{uri}\". Pass --allow-http / set APPSTRATE_INSECURE=1 to acknowledge the risk."
         ));
     }
     Ok(())
