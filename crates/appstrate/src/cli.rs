@@ -4,6 +4,15 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::commands;
 
+/// The exit code table (one per error kind, `error.rs`), as `--help` shows it.
+pub const EXIT_CODES_HELP: &str = "Exit codes:
+  0    success
+  1    failure (network, server, local state)
+  2    usage: bad flags or arguments
+  4    not signed in, or the session must be renewed
+  70   internal error (a bug: please report it)
+  130  interrupted (128 + signal number)";
+
 /// The official command-line tool for Appstrate: install an instance, sign
 /// in, pin an organization and application, drive the API, run agents.
 #[derive(Debug, Parser)]
@@ -11,7 +20,9 @@ use crate::commands;
     name = "appstrate",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    arg_required_else_help = true,
+    after_help = EXIT_CODES_HELP
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -28,8 +39,9 @@ pub struct GlobalArgs {
     #[arg(short = 'p', long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
 
-    /// Allow http:// to a non-loopback instance (sets APPSTRATE_INSECURE=1)
-    #[arg(long, global = true)]
+    /// Allow http:// to a non-loopback instance (sets APPSTRATE_INSECURE=1; not curl's -k)
+    // `--insecure` is the original's name for it, kept hidden.
+    #[arg(long = "allow-http", alias = "insecure", global = true)]
     pub insecure: bool,
 }
 
@@ -40,9 +52,9 @@ pub enum Command {
     /// Revoke the session server-side and wipe local credentials
     Logout(commands::logout::LogoutArgs),
     /// Print the identity attached to the active profile
-    Whoami,
+    Whoami(commands::JsonArgs),
     /// Print metadata about the stored tokens (never the tokens themselves)
-    Token,
+    Token(commands::JsonArgs),
     /// Curl-compatible authenticated HTTP passthrough (the bearer is injected, never shown)
     #[command(disable_help_flag = true, disable_version_flag = true)]
     Api(commands::api::ApiArgs),

@@ -4,6 +4,19 @@
 //! message the user sees (never a secret), an optional hint, and the kind
 //! that decides the exit code. A broken pipe on stdout is not an error worth
 //! reporting: it exits 0 silently, as ripgrep does.
+//!
+//! The exit code table (README "Exit codes", `appstrate --help`):
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 0    | success |
+//! | 1    | failure (network, server, local state) |
+//! | 2    | usage: bad flags or arguments |
+//! | 4    | not signed in, or the session must be renewed (as gh does) |
+//! | 70   | internal error (a bug: please report it) |
+//! | 130  | interrupted (128 + signal number: 130 SIGINT, 143 SIGTERM) |
+//!
+//! `api` keeps curl's own codes for transfer failures (docs/api-command.md).
 
 use std::fmt;
 use std::io;
@@ -19,6 +32,10 @@ pub struct ExitStatus(u8);
 impl ExitStatus {
     pub const SUCCESS: ExitStatus = ExitStatus(0);
     pub const FAILURE: ExitStatus = ExitStatus(1);
+    pub const USAGE: ExitStatus = ExitStatus(2);
+    pub const AUTH: ExitStatus = ExitStatus(4);
+    pub const INTERNAL: ExitStatus = ExitStatus(70);
+    pub const INTERRUPTED: ExitStatus = ExitStatus(130);
 
     pub const fn from_code(code: u8) -> Self {
         ExitStatus(code)
@@ -32,9 +49,9 @@ impl ExitStatus {
 /// What went wrong, which decides the exit code and how it is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// Bad flags or arguments (exit 2 for the commands that distinguish it).
+    /// Bad flags or arguments: exit 2.
     Usage,
-    /// Anything the user can fix by signing in again.
+    /// Not signed in, or signing in again fixes it: exit 4.
     Auth,
     /// The instance could not be reached.
     Network,
@@ -46,6 +63,22 @@ pub enum ErrorKind {
     Interrupted,
     /// stdout was closed by the reader: exit quietly with 0.
     BrokenPipe,
+    /// A bug or a broken host (no async runtime): exit 70.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The one place where a kind becomes an exit code.
+    pub fn exit_status(self) -> ExitStatus {
+        match self {
+            ErrorKind::BrokenPipe => ExitStatus::SUCCESS,
+            ErrorKind::Network | ErrorKind::Server | ErrorKind::User => ExitStatus::FAILURE,
+            ErrorKind::Usage => ExitStatus::USAGE,
+            ErrorKind::Auth => ExitStatus::AUTH,
+            ErrorKind::Internal => ExitStatus::INTERNAL,
+            ErrorKind::Interrupted => ExitStatus::INTERRUPTED,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -57,6 +90,8 @@ pub struct CliError {
     pub exit_code: Option<u8>,
     /// Already shown to the user (or deliberately silent): print nothing.
     pub silent: bool,
+    /// The underlying error, kept for `Error::source` chains.
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 #[allow(dead_code)] // builders used as commands need them (hints, curl exit codes)
@@ -68,7 +103,19 @@ impl CliError {
             hint: None,
             exit_code: None,
             silent: false,
+            source: None,
         }
+    }
+
+    /// An error of `kind` shown as `message`, caused by `source`.
+    pub fn caused_by(
+        kind: ErrorKind,
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        let mut err = Self::new(kind, message);
+        err.source = Some(Box::new(source));
+        err
     }
 
     pub fn user(message: impl Into<String>) -> Self {
@@ -97,6 +144,7 @@ impl CliError {
             hint: None,
             exit_code: Some(code),
             silent: true,
+            source: None,
         }
     }
 
@@ -107,24 +155,39 @@ impl CliError {
         err
     }
 
-    pub fn exit_status(&self) -> ExitStatus {
-        if let Some(code) = self.exit_code {
-            return ExitStatus(code);
+    /// The message and the hint to show: a message that ends with its
+    /// remedy ("… Run: appstrate login …", the original's texts) shows
+    /// that remedy as the hint.
+    pub fn message_and_hint(&self) -> (&str, Option<&str>) {
+        if let Some(hint) = &self.hint {
+            return (&self.message, Some(hint));
         }
-        match self.kind {
-            ErrorKind::BrokenPipe => ExitStatus::SUCCESS,
-            ErrorKind::Interrupted => ExitStatus(130),
-            _ => ExitStatus::FAILURE,
+        match self.message.split_once(" Run: ") {
+            Some((message, _)) => (message, Some(&self.message[message.len() + 1..])),
+            None => (&self.message, None),
+        }
+    }
+
+    pub fn exit_status(&self) -> ExitStatus {
+        match self.exit_code {
+            Some(code) => ExitStatus(code),
+            None => self.kind.exit_status(),
         }
     }
 }
 
+/// The message alone; `Ui::report` adds the `error:` and `hint:` lines.
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.hint {
-            Some(hint) => write!(f, "{} — {}", self.message, hint),
-            None => f.write_str(&self.message),
-        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CliError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -135,7 +198,7 @@ impl From<io::Error> for CliError {
             e.silent = true;
             return e;
         }
-        CliError::user(err.to_string())
+        CliError::caused_by(ErrorKind::User, err.to_string(), err)
     }
 }
 
@@ -147,7 +210,7 @@ impl From<PlatformError> for CliError {
             PlatformError::Api { .. } | PlatformError::DeviceFlow { .. } => ErrorKind::Server,
             _ => ErrorKind::User,
         };
-        CliError::new(kind, err.to_string())
+        CliError::caused_by(kind, err.to_string(), err)
     }
 }
 
@@ -239,15 +302,68 @@ async fn next_signal() -> i32 {
     }
 }
 
-/// clap's own errors: help and version go to stdout with 0, usage errors to
-/// stderr with 1 (the original's commander exits 1 on usage errors).
+/// clap's own errors: help and version go to stdout with 0; usage errors
+/// (and bare `appstrate`, whose help goes to stderr) exit 2, as clap and
+/// POSIX utilities do (the original's commander exits 1: COMPATIBILITY.md).
 pub fn exit_for_clap(err: clap::Error) -> ExitCode {
     use clap::error::ErrorKind as K;
-    let code = match err.kind() {
-        K::DisplayHelp | K::DisplayVersion => 0,
-        _ => 1,
+    let status = match err.kind() {
+        K::DisplayHelp | K::DisplayVersion => ExitStatus::SUCCESS,
+        _ => ErrorKind::Usage.exit_status(),
     };
     // A closed stdout while printing help is not worth a panic or a message.
     let _ = err.print();
-    ExitCode::from(code)
+    ExitCode::from(status.code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_documented_code() {
+        let table = [
+            (ErrorKind::BrokenPipe, 0),
+            (ErrorKind::User, 1),
+            (ErrorKind::Network, 1),
+            (ErrorKind::Server, 1),
+            (ErrorKind::Usage, 2),
+            (ErrorKind::Auth, 4),
+            (ErrorKind::Internal, 70),
+            (ErrorKind::Interrupted, 130),
+        ];
+        for (kind, code) in table {
+            assert_eq!(
+                CliError::new(kind, "x").exit_status().code(),
+                code,
+                "{kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_signal_exits_128_plus_its_number() {
+        assert_eq!(CliError::interrupted(15).exit_status().code(), 143);
+    }
+
+    #[test]
+    fn a_trailing_remedy_becomes_the_hint() {
+        let err = CliError::user("Profile \"x\" not configured. Run: appstrate login");
+        assert_eq!(
+            err.message_and_hint(),
+            (
+                "Profile \"x\" not configured.",
+                Some("Run: appstrate login")
+            )
+        );
+        let err = CliError::user("plain").with_hint("do this");
+        assert_eq!(err.message_and_hint(), ("plain", Some("do this")));
+    }
+
+    #[test]
+    fn io_errors_keep_their_source() {
+        use std::error::Error as _;
+        let err = CliError::from(io::Error::new(io::ErrorKind::NotFound, "gone"));
+        assert_eq!(err.source().map(|s| s.to_string()).as_deref(), Some("gone"));
+    }
 }

@@ -23,10 +23,10 @@ use clap::Parser;
 
 use crate::cli::Cli;
 use crate::context::Context;
-use crate::error::{CliError, ExitStatus};
+use crate::error::{CliError, ErrorKind, ExitStatus};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(help_api_is_api_help(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(err) => return error::exit_for_clap(err),
     };
@@ -36,8 +36,12 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(err) => {
-            ui::warn_line(&format!("appstrate: cannot start the async runtime: {err}"));
-            return ExitCode::from(1);
+            let err = CliError::caused_by(
+                ErrorKind::Internal,
+                format!("cannot start the async runtime: {err}"),
+                err,
+            );
+            return ui::report_before_ui(&err).into();
         }
     };
     let status = runtime.block_on(async move {
@@ -57,6 +61,15 @@ fn main() -> ExitCode {
     // Dropping the runtime would wait for blocked stdin readers and the like.
     runtime.shutdown_background();
     status.into()
+}
+
+/// `appstrate help api` shows what `appstrate api --help` shows (the
+/// curl-style help `api` prints itself, not clap's view of its raw args).
+fn help_api_is_api_help(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    if argv.len() == 3 && argv[1] == "help" && argv[2] == "api" {
+        return vec![argv[0].clone(), "api".into(), "--help".into()];
+    }
+    argv
 }
 
 impl From<ExitStatus> for ExitCode {

@@ -7,6 +7,7 @@
 use std::io::{self, IsTerminal, Write};
 use std::time::Duration;
 
+use anstyle::{AnsiColor, Color, Style};
 use appstrate_platform::Env;
 
 use crate::error::{CliError, ErrorKind, ExitStatus};
@@ -17,6 +18,14 @@ pub struct Ui {
     pub stdout_tty: bool,
     /// ANSI colour on stdout (TTY, no `NO_COLOR`, or forced by `FORCE_COLOR`).
     pub color: bool,
+    /// The same rule for stderr, where errors, frames and spinners go.
+    pub stderr_color: bool,
+    /// The clack frame (intro, outro, notes, spinners) goes to stderr, so
+    /// stdout carries only what a script would capture. Commands opt in
+    /// one by one (login, logout so far; README "Output streams").
+    pub frames_on_stderr: bool,
+    /// An intro was printed and no outro yet: an error closes the frame.
+    frame_open: std::cell::Cell<bool>,
 }
 
 /// One choice in a picker.
@@ -33,6 +42,9 @@ impl Ui {
             stdin_tty: io::stdin().is_terminal(),
             stdout_tty,
             color: color_enabled(env, stdout_tty),
+            stderr_color: color_enabled(env, io::stderr().is_terminal()),
+            frames_on_stderr: false,
+            frame_open: std::cell::Cell::new(false),
         }
     }
 
@@ -65,12 +77,34 @@ impl Ui {
         warn_line(text);
     }
 
+    /// Writes a piece of the frame where frames go (see `frames_on_stderr`).
+    pub fn frame(&self, text: &str) -> Result<(), CliError> {
+        if self.frames_on_stderr {
+            let mut stderr = io::stderr().lock();
+            let _ = stderr.write_all(text.as_bytes());
+            let _ = stderr.flush();
+            Ok(())
+        } else {
+            self.out(text)
+        }
+    }
+
+    fn frame_color(&self) -> bool {
+        if self.frames_on_stderr {
+            self.stderr_color
+        } else {
+            self.color
+        }
+    }
+
     pub fn intro(&self, title: &str) -> Result<(), CliError> {
-        self.out(&format!("{}  {title}\n", self.gray("┌")))
+        self.frame_open.set(true);
+        self.frame(&format!("{}  {title}\n", self.gray("┌")))
     }
 
     pub fn outro(&self, message: &str) -> Result<(), CliError> {
-        self.out(&format!(
+        self.frame_open.set(false);
+        self.frame(&format!(
             "{}\n{}  {message}\n\n",
             self.gray("│"),
             self.gray("└")
@@ -116,12 +150,12 @@ impl Ui {
             self.gray("├"),
             self.gray(&"─".repeat(width + 4))
         ));
-        self.out(&out)
+        self.frame(&out)
     }
 
     /// `●  message` (clack `log.info`), continuation lines framed.
     pub fn info(&self, message: &str) -> Result<(), CliError> {
-        self.out(&format!(
+        self.frame(&format!(
             "{}\n●  {}\n",
             self.gray("│"),
             message.replace('\n', "\n│  ")
@@ -134,7 +168,7 @@ impl Ui {
     }
 
     fn dim(&self, s: &str) -> String {
-        if self.color {
+        if self.frame_color() {
             style::dim(s)
         } else {
             s.to_string()
@@ -143,7 +177,12 @@ impl Ui {
 
     /// A spinner on a terminal; nothing until `stop` when piped.
     pub fn spinner(&self, label: &str) -> Spinner {
-        let bar = if self.stdout_tty {
+        let frame_tty = if self.frames_on_stderr {
+            io::stderr().is_terminal()
+        } else {
+            self.stdout_tty
+        };
+        let bar = if frame_tty {
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_style(
                 indicatif::ProgressStyle::with_template("{spinner:.magenta}  {msg}")
@@ -159,16 +198,21 @@ impl Ui {
         Spinner { bar }
     }
 
-    /// Prints an error and returns the status to exit with.
+    /// Prints an error (`error: <message>`, then `hint: <hint>`) and
+    /// returns the status to exit with.
     pub fn report(&self, err: &CliError) -> ExitStatus {
+        if self.frame_open.replace(false) && err.kind != ErrorKind::BrokenPipe {
+            // Close the frame the command opened, on its error path too.
+            let _ = self.frame(&format!("{}\n", self.gray("└")));
+        }
         if !err.silent && err.kind != ErrorKind::BrokenPipe {
-            self.warn(&err.to_string());
+            self.warn(&error_lines(err, self.stderr_color));
         }
         err.exit_status()
     }
 
     fn gray(&self, s: &str) -> String {
-        if self.color {
+        if self.frame_color() {
             style::gray(s)
         } else {
             s.to_string()
@@ -242,6 +286,35 @@ impl Ui {
     }
 }
 
+/// `error: <message>` and, when there is one, `hint: <hint>` on its own
+/// line; the labels are bold red and bold cyan when colour is on.
+pub fn error_lines(err: &CliError, color: bool) -> String {
+    let label = |text: &str, colour: AnsiColor| {
+        if color {
+            let style = Style::new().bold().fg_color(Some(Color::Ansi(colour)));
+            format!("{}{text}{}", style.render(), style.render_reset())
+        } else {
+            text.to_string()
+        }
+    };
+    let (message, hint) = err.message_and_hint();
+    let mut out = format!("{} {message}", label("error:", AnsiColor::Red));
+    if let Some(hint) = hint {
+        out.push_str(&format!("\n{} {hint}", label("hint:", AnsiColor::Cyan)));
+    }
+    out
+}
+
+/// Reports an error before a [`Ui`] exists (the runtime did not start).
+pub fn report_before_ui(err: &CliError) -> ExitStatus {
+    let env = Env::from_process();
+    warn_line(&error_lines(
+        err,
+        color_enabled(&env, io::stderr().is_terminal()),
+    ));
+    err.exit_status()
+}
+
 /// A diagnostic line on stderr, for the moments before a [`Ui`] exists.
 pub fn warn_line(text: &str) {
     let mut stderr = io::stderr().lock();
@@ -268,7 +341,7 @@ impl Spinner {
         if let Some(bar) = self.bar {
             bar.finish_and_clear();
         }
-        ui.out(&format!("◇  {label}\n"))
+        ui.frame(&format!("◇  {label}\n"))
     }
 
     /// Stops the spinner without a final line (the caller reports the error).

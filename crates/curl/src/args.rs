@@ -246,7 +246,7 @@ fn long_flag(name: &str) -> Option<Flag> {
         "profile" => Profile,
         // The long form is the global http:// opt-in (docs/api-command.md#arguments); TLS
         // verification is skipped only by `-k`.
-        "insecure" => GlobalInsecure,
+        "insecure" | "allow-http" => GlobalInsecure,
         _ => return None,
     })
 }
@@ -329,7 +329,7 @@ where
         return Ok(args);
     }
     match args.positionals.len() {
-        0 => return Err(ArgsError("missing required argument 'target'".into())),
+        0 => return Err(ArgsError("missing required argument <path-or-url> (usage: appstrate api [METHOD] <path-or-url> [curl flags])".into())),
         1 | 2 => {}
         n => {
             return Err(ArgsError(format!(

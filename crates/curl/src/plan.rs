@@ -205,7 +205,7 @@ pub fn target_of(args: &CurlArgs) -> Result<(Option<String>, String), PlanError>
             }
         }
         _ => Err(PlanError {
-            message: "missing required argument 'target'".into(),
+            message: "missing required argument <path-or-url> (usage: appstrate api [METHOD] <path-or-url> [curl flags])".into(),
             code: 1,
         }),
     }

@@ -30,6 +30,9 @@ pub fn normalize_instance(raw: &str, insecure: bool) -> Result<String> {
     if trimmed.is_empty() {
         return Err(PlatformError::Instance("Instance URL is empty.".into()));
     }
+    if !trimmed.contains("://") {
+        return Err(missing_scheme(trimmed));
+    }
     let url = Url::parse(trimmed)
         .map_err(|_| PlatformError::Instance(format!("Invalid instance URL: \"{trimmed}\"")))?;
     match url.scheme() {
@@ -38,13 +41,13 @@ pub fn normalize_instance(raw: &str, insecure: bool) -> Result<String> {
             let host = url.host_str().unwrap_or("");
             if !is_loopback_host(host) && !insecure {
                 return Err(PlatformError::Instance(format!(
-                    "Refusing to send credentials to a non-HTTPS, non-loopback instance: {trimmed}\n  - Use https:// (recommended), or\n  - Pass --insecure / set APPSTRATE_INSECURE=1 to acknowledge the risk."
+                    "Refusing to send credentials to a non-HTTPS, non-loopback instance: {trimmed}\n  - Use https:// (recommended), or\n  - Pass --allow-http / set APPSTRATE_INSECURE=1 to acknowledge the risk."
                 )));
             }
         }
         other => {
             return Err(PlatformError::Instance(format!(
-                "Unsupported instance URL protocol: {other}: (expected http:// or https://)."
+                "Unsupported instance URL protocol \"{other}\" (expected http:// or https://)."
             )));
         }
     }
@@ -54,6 +57,20 @@ pub fn normalize_instance(raw: &str, insecure: bool) -> Result<String> {
         )));
     }
     Ok(trimmed.strip_suffix('/').unwrap_or(trimmed).to_string())
+}
+
+/// `127.0.0.1:9` or `example.com`: the URL the user most likely meant,
+/// http:// for a loopback host (a local dev server), https:// otherwise.
+fn missing_scheme(raw: &str) -> PlatformError {
+    let host = raw.split([':', '/']).next().unwrap_or("");
+    let scheme = if is_loopback_host(host) {
+        "http"
+    } else {
+        "https"
+    };
+    PlatformError::Instance(format!(
+        "Invalid instance URL: \"{raw}\" has no http:// or https://. Run: appstrate login --instance {scheme}://{raw}"
+    ))
 }
 
 /// The origin (`scheme://host[:port]`) of a normalised instance URL.
@@ -99,7 +116,7 @@ pub fn check_verification_url(uri: &str, instance: &str, insecure: bool) -> Resu
     }
     if scheme == "http" && !is_loopback_host(host) && !insecure {
         return Err(format!(
-            "Refusing http:// verification URL on a non-loopback host: \"{uri}\". Pass --insecure / set APPSTRATE_INSECURE=1 to acknowledge the risk."
+            "Refusing http:// verification URL on a non-loopback host: \"{uri}\". Pass --allow-http / set APPSTRATE_INSECURE=1 to acknowledge the risk."
         ));
     }
     Ok(())
@@ -164,7 +181,21 @@ mod tests {
             .to_string();
         assert_eq!(
             ftp,
-            "Unsupported instance URL protocol: ftp: (expected http:// or https://)."
+            "Unsupported instance URL protocol \"ftp\" (expected http:// or https://)."
+        );
+        let bare = normalize_instance("127.0.0.1:9", false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            bare.ends_with("Run: appstrate login --instance http://127.0.0.1:9"),
+            "{bare}"
+        );
+        let remote = normalize_instance("example.com", false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            remote.ends_with("--instance https://example.com"),
+            "{remote}"
         );
         assert!(normalize_instance("file:///etc", true).is_err());
         assert!(normalize_instance("ws://localhost", true).is_err());

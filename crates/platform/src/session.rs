@@ -45,15 +45,31 @@ pub struct Session {
 }
 
 fn login_hint(name: &str) -> String {
-    format!("Run: appstrate login --profile {name}")
+    format!("Run: appstrate login --profile {}", shell_word(name))
 }
 
-/// `Profile "<p>" not configured. Run: appstrate login --profile <p>`.
+/// `Profile "<p>" not configured. Run: appstrate login --instance <URL> …`:
+/// the one message for "this profile has never signed in". The profile
+/// has no instance yet, so the hint names `--instance` (or `install`).
 pub fn not_configured(name: &str) -> PlatformError {
     PlatformError::Auth(format!(
-        "Profile \"{name}\" not configured. {}",
-        login_hint(name)
+        "Profile \"{name}\" not configured. Run: appstrate login --instance <URL> --profile {} (no instance yet? `appstrate install` starts one)",
+        shell_word(name)
     ))
+}
+
+/// `name` as one shell word: bare when it is plain, single-quoted
+/// otherwise (an empty or blank profile stays visible in a hint).
+pub fn shell_word(name: &str) -> String {
+    let plain = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'));
+    if plain {
+        name.to_string()
+    } else {
+        format!("'{}'", name.replace('\'', r"'\''"))
+    }
 }
 
 impl Session {

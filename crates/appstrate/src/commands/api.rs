@@ -32,8 +32,11 @@ pub struct ApiArgs {
 
 pub async fn run(ctx: &mut Context, args: ApiArgs) -> Result<ExitStatus, CliError> {
     let started = Instant::now();
-    let curl = appstrate_curl::parse(args.args)
-        .map_err(|e| CliError::new(ErrorKind::Usage, e.to_string()).with_exit_code(1))?;
+    let curl = appstrate_curl::parse(args.args).map_err(|e| {
+        let text = e.to_string();
+        let message = text.strip_prefix("error: ").unwrap_or(&text);
+        CliError::new(ErrorKind::Usage, message)
+    })?;
     if curl.help {
         ctx.ui.out(appstrate_curl::HELP)?;
         return Ok(ExitStatus::SUCCESS);

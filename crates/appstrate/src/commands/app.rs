@@ -22,7 +22,7 @@ pub enum AppCommand {
     /// List the applications of the pinned organization
     List(ListArgs),
     /// Print the pinned application id
-    Current,
+    Current(crate::commands::JsonArgs),
     /// Pin an application
     Switch(SwitchArgs),
     /// Create an application and pin it
@@ -45,8 +45,9 @@ pub struct CreateArgs {
 pub async fn run(ctx: &mut Context, args: AppArgs) -> Result<ExitStatus, CliError> {
     match args.command {
         AppCommand::List(args) => list(ctx, args).await,
-        AppCommand::Current => pinned::current(
+        AppCommand::Current(json) => pinned::current(
             ctx,
+            json.json.then_some("applicationId"),
             |p| p.application_id.clone(),
             "No application pinned. Run: appstrate app switch",
         ),

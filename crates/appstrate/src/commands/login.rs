@@ -47,11 +47,18 @@ pub async fn run(ctx: &mut Context, args: LoginArgs) -> Result<ExitStatus, CliEr
     let config = Config::load(&config_dir)?;
     let name = ctx.profile_name(config.default_profile());
     let existing = config.profile(&name);
+    ctx.ui.frames_on_stderr = true;
     ctx.ui
         .intro(&format!("Appstrate login — profile \"{name}\""))?;
 
     let raw_instance = match &args.instance {
         Some(url) => url.clone(),
+        None if !ctx.ui.interactive() => {
+            return Err(CliError::usage(
+                "No instance given, and stdin is not a terminal to ask for one.",
+            )
+            .with_hint("Pass it: appstrate login --instance <URL>"));
+        }
         None => {
             let default = existing
                 .as_ref()
@@ -77,7 +84,7 @@ pub async fn run(ctx: &mut Context, args: LoginArgs) -> Result<ExitStatus, CliEr
     };
     let minutes = (code.expires_in as f64 / 60.0).round() as u64;
     spinner.stop(&ctx.ui, &format!("Code received — expires in {minutes}m"))?;
-    ctx.ui.out(&format!(
+    ctx.ui.frame(&format!(
         "\n  Visit: {}\n  Code:  {}\n\n",
         code.verification_uri,
         auth::format_user_code(&code.user_code)

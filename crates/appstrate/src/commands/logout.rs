@@ -39,11 +39,15 @@ pub async fn run(ctx: &mut Context, args: LogoutArgs) -> Result<ExitStatus, CliE
     let config = Config::load(&config_dir)?;
     let name = ctx.profile_name(config.default_profile());
     let profile = config.profile(&name);
+    ctx.ui.frames_on_stderr = true;
     ctx.ui
         .intro(&format!("Appstrate logout — profile \"{name}\""))?;
     let store = CredentialStore::open(&ctx.env).await;
     let Some(tokens) = store.load(&name).await? else {
-        config::update(&config_dir, |cfg| Ok(cfg.delete_profile(&name)))?;
+        // Nothing configured: nothing to write, not even a lock file.
+        if profile.is_some() {
+            config::update(&config_dir, |cfg| Ok(cfg.delete_profile(&name)))?;
+        }
         fsutil::sweep_stale_temps(&config_dir);
         ctx.ui.outro("Already signed out.")?;
         if args.all {

@@ -21,9 +21,20 @@ pub mod self_update;
 pub mod token;
 pub mod whoami;
 
+use clap::Args;
+
 use crate::cli::Command;
 use crate::context::Context;
 use crate::error::{CliError, ExitStatus};
+
+/// `--json` for the commands whose report a script may read; the field
+/// names are a stable contract (README "JSON output").
+#[derive(Debug, Args, Default)]
+pub struct JsonArgs {
+    /// Print the report as one JSON object (stable field names, never a token)
+    #[arg(long)]
+    pub json: bool,
+}
 
 pub async fn dispatch(ctx: &mut Context, command: Command) -> Result<ExitStatus, CliError> {
     if !command.skips_dual_install_check() {
@@ -32,8 +43,8 @@ pub async fn dispatch(ctx: &mut Context, command: Command) -> Result<ExitStatus,
     match command {
         Command::Login(args) => login::run(ctx, args).await,
         Command::Logout(args) => logout::run(ctx, args).await,
-        Command::Whoami => whoami::run(ctx).await,
-        Command::Token => token::run(ctx).await,
+        Command::Whoami(args) => whoami::run(ctx, args).await,
+        Command::Token(args) => token::run(ctx, args).await,
         Command::Api(args) => api::run(ctx, args).await,
         Command::Completions(args) => completions::run(ctx, args),
         Command::Afps(args) => afps::run(ctx, args).await,

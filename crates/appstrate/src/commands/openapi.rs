@@ -8,7 +8,6 @@ use appstrate_openapi::{
     Filters, collect_operations, dereference_operation, find_operation, format_list, format_show,
     js, list_json, show_json,
 };
-use appstrate_platform::PlatformError;
 use appstrate_platform::config::Config;
 use appstrate_platform::fsutil;
 use appstrate_platform::openapi_cache::{CachePolicy, View, fetch_openapi};
@@ -98,16 +97,13 @@ pub async fn run(ctx: &mut Context, args: OpenapiArgs) -> Result<ExitStatus, Cli
     }
 }
 
-/// The document for the active profile. No "configured" pre-check here:
-/// a missing row reads as "not logged in" (docs/openapi.md).
+/// The document for the active profile; a missing row is the same "not
+/// configured" error as every other command's.
 async fn load(ctx: &Context, cache: CacheArgs, view: View) -> Result<Value, CliError> {
     let cfg = Config::load(&ctx.config_dir())?;
     let name = ctx.profile_name(cfg.default_profile());
     let Some(profile) = cfg.profile(&name) else {
-        return Err(PlatformError::Auth(format!(
-            "Profile \"{name}\" is not logged in. Run: appstrate login --profile {name}"
-        ))
-        .into());
+        return Err(appstrate_platform::session::not_configured(&name).into());
     };
     let session = Session::with_profile(&ctx.env, name, profile).await?;
     let policy = CachePolicy {

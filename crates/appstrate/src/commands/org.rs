@@ -23,7 +23,7 @@ pub enum OrgCommand {
     /// List your organizations (`*` marks the pinned one)
     List(ListArgs),
     /// Print the pinned organization id
-    Current,
+    Current(crate::commands::JsonArgs),
     /// Pin an organization (and its default application)
     Switch(SwitchArgs),
     /// Create an organization and pin it
@@ -49,8 +49,9 @@ pub struct CreateArgs {
 pub async fn run(ctx: &mut Context, args: OrgArgs) -> Result<ExitStatus, CliError> {
     match args.command {
         OrgCommand::List(args) => list(ctx, args).await,
-        OrgCommand::Current => pinned::current(
+        OrgCommand::Current(json) => pinned::current(
             ctx,
+            json.json.then_some("orgId"),
             |p| p.org_id.clone(),
             "No organization pinned. Run: appstrate org switch",
         ),

@@ -40,16 +40,29 @@ pub struct ListArgs {
 }
 
 /// `org current` / `app current`: the pinned id, from the config only.
+/// With `json_key`, prints `{"profile": …, "<key>": <id or null>}` and
+/// succeeds even when nothing is pinned (null is the answer).
 pub fn current(
     ctx: &Context,
+    json_key: Option<&str>,
     pinned: impl Fn(&Profile) -> Option<String>,
     none_pinned: &str,
 ) -> Result<ExitStatus, CliError> {
     let cfg = Config::load(&ctx.config_dir())?;
     let name = ctx.profile_name(cfg.default_profile());
     let Some(profile) = cfg.profile(&name) else {
-        return Err(CliError::user("Not logged in. Run: appstrate login"));
+        return Err(appstrate_platform::session::not_configured(&name).into());
     };
+    if let Some(key) = json_key {
+        let mut report = serde_json::Map::new();
+        report.insert("profile".into(), Value::String(name.clone()));
+        report.insert(
+            key.into(),
+            pinned(&profile).map_or(Value::Null, Value::String),
+        );
+        ctx.ui.line(&Value::Object(report).to_string())?;
+        return Ok(ExitStatus::SUCCESS);
+    }
     match pinned(&profile) {
         Some(id) => {
             ctx.ui.line(&id)?;

@@ -1,29 +1,48 @@
 //! `appstrate token`: metadata about the stored tokens, never the tokens
 //! (docs/platform-api.md#access-token). No network.
 
+use appstrate_platform::PlatformError;
 use appstrate_platform::config::Config;
 use appstrate_platform::credentials::CredentialStore;
 use appstrate_platform::tokens::{decode_jwt_payload, now_ms};
 use serde_json::{Map, Value};
 
+use crate::commands::JsonArgs;
 use crate::context::Context;
 use crate::error::{CliError, ExitStatus};
 
-pub async fn run(ctx: &mut Context) -> Result<ExitStatus, CliError> {
+pub async fn run(ctx: &mut Context, args: JsonArgs) -> Result<ExitStatus, CliError> {
     let config = Config::load(&ctx.config_dir())?;
     let name = ctx.profile_name(config.default_profile());
     let Some(profile) = config.profile(&name) else {
-        return Err(CliError::user(format!(
-            "Profile \"{name}\" not configured. Run: appstrate login --profile {name}"
-        )));
+        return Err(appstrate_platform::session::not_configured(&name).into());
     };
     let store = CredentialStore::open(&ctx.env).await;
     let Some(tokens) = store.load(&name).await? else {
-        return Err(CliError::user(format!(
-            "No tokens stored for profile \"{name}\". Run: appstrate login --profile {name}"
-        )));
+        return Err(PlatformError::Auth(format!(
+            "No tokens stored for profile \"{name}\". Run: appstrate login --profile {}",
+            appstrate_platform::session::shell_word(&name)
+        ))
+        .into());
     };
     let now = now_ms();
+    if args.json {
+        // Metadata only: the tokens themselves never reach the output.
+        let report = serde_json::json!({
+            "profile": name,
+            "instance": profile.instance,
+            "accessToken": {
+                "status": status_word(access_status(tokens.expires_at - now)),
+                "expiresAt": iso(tokens.expires_at),
+            },
+            "refreshToken": tokens.refresh.as_ref().map(|r| serde_json::json!({
+                "status": status_word(refresh_status(r.expires_at - now)),
+                "expiresAt": iso(r.expires_at),
+            })),
+        });
+        ctx.ui.line(&report.to_string())?;
+        return Ok(ExitStatus::SUCCESS);
+    }
     let mut out = vec![
         row("Profile:", &name),
         row("Instance:", &profile.instance),
@@ -89,6 +108,11 @@ pub async fn run(ctx: &mut Context) -> Result<ExitStatus, CliError> {
 /// A label padded so values start at column 20.
 fn row(label: &str, value: &str) -> String {
     format!("{label:<19}{value}")
+}
+
+/// The stable first word of a status line ("fresh", "expired", …) for `--json`.
+fn status_word(status: &str) -> &str {
+    status.split(' ').next().unwrap_or(status)
 }
 
 fn access_status(remaining_ms: i64) -> &'static str {

@@ -5,10 +5,11 @@ use appstrate_platform::api;
 use appstrate_platform::session::Session;
 use serde_json::Value;
 
+use crate::commands::JsonArgs;
 use crate::context::Context;
 use crate::error::{CliError, ExitStatus};
 
-pub async fn run(ctx: &mut Context) -> Result<ExitStatus, CliError> {
+pub async fn run(ctx: &mut Context, args: JsonArgs) -> Result<ExitStatus, CliError> {
     let session = Session::open(&ctx.env, ctx.global.profile.as_deref()).await?;
     let me = session.get_json("/api/profile").await?;
     let profile = session.profile();
@@ -18,21 +19,39 @@ pub async fn run(ctx: &mut Context) -> Result<ExitStatus, CliError> {
             .filter(|s| !s.is_empty())
             .map(str::to_string)
     };
+    let email = text(&me, "email");
+    let display_name = text(&me, "displayName").or_else(|| text(&me, "name"));
+    let org = match &profile.org_id {
+        Some(org_id) => match api::list_orgs(&session).await {
+            Ok(orgs) => Some((org_id.clone(), orgs.into_iter().find(|o| &o.id == org_id))),
+            Err(_) => Some((org_id.clone(), None)),
+        },
+        None => None,
+    };
+    if args.json {
+        let report = serde_json::json!({
+            "profile": session.profile_name(),
+            "instance": profile.instance,
+            "email": email,
+            "name": display_name,
+            "orgId": org.as_ref().map(|(id, _)| id),
+            "orgName": org.as_ref().and_then(|(_, found)| found.as_ref().map(|o| o.name.clone())),
+            "applicationId": profile.application_id,
+        });
+        ctx.ui.line(&report.to_string())?;
+        return Ok(ExitStatus::SUCCESS);
+    }
     let mut lines = vec![
         format!("Profile:  {}", session.profile_name()),
         format!("Instance: {}", profile.instance),
     ];
-    if let Some(email) = text(&me, "email") {
+    if let Some(email) = email {
         lines.push(format!("User:     {email}"));
     }
-    if let Some(name) = text(&me, "displayName").or_else(|| text(&me, "name")) {
+    if let Some(name) = display_name {
         lines.push(format!("Name:     {name}"));
     }
-    if let Some(org_id) = &profile.org_id {
-        let found = match api::list_orgs(&session).await {
-            Ok(orgs) => orgs.into_iter().find(|o| &o.id == org_id),
-            Err(_) => None,
-        };
+    if let Some((org_id, found)) = org {
         lines.push(match found {
             Some(org) => format!("Org:      {} ({})", org.name, org.id),
             None => format!("Org:      {org_id}"),

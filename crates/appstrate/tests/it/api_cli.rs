@@ -69,7 +69,7 @@ fn unconfigured_profile_and_missing_tokens_exit_1_without_a_request() {
     assert_eq!(code, 1);
     assert_eq!(
         err,
-        "Profile \"ghost\" not configured. Run: appstrate login --profile ghost\n"
+        "Profile \"ghost\" not configured. Run: appstrate login --instance <URL> --profile ghost (no instance yet? `appstrate install` starts one)\n"
     );
     assert_eq!(out, b"[1]");
     let (code, _, err) = output(&mut env.api(&["-s", "-p", "ghost", "/x"]));
@@ -97,12 +97,12 @@ fn usage_errors() {
     assert_eq!(output(&mut env.api(&["-G", "-F", "a=b", "/x"])).0, 2);
     assert_eq!(output(&mut env.api(&["-b", "./jar.txt", "/x"])).0, 2);
     let (code, _, err) = output(&mut env.api(&["-u", "me:pw", "/x"]));
-    assert_eq!((code, err.as_str()), (1, "error: unknown option '-u'\n"));
+    assert_eq!((code, err.as_str()), (2, "error: unknown option '-u'\n"));
     let (code, _, err) = output(&mut env.api(&["FETCH", "/x"]));
     assert_eq!(code, 1);
     assert!(err.contains("expected HTTP method as first argument, got \"FETCH\""));
     let (code, _, err) = output(&mut env.api(&["--retry", "x", "/x"]));
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(err.contains("expected a non-negative integer, got \"x\""));
     assert!(rec.requests().is_empty());
     let (code, out, _) = output(&mut env.api(&["--help"]));

@@ -82,7 +82,9 @@ fn login_single_org_single_app_pins_both() {
     let env = TestEnv::new();
     let out = login(&env, &fake, &["--device-name", "ci-box"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let text = stdout(&out);
+    // The frame (intro, device code, banner) is on stderr: stdout is for data.
+    let text = stderr(&out);
+    assert!(!stdout(&out).contains('┌'));
     assert!(
         text.contains("Appstrate login — profile \"default\""),
         "{text}"
@@ -194,7 +196,7 @@ fn login_create_org_posts_name_without_listing() {
     assert_eq!(post.body_text(), r#"{"name":"New Co"}"#);
     assert_eq!(post.header("content-type"), Some("application/json"));
     // The server provisions a default app; the cascade pins it.
-    let text = stdout(&out);
+    let text = stderr(&out);
     assert!(text.contains("to \"New Co\""), "{text}");
     assert!(text.contains("/ app \""), "{text}");
 }
@@ -286,7 +288,7 @@ fn login_app_cascade_matrix() {
         fake.requests_to("POST", "/api/applications")[0].body_text(),
         r#"{"name":"Staging"}"#
     );
-    assert!(stdout(&out).contains("/ app \"Staging\""));
+    assert!(stderr(&out).contains("/ app \"Staging\""));
 }
 
 #[test]
@@ -382,11 +384,11 @@ fn login_refuses_insecure_instance_and_bad_urls() {
         "Refusing to send credentials to a non-HTTPS, non-loopback instance: http://example.com"
     ));
     let out = run(&env, &["login", "--instance", "ftp://localhost"]);
-    assert!(stderr(&out).contains("Unsupported instance URL protocol: ftp:"));
+    assert!(stderr(&out).contains("Unsupported instance URL protocol \"ftp\" (expected"));
     let out = run(&env, &["login"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("Cannot prompt \"Instance URL\": stdin is not a TTY"),
+        stderr(&out).contains("hint: Pass it: appstrate login --instance <URL>"),
         "{}",
         stderr(&out)
     );
@@ -498,10 +500,11 @@ fn whoami_unknown_profile_and_revoked_session() {
     let user = fake.add_user("a@b.c");
     let env = TestEnv::new();
     let out = run(&env, &["whoami", "--profile", "ghost"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     assert!(
+        stderr(&out).contains("Profile \"ghost\" not configured.\nhint: Run: appstrate login --instance <URL> --profile ghost (no instance yet? `appstrate install` starts one)"),
+        "{}",
         stderr(&out)
-            .contains("Profile \"ghost\" not configured. Run: appstrate login --profile ghost")
     );
     assert!(fake.requests().is_empty());
 
@@ -509,7 +512,7 @@ fn whoami_unknown_profile_and_revoked_session() {
     let family = fake.family_of(&refresh).unwrap();
     fake.revoke_family(&family);
     let out = run(&env, &["whoami"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     assert!(stderr(&out).contains("appstrate login"), "{}", stderr(&out));
     assert_eq!(stdout(&out), "");
 }
@@ -602,7 +605,7 @@ fn refresh_failures_invalid_grant_wipes_5xx_keeps() {
     );
     fake.revoke_family(&fake.family_of(&refresh).unwrap());
     let out = run(&env, &["whoami"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     assert!(
         stderr(&out).contains("is no longer valid (invalid_grant)"),
         "{}",
@@ -756,7 +759,7 @@ fn token_statuses_skew_legacy_and_non_jwt() {
 fn token_missing_profile_or_tokens() {
     let env = TestEnv::new();
     let out = run(&env, &["token", "-p", "missing-profile"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     assert!(stderr(&out).contains("Profile \"missing-profile\" not configured"));
     assert_eq!(stdout(&out), "");
     env.seed_login(
@@ -771,7 +774,7 @@ fn token_missing_profile_or_tokens() {
     );
     std::fs::remove_file(env.credentials_path()).unwrap();
     let out = run(&env, &["token"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     assert!(stderr(&out).contains("No tokens stored for profile \"default\""));
 }
 
@@ -783,7 +786,7 @@ fn logout_revokes_and_wipes() {
     let (_, refresh) = seeded(&fake, &env, &user, None);
     let out = run(&env, &["logout"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("Signed out of \"default\"."));
+    assert!(stderr(&out).contains("Signed out of \"default\"."));
     let revoke = &fake.requests_to("POST", "/api/auth/cli/revoke")[0];
     assert_eq!(
         revoke.form_value("token").as_deref(),
@@ -802,7 +805,7 @@ fn logout_revokes_and_wipes() {
     fake.clear_requests();
     let out = run(&env, &["logout"]);
     assert!(out.status.success());
-    assert!(stdout(&out).contains("Already signed out."));
+    assert!(stderr(&out).contains("Already signed out."));
     assert!(fake.requests().is_empty());
 }
 
@@ -958,6 +961,6 @@ fn version_and_usage_errors() {
     assert!(out.status.success());
     assert!(stdout(&out).starts_with("appstrate "));
     let out = run(&env, &["login", "--bogus"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--bogus"));
 }

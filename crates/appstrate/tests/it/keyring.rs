@@ -66,7 +66,7 @@ fn tokens_live_in_the_secret_service() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(!keyring.search_appstrate("work"));
     let out = run(&env, &["token", "-p", "work"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
 }
 
 #[test]

@@ -244,7 +244,7 @@ fn a_304_without_a_cache_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
-        "Server responded 304 Not Modified but no cached schema is available. Re-run with --refresh.\n"
+        "error: Server responded 304 Not Modified but no cached schema is available. Re-run with --refresh.\n"
     );
     assert_eq!(stdout(&out), "");
 }
@@ -256,7 +256,7 @@ fn bad_documents_and_http_errors() {
     let out = env.cmd().args(["openapi", "list"]).output().expect("runs");
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).starts_with("OpenAPI schema response was not valid JSON: "),
+        stderr(&out).starts_with("error: OpenAPI schema response was not valid JSON: "),
         "{}",
         stderr(&out)
     );
@@ -268,7 +268,7 @@ fn bad_documents_and_http_errors() {
         assert_eq!(out.status.code(), Some(1));
         assert_eq!(
             stderr(&out),
-            "OpenAPI schema response was empty or not an object.\n"
+            "error: OpenAPI schema response was empty or not an object.\n"
         );
     }
     assert!(
@@ -282,15 +282,15 @@ fn bad_documents_and_http_errors() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
-        "Failed to fetch OpenAPI schema: HTTP 502 Bad Gateway — upstream down\n"
+        "error: Failed to fetch OpenAPI schema: HTTP 502 Bad Gateway — upstream down\n"
     );
 
     env.fake.inject(Fault::status("/api/openapi.json", 401));
     let out = env.cmd().args(["openapi", "list"]).output().expect("runs");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     assert_eq!(
         stderr(&out),
-        "Unauthorized — your session may have been revoked. Run: appstrate login --profile default\n"
+        "error: Unauthorized — your session may have been revoked.\nhint: Run: appstrate login --profile default\n"
     );
 }
 
@@ -302,10 +302,10 @@ fn an_unknown_profile_is_not_logged_in() {
         .args(["-p", "ghost", "openapi", "list"])
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     assert_eq!(
         stderr(&out),
-        "Profile \"ghost\" is not logged in. Run: appstrate login --profile ghost\n"
+        "error: Profile \"ghost\" not configured.\nhint: Run: appstrate login --instance <URL> --profile ghost (no instance yet? `appstrate install` starts one)\n"
     );
     assert!(env.fake.requests().is_empty());
 }
@@ -515,5 +515,5 @@ fn export_to_stdout_and_to_a_0600_file() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).starts_with("Cannot write /nonexistent-dir/x.json: "));
+    assert!(stderr(&out).starts_with("error: Cannot write /nonexistent-dir/x.json: "));
 }

@@ -80,10 +80,10 @@ fn commands_need_a_configured_profile_and_make_no_call() {
             .args(&args)
             .output()
             .expect("runs");
-        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(out.status.code(), Some(4), "{args:?}");
         assert_eq!(
             stderr(&out),
-            "Profile \"ghost\" not configured. Run: appstrate login --profile ghost\n",
+            "error: Profile \"ghost\" not configured.\nhint: Run: appstrate login --instance <URL> --profile ghost (no instance yet? `appstrate install` starts one)\n",
             "{args:?}"
         );
     }
@@ -103,13 +103,13 @@ fn current_prints_the_pins_without_network() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
-        "No organization pinned. Run: appstrate org switch\n"
+        "error: No organization pinned.\nhint: Run: appstrate org switch\n"
     );
     let out = env.cmd().args(["app", "current"]).output().expect("runs");
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
-        "No application pinned. Run: appstrate app switch\n"
+        "error: No application pinned.\nhint: Run: appstrate app switch\n"
     );
 
     let out = env
@@ -117,14 +117,20 @@ fn current_prints_the_pins_without_network() {
         .args(["-p", "nobody", "org", "current"])
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(stderr(&out), "Not logged in. Run: appstrate login\n");
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(
+        stderr(&out),
+        "error: Profile \"nobody\" not configured.\nhint: Run: appstrate login --instance <URL> --profile nobody (no instance yet? `appstrate install` starts one)\n"
+    );
     let out = env
         .cmd()
         .args(["-p", "nobody", "app", "current"])
         .output()
         .expect("runs");
-    assert_eq!(stderr(&out), "Not logged in. Run: appstrate login\n");
+    assert_eq!(
+        stderr(&out),
+        "error: Profile \"nobody\" not configured.\nhint: Run: appstrate login --instance <URL> --profile nobody (no instance yet? `appstrate install` starts one)\n"
+    );
     assert!(env.fake.requests().is_empty());
 }
 
@@ -229,7 +235,7 @@ fn org_switch_errors_leave_the_pins_alone() {
     assert_eq!(
         stderr(&out),
         format!(
-            "No organization matches \"zz\". Available:\n  - acme ({})\n  - beta ({})\n  - gamma ({})\n",
+            "error: No organization matches \"zz\". Available:\n  - acme ({})\n  - beta ({})\n  - gamma ({})\n",
             env.acme, env.beta, env.gamma
         )
     );
@@ -238,13 +244,13 @@ fn org_switch_errors_leave_the_pins_alone() {
         .args(["org", "switch", "  "])
         .output()
         .expect("runs");
-    assert_eq!(stderr(&out), "Org reference is empty.\n");
+    assert_eq!(stderr(&out), "error: Org reference is empty.\n");
     // Non-TTY without a reference.
     let out = env.cmd().args(["org", "switch"]).output().expect("runs");
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
-        "Cannot prompt in non-TTY — pass an id or slug: `appstrate org switch <id-or-slug>`.\n"
+        "error: Cannot prompt in non-TTY — pass an id or slug: `appstrate org switch <id-or-slug>`.\n"
     );
     assert_eq!(env.config_text(), before);
     assert!(env.fake.requests_to("GET", "/api/applications").is_empty());
@@ -264,7 +270,7 @@ fn org_switch_without_orgs() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
-        "No organizations — run `appstrate org create <name>` to create one.\n"
+        "error: No organizations — run `appstrate org create <name>` to create one.\n"
     );
 }
 
@@ -335,7 +341,7 @@ fn org_create_without_slug_and_empty_slug_send_only_the_name() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
-        "Cannot prompt in non-TTY — pass a name: `appstrate org create <name>`.\n"
+        "error: Cannot prompt in non-TTY — pass a name: `appstrate org create <name>`.\n"
     );
 }
 
@@ -387,14 +393,14 @@ fn app_switch_by_id_only() {
     assert_eq!(
         stderr(&out),
         format!(
-            "No application matches \"Main\". Available:\n  - Main ({}) [default]\n  - Side ({})\n",
+            "error: No application matches \"Main\". Available:\n  - Main ({}) [default]\n  - Side ({})\n",
             env.acme_main, env.acme_side
         )
     );
     let out = env.cmd().args(["app", "switch"]).output().expect("runs");
     assert_eq!(
         stderr(&out),
-        "Cannot prompt in non-TTY — pass an id: `appstrate app switch <id>`.\n"
+        "error: Cannot prompt in non-TTY — pass an id: `appstrate app switch <id>`.\n"
     );
     assert_eq!(env.config_text(), before);
 }
@@ -412,14 +418,14 @@ fn app_switch_without_apps_and_without_org() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
-        "No applications — run `appstrate app create <name>` to create one.\n"
+        "error: No applications — run `appstrate app create <name>` to create one.\n"
     );
     // No org pinned: the server refuses (400) and the error is shown.
     env.write_profile("default", None, None);
     let out = env.cmd().args(["app", "list"]).output().expect("runs");
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).starts_with("API error (400): "),
+        stderr(&out).starts_with("error: API error (400): "),
         "{}",
         stderr(&out)
     );
@@ -452,7 +458,7 @@ fn app_create_posts_the_name_and_pins_it() {
     let out = env.cmd().args(["app", "create"]).output().expect("runs");
     assert_eq!(
         stderr(&out),
-        "Cannot prompt in non-TTY — pass a name: `appstrate app create <name>`.\n"
+        "error: Cannot prompt in non-TTY — pass a name: `appstrate app create <name>`.\n"
     );
 }
 
@@ -509,6 +515,6 @@ fn models_list_errors_and_malformed_envelopes() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
-        "API error (500): Malformed list response from /api/models: expected { object: \"list\", data: [...] }.\n"
+        "error: API error (500): Malformed list response from /api/models: expected { object: \"list\", data: [...] }.\n"
     );
 }

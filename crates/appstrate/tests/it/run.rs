@@ -948,7 +948,10 @@ async fn user_errors_are_one_line_and_exit_1() {
         let o = c.output().expect("run");
         assert_eq!(o.status.code(), Some(1), "{args:?}");
         let err = stderr(&o);
-        assert!(err.starts_with(expected), "{args:?}: {err}");
+        assert!(
+            err.starts_with(&format!("error: {expected}")),
+            "{args:?}: {err}"
+        );
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert!(stdout(&o).is_empty());
     }

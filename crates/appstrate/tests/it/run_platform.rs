@@ -273,8 +273,12 @@ async fn a_bundle_whose_integrity_does_not_match_is_refused_and_never_written() 
         let o = p.run(&[AGENT, "--local"]).await;
         assert_eq!(o.status.code(), Some(1), "{tamper:?}");
         let err = stderr(&o);
-        assert!(err.starts_with(expected), "{tamper:?}: {err}");
-        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with(&format!("error: {expected}")),
+            "{tamper:?}: {err}"
+        );
+        // The error line, and the hint line when there is one.
+        assert!(err.lines().count() <= 2, "{err}");
         assert!(!err.contains("→ running"), "{err}");
         assert_not_on_disk(p.s.home.path(), &bytes, &p.tmp());
     }
@@ -290,7 +294,7 @@ async fn missing_agents_versions_and_installations_read_clearly() {
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).starts_with(&format!(
-            "Agent @acme/nope not found on {} — check the id and the pinned application",
+            "error: Agent @acme/nope not found on {} — check the id and the pinned application",
             p.s.fake.url()
         )),
         "{}",
@@ -300,7 +304,7 @@ async fn missing_agents_versions_and_installations_read_clearly() {
     let o = p.run(&[&format!("{AGENT}@9.9.9"), "--local"]).await;
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).starts_with("Version \"9.9.9\" of @acme/writer not found"),
+        stderr(&o).starts_with("error: Version \"9.9.9\" of @acme/writer not found"),
         "{}",
         stderr(&o)
     );
@@ -310,7 +314,7 @@ async fn missing_agents_versions_and_installations_read_clearly() {
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).starts_with(&format!(
-            "Agent @acme/writer is not installed in application {}",
+            "error: Agent @acme/writer is not installed in application {}",
             p.s.acme_main
         )),
         "{}",
@@ -404,7 +408,7 @@ async fn run_config_pins_the_version_picks_the_preset_and_layers_the_input() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         stderr(&o),
-        "Field 'tone' is locked on this agent and cannot be set at launch — remove it from the input.\n"
+        "error: Field 'tone' is locked on this agent and cannot be set at launch — remove it from the input.\n"
     );
     assert_eq!(p.bundle_requests().len(), downloads);
 
@@ -464,7 +468,8 @@ async fn presets_are_checked_before_any_download() {
         .await;
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).starts_with("Model preset \"no-such-preset\" is not in this organization"),
+        stderr(&o)
+            .starts_with("error: Model preset \"no-such-preset\" is not in this organization"),
         "{}",
         stderr(&o)
     );
@@ -479,7 +484,7 @@ async fn presets_are_checked_before_any_download() {
         .await;
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).starts_with("Bundle not found: "),
+        stderr(&o).starts_with("error: Bundle not found: "),
         "local files first: {}",
         stderr(&o)
     );
@@ -494,7 +499,7 @@ async fn presets_are_checked_before_any_download() {
         .await;
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).starts_with("No default model preset is set in this organization"),
+        stderr(&o).starts_with("error: No default model preset is set in this organization"),
         "{}",
         stderr(&o)
     );
@@ -505,7 +510,7 @@ async fn presets_are_checked_before_any_download() {
         .await;
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).starts_with("--model-source preset requires a pinned org id"),
+        stderr(&o).starts_with("error: --model-source preset requires a pinned org id"),
         "{}",
         stderr(&o)
     );
@@ -563,9 +568,9 @@ async fn an_api_key_replaces_the_profile() {
     c.env("APPSTRATE_API_KEY", &key)
         .args(["run", AGENT, "--local"]);
     let o = output(c).await;
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(4));
     assert!(
-        stderr(&o).starts_with("The instance rejected the API key (HTTP 401)"),
+        stderr(&o).starts_with("error: The instance rejected the API key (HTTP 401)"),
         "{}",
         stderr(&o)
     );
@@ -576,7 +581,7 @@ async fn an_api_key_replaces_the_profile() {
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).starts_with(
-            "Running an agent by id requires a logged-in profile or an API key — run `appstrate login`"
+            "error: Running an agent by id requires a logged-in profile or an API key\nhint: run `appstrate login`"
         ),
         "{}",
         stderr(&o)
@@ -689,10 +694,15 @@ async fn flags_are_checked_against_the_mode_before_anything_else() {
         assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
         let err = stderr(&o);
         assert!(
-            err.starts_with(&expected),
+            // `message — hint` in the table; the hint, if it is one, on its own line.
+            err.starts_with(&format!("error: {expected}"))
+                || err.starts_with(&format!(
+                    "error: {}",
+                    expected.replacen(" — ", "\nhint: ", 1)
+                )),
             "{args:?}:\n{err}\nexpected: {expected}"
         );
-        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.lines().count() <= 2, "{args:?}: {err}");
         assert!(!err.contains("hunter22"), "{err}");
         assert!(stdout(&o).is_empty());
     }

@@ -294,7 +294,7 @@ fn trigger_gives_up_after_three_gateway_errors() {
     assert_eq!(env.fake.requests_to("POST", TRIGGER).len(), 3);
     assert!(
         stderr(&out).contains(
-            "Trigger failed: 502 Bad Gateway — the instance kept failing after 3 attempts"
+            "Trigger failed: 502 Bad Gateway\nhint: the instance kept failing after 3 attempts"
         ),
         "{}",
         stderr(&out)
@@ -322,7 +322,7 @@ fn idempotency_refusals_are_explained() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out).trim_end(),
-        "Trigger failed: 409 Conflict: A request with this idempotency key is currently being processed. Retry later. — a run with the id dup-1 is still being created: wait and retry, or pass a new --run-id"
+        "error: Trigger failed: 409 Conflict: A request with this idempotency key is currently being processed. Retry later.\nhint: a run with the id dup-1 is still being created: wait and retry, or pass a new --run-id"
     );
     assert_eq!(env.fake.requests_to("POST", TRIGGER).len(), 1, "no retry");
 
@@ -337,7 +337,7 @@ fn idempotency_refusals_are_explained() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("idempotency key was already used with a different request body. — the run id dup-2 was already used with a different input: pass a new --run-id"),
+        stderr(&out).contains("idempotency key was already used with a different request body.\nhint: the run id dup-2 was already used with a different input: pass a new --run-id"),
         "{}",
         stderr(&out)
     );
@@ -352,10 +352,13 @@ fn unknown_agent_says_where_to_look() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(1));
     let se = stderr(&out);
-    assert!(se.starts_with("Trigger failed: 404 Not Found"), "{se}");
+    assert!(
+        se.starts_with("error: Trigger failed: 404 Not Found"),
+        "{se}"
+    );
     assert!(
         se.contains(&format!(
-            "— is @acme/nope installed in this application on {}? List agents with `appstrate api GET /api/agents`",
+            "\nhint: is @acme/nope installed in this application on {}? List agents with `appstrate api GET /api/agents`",
             env.fake.url()
         )),
         "{se}"
@@ -370,10 +373,13 @@ fn invalid_input_shows_the_server_message() {
     let out = remote(&env).args(["run", AGENT]).output().expect("runs");
     assert_eq!(out.status.code(), Some(1));
     let se = stderr(&out);
-    assert!(se.starts_with("Trigger failed: 400 Bad Request: "), "{se}");
+    assert!(
+        se.starts_with("error: Trigger failed: 400 Bad Request: "),
+        "{se}"
+    );
     assert!(se.contains("must have required property 'topic'"), "{se}");
     assert!(
-        se.contains("— check --input against the agent's input schema"),
+        se.contains("\nhint: check --input against the agent's input schema"),
         "{se}"
     );
     assert!(env.fake.runs().is_empty());
@@ -426,7 +432,7 @@ fn api_key_instead_of_a_profile() {
     let out = run(true);
     assert_eq!(out.status.code(), Some(1));
     let se = stderr(&out);
-    assert!(se.starts_with("Trigger failed: 401"), "{se}");
+    assert!(se.starts_with("error: Trigger failed: 401"), "{se}");
     assert!(!se.contains(&key));
 }
 
@@ -440,7 +446,7 @@ fn no_credentials_at_all_is_one_clear_line() {
         .args(["run", AGENT])
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     assert!(
         stderr(&out).contains("run `appstrate login`, or pass --api-key"),
         "{}",

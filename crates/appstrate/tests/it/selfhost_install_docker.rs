@@ -354,7 +354,9 @@ fn failing_compose_up_on_fresh_install_keeps_files_and_says_how_to_resume() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
-        err.starts_with("docker compose up failed with exit code 3\nThe generated files are kept"),
+        err.starts_with(
+            "error: docker compose up failed with exit code 3\nThe generated files are kept"
+        ),
         "{err}"
     );
     assert!(dir.join(".env").exists() && dir.join(".appstrate/project.json").exists());
@@ -611,7 +613,7 @@ fn firecracker_is_refused_clearly() {
             .args(&args)
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(
             stderr(&out).contains("not supported by this version of appstrate"),
             "{}",

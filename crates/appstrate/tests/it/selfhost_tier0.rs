@@ -376,7 +376,11 @@ fn tier0_finds_bun_in_home_and_refuses_firecracker() {
             ])
             .output()
             .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a flag the tier cannot honour is a usage error"
+    );
     assert!(stderr(&out).contains("Firecracker"));
 }
 
