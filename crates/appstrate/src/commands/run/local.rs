@@ -20,6 +20,7 @@ use appstrate_agent::sink::{Composite, Reporter, Sink};
 use appstrate_platform::PlatformError;
 use appstrate_platform::access::PlatformAccess;
 use appstrate_platform::agents::{RunConfig, run_config};
+use serde_json::Value;
 
 use super::bundle_source::{self, LoadedBundle};
 use super::inputs::{LocalInputs, package_path};
@@ -219,7 +220,7 @@ pub async fn run(
         &inputs.caller_input,
     );
 
-    let prepared = RunPlan {
+    let plan = RunPlan {
         model,
         retry: RetryPolicy::from_env_value(env.var("MODEL_RETRY_ENABLED")),
         bundle,
@@ -227,14 +228,50 @@ pub async fn run(
         max_turns: args.max_turns,
         result_byte_limit: ctx.tool_result_byte_limit(),
         integrations,
-    }
-    .prepare()
-    .map_err(|e| CliError::user(e.to_string()))?;
+    };
+    let report = match &access {
+        Some(access) if report::wanted(&settings) => Some((access, register_body)),
+        _ => None,
+    };
+    let launch = Launch {
+        args: &args,
+        settings: &settings,
+        label: &label,
+        started,
+    };
+    execute(ctx, &launch, plan, report).await
+}
+
+/// What `execute` needs of the command line, resolved.
+struct Launch<'a> {
+    args: &'a RunArgs,
+    settings: &'a Settings,
+    label: &'a str,
+    started: Instant,
+}
+
+/// Prepares the plan, registers the run with the instance when reporting
+/// (last, once nothing but the run itself can fail), runs it against the
+/// console sink (and the platform sink) while watching for signals, then
+/// ends it: `--output`, the report's finish, the exit status.
+async fn execute(
+    ctx: &Context,
+    launch: &Launch<'_>,
+    plan: RunPlan,
+    report: Option<(&PlatformAccess, Value)>,
+) -> Result<ExitStatus, CliError> {
+    let Launch {
+        args,
+        settings,
+        label,
+        started,
+    } = *launch;
+    let prepared = plan.prepare().map_err(|e| CliError::user(e.to_string()))?;
 
     if prepared.api_call_tool_count() > 0 {
         status(
             ctx,
-            &args,
+            args,
             &format!(
                 "→ wired {} integration api_call tool(s)",
                 prepared.api_call_tool_count()
@@ -244,35 +281,32 @@ pub async fn run(
     if prepared.runtime_tool_count() > 0 {
         status(
             ctx,
-            &args,
+            args,
             &format!("→ wired {} runtime tool(s)", prepared.runtime_tool_count()),
         );
     }
 
-    // Registered last, once nothing but the run itself can fail.
-    let reporting = match &access {
-        Some(access) if report::wanted(&settings) => {
-            match report::register(access, &env, &settings, register_body).await? {
-                Ok(reporting) => Some(reporting),
-                Err(warning) => {
-                    ctx.ui.warn(&warning);
-                    None
-                }
+    let reporting = match report {
+        Some((access, body)) => match report::register(access, &ctx.env, settings, body).await? {
+            Ok(reporting) => Some(reporting),
+            Err(warning) => {
+                ctx.ui.warn(&warning);
+                None
             }
-        }
-        _ => None,
+        },
+        None => None,
     };
     match &reporting {
         Some(r) => status(
             ctx,
-            &args,
+            args,
             &format!(
                 "→ running {label} (reporting to {} as {})",
                 r.instance,
                 r.reporter.run_id()
             ),
         ),
-        None => status(ctx, &args, &format!("→ running {label}")),
+        None => status(ctx, args, &format!("→ running {label}")),
     }
 
     let console = super::console_sink(args.json, settings.verbosity, ctx.ui.color);
@@ -299,7 +333,7 @@ pub async fn run(
     let outcome = tokio::select! {
         biased;
         signal = next_signal => {
-            status(ctx, &args, "\nshutdown received, cancelling run...");
+            status(ctx, args, "\nshutdown received, cancelling run...");
             // Dropping the prepared run kills its process groups, then
             // removes the workspace.
             drop(prepared);
