@@ -21,6 +21,23 @@ pub fn now_ms() -> u64 {
 }
 
 /// A local run's id: `cli_<ms>_<8 base36 chars>`.
+/// A random RFC 4122 version 4 UUID in canonical form (CloudEvent and
+/// webhook ids, credential-proxy session ids).
+pub fn uuid_v4() -> String {
+    let mut b: [u8; 16] = rand::random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
 pub fn new_cli_run_id() -> String {
     const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     let tail: String = (0..8)

@@ -10,7 +10,6 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
 use serde_json::Value;
 
@@ -44,21 +43,9 @@ pub struct Fetched {
     pub from_cache: bool,
 }
 
-/// `encodeURIComponent`: everything but `A–Z a–z 0–9 - _ . ! ~ * ' ( )`.
-const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'!')
-    .remove(b'~')
-    .remove(b'*')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')');
-
 /// The cache file and its ETag sibling for `profile` under `cache_dir`.
 pub fn cache_paths(cache_dir: &Path, profile: &str) -> (PathBuf, PathBuf) {
-    let stem = format!("openapi-{}", utf8_percent_encode(profile, URI_COMPONENT));
+    let stem = format!("openapi-{}", crate::agents::encode_component(profile));
     (
         cache_dir.join(format!("{stem}.json")),
         cache_dir.join(format!("{stem}.etag")),

@@ -46,7 +46,7 @@ impl Resolver {
     pub fn remote(access: PlatformAccess) -> Resolver {
         Resolver::Remote {
             access: Arc::new(tokio::sync::Mutex::new(access)),
-            session_id: uuid_v4(),
+            session_id: crate::events::uuid_v4(),
         }
     }
 }
@@ -174,22 +174,6 @@ impl ApiCallTool {
     }
 }
 
-/// A random UUID v4 in canonical form.
-fn uuid_v4() -> String {
-    let mut b: [u8; 16] = rand::random();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
 /// Headers the caller may not set: the resolvers own them.
 const RESERVED_HEADERS: &[&str] = &[
     "authorization",
@@ -214,11 +198,11 @@ mod tests {
 
     #[test]
     fn session_ids_are_uuid_v4() {
-        let id = uuid_v4();
+        let id = crate::events::uuid_v4();
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4");
         assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"), "{id}");
-        assert_ne!(id, uuid_v4());
+        assert_ne!(id, crate::events::uuid_v4());
     }
 
     #[test]

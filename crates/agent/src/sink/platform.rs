@@ -56,7 +56,7 @@ impl Sink for HttpSink {
         let envelope = build_cloud_event(
             &RunEvent(map.clone()),
             self.sequence,
-            &uuid_v4(),
+            &crate::events::uuid_v4(),
             Some(now_ms() as f64),
         );
         let _ = self.tx.send(Job::Event(envelope.to_string()));
@@ -220,7 +220,7 @@ async fn post_signed(
     body: String,
     content_type: &str,
 ) -> Result<reqwest::StatusCode, ReportError> {
-    let msg_id = uuid_v4();
+    let msg_id = crate::events::uuid_v4();
     let mut attempt = 1;
     loop {
         let ts = (now_ms() / 1000) as i64;
@@ -298,22 +298,6 @@ fn jittered(interval: Duration) -> Duration {
     interval.mul_f64(rand::random_range(0.85..1.15))
 }
 
-/// A random RFC 4122 version 4 UUID.
-fn uuid_v4() -> String {
-    let mut b: [u8; 16] = rand::random();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,9 +312,9 @@ mod tests {
 
     #[test]
     fn uuids_are_version_4() {
-        let id = uuid_v4();
+        let id = crate::events::uuid_v4();
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4");
-        assert_ne!(id, uuid_v4());
+        assert_ne!(id, crate::events::uuid_v4());
     }
 }
