@@ -24,6 +24,7 @@ mod org_app_models;
 mod org_app_tty;
 mod reply_limit_rss;
 mod run;
+mod run_compaction;
 mod run_images;
 mod run_integrations;
 mod run_platform;
