@@ -27,6 +27,7 @@ mod run;
 mod run_compaction;
 mod run_images;
 mod run_integrations;
+mod run_model_table;
 mod run_platform;
 mod run_remote;
 mod run_report;
