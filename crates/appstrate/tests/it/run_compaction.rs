@@ -143,16 +143,17 @@ async fn a_300_turn_run_compacts_and_keeps_its_totals() {
         .await
         .expect("join");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    println!(
-        "peak RSS of the 300-turn run: {:.1} MiB",
-        peak_kb as f64 / 1024.0
-    );
     let events = jsonl(&o);
     let result = finalize(&events);
     assert_eq!(result["status"], "success", "{result}");
 
     // Threshold = window - reserve (the 8192-token output cap).
     let compactions = progress_of(&events, "compaction");
+    println!(
+        "300-turn run: {} compactions, peak RSS {:.1} MiB",
+        compactions.len(),
+        peak_kb as f64 / 1024.0
+    );
     assert!(compactions.len() >= 2, "{} compactions", compactions.len());
     for c in &compactions {
         let (before, after) = (
@@ -405,4 +406,37 @@ async fn a_bad_context_window_override_is_refused() {
         "{}",
         stderr(&o)
     );
+}
+
+/// Human mode: the refusal is a warning, the compaction one line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_shows_the_compaction() {
+    let env = RunEnv::new();
+    let pkg = package(&env);
+    let server = ModelServer::start(overflow_script()).await;
+    server.limit_context(30_000);
+    server.answer_toolless_with(Reply::text(SUMMARY));
+    let mut c = env.base_command(Some(&server));
+    c.env("ANTHROPIC_API_KEY", "sk-test-secret-key")
+        .args(["run", pkg.to_str().expect("utf-8")]);
+    let o = output(c).await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = crate::run_common::stdout(&o);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("→ Context compacted — "))
+        .unwrap_or_else(|| panic!("no compaction line: {out}"));
+    let numbers: Vec<u64> = line
+        .trim_start_matches("→ Context compacted — ")
+        .trim_end_matches(" tokens")
+        .split(" → ")
+        .map(|n| n.parse().expect("a token count"))
+        .collect();
+    assert!(numbers.len() == 2 && numbers[1] < numbers[0], "{line}");
+    assert!(
+        stderr(&o).contains("⚠ anthropic returned HTTP 400: prompt is too long: "),
+        "{}",
+        stderr(&o)
+    );
+    assert!(out.ends_with("\n[run complete]\n"), "{out}");
 }
