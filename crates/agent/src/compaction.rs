@@ -118,6 +118,9 @@ pub struct Compactor {
     measured: Option<(u64, usize)>,
     /// The last summary; while set, the conversation's first message is it.
     summary: Option<String>,
+    /// A summary call failed: no more threshold attempts (each would be a
+    /// failing paid call every turn) until an overflow compaction succeeds.
+    threshold_paused: bool,
 }
 
 impl Compactor {
@@ -126,6 +129,7 @@ impl Compactor {
             settings,
             measured: None,
             summary: None,
+            threshold_paused: false,
         }
     }
 
@@ -156,7 +160,7 @@ impl Compactor {
     }
 
     pub fn is_due(&self, context_tokens: u64) -> bool {
-        context_tokens > self.settings.threshold()
+        !self.threshold_paused && context_tokens > self.settings.threshold()
     }
 
     /// Summarises the older part of `messages` with one model call and
@@ -180,18 +184,30 @@ impl Compactor {
             self.conversation_budget_chars(),
         );
         let summarizer = client.with_max_tokens(self.settings.summary_max_tokens());
-        let turn = summarizer
+        let answer = summarizer
             .complete(&ModelRequest {
                 system: SUMMARY_SYSTEM_PROMPT,
                 messages: &[Message::User(prompt)],
                 tools: &[],
             })
             .await
-            .map_err(CompactionError::Summary)?;
-        let summary = turn.text.join("\n").trim().to_string();
-        if summary.is_empty() {
-            return Err(CompactionError::EmptySummary);
-        }
+            .map_err(CompactionError::Summary)
+            .and_then(|turn| {
+                let summary = turn.text.join("\n").trim().to_string();
+                if summary.is_empty() {
+                    Err(CompactionError::EmptySummary)
+                } else {
+                    Ok((summary, turn.usage))
+                }
+            });
+        let (summary, usage) = match answer {
+            Ok(answer) => answer,
+            Err(e) => {
+                self.threshold_paused = true;
+                return Err(e);
+            }
+        };
+        self.threshold_paused = false;
         let kept = messages.split_off(cut);
         messages.clear();
         messages.push(Message::User(summary_message(&summary)));
@@ -202,7 +218,7 @@ impl Compactor {
             reason,
             tokens_before,
             estimated_tokens_after: estimate_request(system, tools, messages),
-            usage: turn.usage,
+            usage,
         })
     }
 

@@ -440,3 +440,62 @@ async fn the_console_shows_the_compaction() {
     );
     assert!(out.ends_with("\n[run complete]\n"), "{out}");
 }
+
+/// A summary call that fails is reported once and the run goes on with its
+/// whole conversation; it is not attempted again at every turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_summary_is_reported_once_and_the_run_goes_on() {
+    const WINDOW: u64 = 60_000;
+    let env = RunEnv::new();
+    let pkg = package(&env);
+    // ≈ 460 tokens a turn: over the threshold (51 808) after ≈ 106 turns,
+    // still under the window (reached after ≈ 123).
+    let mut script: Vec<Reply> = (0..118)
+        .map(|i| print_call(&format!("toolu_{i:03}"), 1600))
+        .collect();
+    script.push(Reply::text("Done."));
+    let server = ModelServer::start(script).await;
+    server.limit_context(WINDOW);
+    server.answer_toolless_with(Reply::status(500, None));
+    let mut c = env.base_command(Some(&server));
+    c.env("ANTHROPIC_API_KEY", "sk-test-secret-key")
+        .env("APPSTRATE_MODEL_CONTEXT_WINDOW", WINDOW.to_string())
+        .env("MODEL_RETRY_ENABLED", "false")
+        .args(["run", pkg.to_str().expect("utf-8"), "--json"])
+        .args(["--max-turns", "200"]);
+    let o = output(c).await;
+    let events = jsonl(&o);
+    assert_eq!(
+        finalize(&events)["status"],
+        "success",
+        "{}",
+        finalize(&events)
+    );
+    assert_eq!(o.status.code(), Some(0));
+    assert!(progress_of(&events, "compaction").is_empty());
+    let errors: Vec<_> = events
+        .iter()
+        .filter(|e| e["type"] == "appstrate.error")
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0]["message"].as_str().is_some_and(|m| m.starts_with(
+            "Auto-compaction failed: the summary request failed: anthropic returned HTTP 500"
+        )),
+        "{}",
+        errors[0]
+    );
+    let requests = server.requests();
+    let summaries = requests
+        .iter()
+        .filter(|r| r.body.get("tools").is_none())
+        .count();
+    assert_eq!(summaries, 1);
+    assert_eq!(requests.len(), 119 + 1);
+    // Later turns stayed over the threshold without another attempt.
+    let over = requests
+        .iter()
+        .filter(|r| r.body.get("tools").is_some() && measured(r) > WINDOW - 8192)
+        .count();
+    assert!(over >= 3, "{over} requests over the threshold");
+}
