@@ -499,3 +499,55 @@ async fn a_failed_summary_is_reported_once_and_the_run_goes_on() {
         .count();
     assert!(over >= 3, "{over} requests over the threshold");
 }
+
+/// A provider that reports no usage: the context is estimated from the
+/// conversation (characters / 4) and compaction still happens in time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_usage_from_the_provider_the_context_is_estimated() {
+    const WINDOW: u64 = 60_000;
+    let env = RunEnv::new();
+    let pkg = package(&env);
+    let silent = |reply: Reply| match reply {
+        Reply::Turn {
+            text,
+            calls,
+            max_tokens,
+            cached_tokens,
+            ..
+        } => Reply::Turn {
+            text,
+            calls,
+            max_tokens,
+            input_tokens: 0,
+            output_tokens: 0,
+            cached_tokens,
+        },
+        other => other,
+    };
+    let mut script: Vec<Reply> = (0..150)
+        .map(|i| silent(print_call(&format!("toolu_{i:03}"), 1600)))
+        .collect();
+    script.push(silent(Reply::text("Done.")));
+    let server = ModelServer::start(script).await;
+    server.answer_toolless_with(silent(Reply::text(SUMMARY)));
+    let mut c = env.base_command(Some(&server));
+    c.env("ANTHROPIC_API_KEY", "sk-test-secret-key")
+        .env("APPSTRATE_MODEL_CONTEXT_WINDOW", WINDOW.to_string())
+        .args(["run", pkg.to_str().expect("utf-8"), "--json"])
+        .args(["--max-turns", "200"]);
+    let o = output(c).await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let events = jsonl(&o);
+    let compactions = progress_of(&events, "compaction");
+    assert_eq!(compactions.len(), 1, "one crossing in 150 turns");
+    let before = compactions[0]["data"]["tokensBefore"]
+        .as_u64()
+        .expect("before");
+    assert!(before > WINDOW - 8192 && before < WINDOW, "{before}");
+    // Every request stayed inside the window by the server's own measure.
+    assert!(server.requests().iter().all(|r| measured(r) <= WINDOW));
+    assert_eq!(
+        finalize(&events)["usage"],
+        json!({"input_tokens": 0, "output_tokens": 0})
+    );
+}
