@@ -551,3 +551,44 @@ async fn without_usage_from_the_provider_the_context_is_estimated() {
         json!({"input_tokens": 0, "output_tokens": 0})
     );
 }
+
+/// The compacted conversation is still refused (its last result alone
+/// nearly fills the window): one retry only, then one clear error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_refused_again_ends_the_run_with_one_error() {
+    let env = RunEnv::new();
+    let pkg = package(&env);
+    let server = ModelServer::start(vec![
+        print_call("call_1", 32_000),
+        print_call("call_2", 50_000),
+        Reply::text("never"),
+    ])
+    .await;
+    // ≈ 8 000 + 12 500 tokens of results: the first is summarised, the
+    // second (with the system prompt) is still over the limit.
+    server.limit_context(12_500);
+    server.answer_toolless_with(Reply::text(SUMMARY));
+    let mut c = env.base_command(Some(&server));
+    c.env("ANTHROPIC_API_KEY", "sk-test-secret-key").args([
+        "run",
+        pkg.to_str().expect("utf-8"),
+        "--json",
+    ]);
+    let o = output(c).await;
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    // Two turns, the refusal, the summary, the refused retry: no more.
+    let requests = server.requests();
+    assert_eq!(requests.len(), 5);
+    assert!(requests[3].body.get("tools").is_none());
+    assert!(measured(&requests[4]) > 12_500);
+    let events = jsonl(&o);
+    assert_eq!(progress_of(&events, "compaction").len(), 1);
+    let result = finalize(&events);
+    assert_eq!(result["status"], "failed");
+    let message = result["error"]["message"].as_str().expect("message");
+    assert!(
+        message.starts_with("Context overflow recovery failed after one compact-and-retry attempt: anthropic returned HTTP 400: prompt is too long: ")
+            && message.ends_with("; use a model with a larger context window"),
+        "{message}"
+    );
+}
