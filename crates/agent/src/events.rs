@@ -113,6 +113,23 @@ impl Stamp {
         self.event("appstrate.error", json!({"message": message.into()}))
     }
 
+    /// The breadcrumb of a compaction (followed by a metric: the summary
+    /// call is paid for).
+    pub fn compaction(&self, done: &crate::compaction::Compaction) -> Value {
+        let (before, after) = (done.tokens_before, done.estimated_tokens_after);
+        self.progress(
+            format!("Context compacted — {before} → {after} tokens"),
+            json!({
+                "event": "compaction",
+                "reason": done.reason.as_str(),
+                "tokensBefore": before,
+                "estimatedTokensAfter": after,
+                "inputTokens": done.usage.input,
+                "outputTokens": done.usage.output,
+            }),
+        )
+    }
+
     pub fn metric(&self, usage: &Usage, cost: f64) -> Value {
         self.event(
             "appstrate.metric",

@@ -7,6 +7,7 @@
 //! context); [`input`] layers the input; [`sink::Sink`] is the seam a
 //! platform sink joins. See docs/run.md.
 
+pub mod compaction;
 pub mod creds;
 pub mod events;
 pub mod input;

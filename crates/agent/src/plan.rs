@@ -11,6 +11,7 @@ use std::path::Path;
 use appstrate_afps::manifest::string_items;
 use appstrate_afps::{Bundle, ExecutionContext, platform_prompt};
 
+use crate::compaction::CompactionSettings;
 use crate::events::Stamp;
 use crate::integrations::{Resolver, api_call_tools};
 use crate::model::{ModelClient, ModelConfig, ModelError, RetryPolicy};
@@ -32,6 +33,8 @@ pub struct RunPlan {
     pub max_turns: u32,
     /// Byte cap of tool results in events.
     pub result_byte_limit: usize,
+    /// Whether long conversations are compacted (`MODEL_COMPACTION_ENABLED`).
+    pub compaction: bool,
     /// Where integration credentials come from; `None` wires no `api_call`
     /// tool (`--integrations none`).
     pub integrations: Option<std::sync::Arc<Resolver>>,
@@ -51,6 +54,9 @@ impl RunPlan {
     /// Builds the model client, the prompt and the tools, then creates the
     /// workspace and writes the skills into it.
     pub fn prepare(self) -> Result<PreparedRun, PlanError> {
+        let compaction = self
+            .compaction
+            .then(|| CompactionSettings::derive(self.model.context_window, self.model.max_tokens));
         let client = ModelClient::new(self.model, self.retry)?;
         let root = self.bundle.root_package();
         let manifest = &root.manifest;
@@ -81,6 +87,7 @@ impl RunPlan {
                 first_message: prompt,
                 max_turns: self.max_turns,
                 result_byte_limit: self.result_byte_limit,
+                compaction,
             },
             run_id,
             workspace,

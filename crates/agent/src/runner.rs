@@ -14,9 +14,11 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use serde_json::{Value, json};
 
+use crate::compaction::{Compaction, CompactionError, CompactionSettings, Compactor, Reason};
 use crate::events::Stamp;
 use crate::model::{
-    AssistantTurn, Message, ModelClient, ModelRequest, StopReason, ToolResultMessage, Usage,
+    AssistantTurn, Message, ModelClient, ModelError, ModelRequest, StopReason, ToolResultMessage,
+    ToolSpec, Usage,
 };
 use crate::sink::Sink;
 use crate::tools::{ToolContext, ToolOutcome, Toolset};
@@ -29,6 +31,8 @@ pub struct RunSpec {
     pub max_turns: u32,
     /// Byte cap of tool results in events (`TOOL_RESULT_BYTE_LIMIT`).
     pub result_byte_limit: usize,
+    /// `None` when compaction is off (`MODEL_COMPACTION_ENABLED=false`).
+    pub compaction: Option<CompactionSettings>,
 }
 
 pub struct Runner<'a> {
@@ -43,6 +47,22 @@ pub struct Runner<'a> {
 enum Verdict {
     Success,
     Failed { code: &'static str, message: String },
+}
+
+/// What the run has spent so far: every paid call, summaries included.
+#[derive(Default)]
+struct Totals {
+    usage: Usage,
+    /// US dollars.
+    cost: f64,
+}
+
+/// The conversation of a run and what keeps it inside the context window.
+struct Conversation<'s> {
+    system: &'s str,
+    tools: &'s [ToolSpec],
+    messages: Vec<Message>,
+    compactor: Option<Compactor>,
 }
 
 pub struct RunOutcome {
@@ -61,9 +81,14 @@ impl Runner<'_> {
     /// Runs to the end and finalizes the sink with the RunResult.
     pub async fn run(mut self, spec: &RunSpec) -> RunOutcome {
         let mut events = Vec::new();
-        let mut messages = vec![Message::User(spec.first_message.clone())];
         let specs = self.tools.specs();
-        let mut total = Usage::default();
+        let mut conversation = Conversation {
+            system: &spec.system_prompt,
+            tools: &specs,
+            messages: vec![Message::User(spec.first_message.clone())],
+            compactor: spec.compaction.map(Compactor::new),
+        };
+        let mut total = Totals::default();
         let mut turn_no = 0u32;
         let verdict = loop {
             if turn_no >= spec.max_turns {
@@ -80,15 +105,14 @@ impl Runner<'_> {
             }
             turn_no += 1;
             let started = Instant::now();
-            let request = ModelRequest {
-                system: &spec.system_prompt,
-                messages: &messages,
-                tools: &specs,
-            };
-            let turn = match self.client.complete(&request).await {
+            self.compact_if_due(&mut events, &mut conversation, &mut total)
+                .await;
+            let turn = match self
+                .complete(&mut events, &mut conversation, &mut total)
+                .await
+            {
                 Ok(t) => t,
-                Err(err) => {
-                    let message = err.to_string();
+                Err(message) => {
                     let ev = self.stamp.error(message.clone());
                     self.emit(&mut events, ev);
                     break Verdict::Failed {
@@ -98,6 +122,10 @@ impl Runner<'_> {
                 }
             };
             self.turn_events(&mut events, &turn, &mut total, turn_no, started);
+            let messages = &mut conversation.messages;
+            if let Some(c) = conversation.compactor.as_mut() {
+                c.record(&turn.usage, messages.len() + 1);
+            }
             messages.push(Message::Assistant {
                 text: turn.text.clone(),
                 tool_calls: turn.tool_calls.clone(),
@@ -106,12 +134,12 @@ impl Runner<'_> {
                 break Verdict::Success;
             }
             let (results, ended) = self.run_tools(&mut events, &turn, spec).await;
-            messages.push(Message::ToolResults(results));
+            conversation.messages.push(Message::ToolResults(results));
             if ended {
                 break Verdict::Success;
             }
         };
-        let ev = self.stamp.metric(&total, 0.0);
+        let ev = self.stamp.metric(&total.usage, total.cost);
         self.emit(&mut events, ev);
 
         let mut result = reduce_events(&events);
@@ -126,13 +154,14 @@ impl Runner<'_> {
                 });
             }
         }
+        let usage = total.usage;
         result.usage = Some(TokenUsage {
-            input_tokens: total.input,
-            output_tokens: total.output,
-            cache_creation_input_tokens: (total.cache_write > 0).then_some(total.cache_write),
-            cache_read_input_tokens: (total.cache_read > 0).then_some(total.cache_read),
+            input_tokens: usage.input,
+            output_tokens: usage.output,
+            cache_creation_input_tokens: (usage.cache_write > 0).then_some(usage.cache_write),
+            cache_read_input_tokens: (usage.cache_read > 0).then_some(usage.cache_read),
         });
-        result.cost = Some(0.0);
+        result.cost = Some(total.cost);
         self.sink.finalize(&result.to_value());
         RunOutcome { result, events }
     }
@@ -143,14 +172,14 @@ impl Runner<'_> {
         &mut self,
         events: &mut Vec<RunEvent>,
         turn: &AssistantTurn,
-        total: &mut Usage,
+        total: &mut Totals,
         index: u32,
         started: Instant,
     ) {
         let u = turn.usage;
         if !u.is_zero() {
-            total.add(&u);
-            let ev = self.stamp.metric(total, 0.0);
+            self.spend(total, &u);
+            let ev = self.stamp.metric(&total.usage, total.cost);
             self.emit(events, ev);
             let context = u.input + u.cache_read + u.cache_write;
             let ev = self.stamp.progress(
@@ -185,6 +214,112 @@ impl Runner<'_> {
                 .progress(turn.text.join("\n"), json!({"event": "assistant_message"}));
             self.emit(events, ev);
         }
+    }
+
+    fn spend(&self, total: &mut Totals, usage: &Usage) {
+        total.usage.add(usage);
+        total.cost += self.client.config().cost.of(usage);
+    }
+
+    /// Compacts before the next request when the context crossed the
+    /// threshold. A failed compaction is reported and the run goes on: the
+    /// request may still fit, and an overflow gets its own attempt.
+    async fn compact_if_due(
+        &mut self,
+        events: &mut Vec<RunEvent>,
+        conversation: &mut Conversation<'_>,
+        total: &mut Totals,
+    ) {
+        let Some(compactor) = conversation.compactor.as_ref() else {
+            return;
+        };
+        let tokens = compactor.context_tokens(
+            conversation.system,
+            conversation.tools,
+            &conversation.messages,
+        );
+        if !compactor.is_due(tokens) {
+            return;
+        }
+        match compact(conversation, self.client, tokens, Reason::Threshold).await {
+            Ok(done) => self.compacted(events, total, &done),
+            Err(CompactionError::NothingToCompact) => {}
+            Err(e) => {
+                let ev = self.stamp.error(format!("Auto-compaction failed: {e}"));
+                self.emit(events, ev);
+            }
+        }
+    }
+
+    /// Reports a compaction: its breadcrumb, then a metric whose totals
+    /// include the summary call.
+    fn compacted(&mut self, events: &mut Vec<RunEvent>, total: &mut Totals, done: &Compaction) {
+        self.spend(total, &done.usage);
+        let ev = self.stamp.compaction(done);
+        self.emit(events, ev);
+        let ev = self.stamp.metric(&total.usage, total.cost);
+        self.emit(events, ev);
+    }
+
+    /// One model turn. A context-overflow refusal compacts the conversation
+    /// and tries once more; any failure is one message for the verdict.
+    async fn complete(
+        &mut self,
+        events: &mut Vec<RunEvent>,
+        conversation: &mut Conversation<'_>,
+        total: &mut Totals,
+    ) -> Result<AssistantTurn, String> {
+        let err = match self.request(conversation).await {
+            Ok(turn) => return Ok(turn),
+            Err(err) if err.is_context_overflow() => err,
+            Err(err) => return Err(err.to_string()),
+        };
+        let window = self.client.config().context_window;
+        let Some(compactor) = conversation.compactor.as_ref() else {
+            return Err(format!(
+                "{err} — the conversation no longer fits the model's context window ({window} tokens) and compaction is off (MODEL_COMPACTION_ENABLED=false); turn it back on or use a model with a larger window"
+            ));
+        };
+        let tokens = compactor
+            .context_tokens(
+                conversation.system,
+                conversation.tools,
+                &conversation.messages,
+            )
+            .max(window);
+        let done = match compact(conversation, self.client, tokens, Reason::Overflow).await {
+            Ok(done) => done,
+            // The conversation is the recent part already: the refusal stands.
+            Err(CompactionError::NothingToCompact) => return Err(err.to_string()),
+            Err(e) => {
+                return Err(format!(
+                    "Context overflow recovery failed: {e} (after: {err}); use a model with a larger context window"
+                ));
+            }
+        };
+        // The refusal was recovered from: reported, but advisory.
+        let ev = self.stamp.error(err.to_string());
+        self.emit(events, ev);
+        self.compacted(events, total, &done);
+        self.request(conversation).await.map_err(|again| {
+            if again.is_context_overflow() {
+                format!(
+                    "Context overflow recovery failed after one compact-and-retry attempt: {again}; use a model with a larger context window"
+                )
+            } else {
+                again.to_string()
+            }
+        })
+    }
+
+    async fn request(&self, conversation: &Conversation<'_>) -> Result<AssistantTurn, ModelError> {
+        self.client
+            .complete(&ModelRequest {
+                system: conversation.system,
+                messages: &conversation.messages,
+                tools: conversation.tools,
+            })
+            .await
     }
 
     /// Runs every call of the turn at once; results come back in call order.
@@ -279,4 +414,25 @@ impl Runner<'_> {
             .collect();
         (results, ended)
     }
+}
+
+/// Summarises the older part of the conversation (one model call).
+async fn compact(
+    conversation: &mut Conversation<'_>,
+    client: &ModelClient,
+    tokens_before: u64,
+    reason: Reason,
+) -> Result<Compaction, CompactionError> {
+    let Some(compactor) = conversation.compactor.as_mut() else {
+        return Err(CompactionError::NothingToCompact);
+    };
+    compactor
+        .compact(
+            client,
+            (conversation.system, conversation.tools),
+            &mut conversation.messages,
+            tokens_before,
+            reason,
+        )
+        .await
 }

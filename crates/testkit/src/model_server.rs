@@ -144,6 +144,10 @@ struct Inner {
     /// When the last byte of each response was handed to the connection.
     finished: Vec<Instant>,
     counter: u64,
+    /// Set by [`ModelServer::limit_context`].
+    context_limit: Option<u64>,
+    /// Set by [`ModelServer::answer_toolless_with`].
+    toolless: Option<Reply>,
 }
 
 #[derive(Clone)]
@@ -193,6 +197,25 @@ impl ModelServer {
             .unwrap_or_default()
     }
 
+    /// Behaves like a model with a `limit`-token context window: every
+    /// request is measured (its JSON text, 4 characters a token), a turn
+    /// reports that count as its input tokens (less the cached ones), and a
+    /// request over the limit gets the provider's own context-overflow
+    /// error (HTTP 400) without using up a scripted reply.
+    pub fn limit_context(&self, limit: u64) {
+        if let Ok(mut i) = self.inner.lock() {
+            i.context_limit = Some(limit);
+        }
+    }
+
+    /// Answers every request that offers no tools (a compaction summary)
+    /// with `reply`, leaving the script for the agent's own turns.
+    pub fn answer_toolless_with(&self, reply: Reply) {
+        if let Ok(mut i) = self.inner.lock() {
+            i.toolless = Some(reply);
+        }
+    }
+
     /// For each request after the first: the time between the end of the
     /// previous response and its arrival (the client's per-turn overhead).
     pub fn turn_gaps(&self) -> Vec<Duration> {
@@ -212,7 +235,9 @@ type Shared = Arc<Mutex<Inner>>;
 
 fn next_reply(state: &Shared, path: &str, headers: &HeaderMap, body: &Bytes) -> (Reply, u64) {
     let mut i = state.lock().expect("model server state");
+    let measured = (body.len() as u64).div_ceil(4);
     let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let offers_tools = body.get("tools").is_some();
     i.requests.push(RecordedRequest {
         path: path.to_string(),
         headers: headers.clone(),
@@ -222,16 +247,51 @@ fn next_reply(state: &Shared, path: &str, headers: &HeaderMap, body: &Bytes) -> 
     });
     i.counter += 1;
     let n = i.counter;
-    let reply = i
-        .queue
-        .pop_front()
+    if let Some(limit) = i.context_limit.filter(|limit| measured > *limit) {
+        return (overflow_error(path, measured, limit), n);
+    }
+    let scripted = match i.toolless.clone() {
+        Some(reply) if !offers_tools => Some(reply),
+        _ => i.queue.pop_front(),
+    };
+    let mut reply = scripted
         .or_else(|| i.fallback.clone())
         .unwrap_or(Reply::Error {
             status: 500,
             retry_after: None,
             body: "{\"error\":{\"message\":\"script exhausted\"}}".into(),
         });
+    if i.context_limit.is_some()
+        && let Reply::Turn {
+            input_tokens,
+            cached_tokens,
+            ..
+        } = &mut reply
+    {
+        *input_tokens = measured.saturating_sub(*cached_tokens);
+    }
     (reply, n)
+}
+
+/// The refusal each provider sends for a request larger than the window.
+fn overflow_error(path: &str, tokens: u64, limit: u64) -> Reply {
+    let body = match path {
+        "/v1/messages" => json!({"type": "error", "error": {"type": "invalid_request_error",
+            "message": format!("prompt is too long: {tokens} tokens > {limit} maximum")}}),
+        "/responses" => {
+            json!({"error": {"message": "Your input exceeds the context window of this model. Please adjust your input and try again.",
+            "type": "invalid_request_error", "param": "input", "code": "context_length_exceeded"}})
+        }
+        _ => {
+            json!({"error": {"message": format!("This model's maximum context length is {limit} tokens. However, your messages resulted in {tokens} tokens. Please reduce the length of the messages."),
+            "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}})
+        }
+    };
+    Reply::Error {
+        status: 400,
+        retry_after: None,
+        body: body.to_string(),
+    }
 }
 
 async fn anthropic(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {

@@ -5,8 +5,10 @@
 //! [`ModelClient`] and gets back one finished [`AssistantTurn`].
 
 mod anthropic;
+pub mod catalog;
 mod openai_chat;
 mod openai_responses;
+mod overflow;
 mod preset;
 mod resolve;
 mod retry;
@@ -16,6 +18,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub use catalog::ModelCost;
 pub use preset::{
     ANTHROPIC_PLACEHOLDER_KEY, Preset, PresetError, choose_preset, preset_model_config,
 };
@@ -97,6 +100,10 @@ pub struct ModelConfig {
     pub api_key: String,
     pub max_tokens: u32,
     pub context_window: u64,
+    /// Whether the model reasons (thinks) before answering.
+    pub reasoning: bool,
+    /// Prices of the model's tokens (0 when unknown: the run reports $0).
+    pub cost: ModelCost,
     /// Sent with every request, over the protocol's own (a preset's
     /// `Authorization` and `X-Org-Id`). Values are treated as secrets.
     pub headers: Vec<(String, String)>,
@@ -130,6 +137,8 @@ impl ModelConfig {
             api_key: api_key.into(),
             max_tokens: 8192,
             context_window: 200_000,
+            reasoning: false,
+            cost: ModelCost::default(),
             headers: Vec::new(),
             proxy: None,
             temperature: None,
@@ -390,8 +399,21 @@ impl ModelError {
         match self {
             ModelError::Status { status, .. } => *status == 429 || *status >= 500,
             ModelError::Network { .. } | ModelError::StreamCut { .. } => true,
-            ModelError::Stream { retryable, .. } => *retryable,
+            // The same request would overflow again: compaction, not a retry.
+            ModelError::Stream { retryable, .. } => *retryable && !self.is_context_overflow(),
             ModelError::Unsupported(_) => false,
+        }
+    }
+
+    /// The provider refused the request because the conversation no longer
+    /// fits the model's context window (docs/run.md "Compaction").
+    pub fn is_context_overflow(&self) -> bool {
+        match self {
+            ModelError::Status {
+                status, message, ..
+            } => (400..500).contains(status) && overflow::says_context_overflow(message),
+            ModelError::Stream { message, .. } => overflow::says_context_overflow(message),
+            _ => false,
         }
     }
 
@@ -487,6 +509,18 @@ impl ModelClient {
 
     pub fn config(&self) -> &ModelConfig {
         &self.config
+    }
+
+    /// The same model, connection pool and retries, answering with at most
+    /// `max_tokens` (the compaction summary's budget).
+    pub fn with_max_tokens(&self, max_tokens: u32) -> ModelClient {
+        let mut config = self.config.clone();
+        config.max_tokens = max_tokens;
+        ModelClient {
+            config,
+            http: self.http.clone(),
+            retry: self.retry,
+        }
     }
 
     /// One assistant turn, retried on 429/5xx/network errors as the policy allows.

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{ModelApi, ModelConfig};
+use super::{ModelApi, ModelConfig, ModelCost, catalog};
 
 /// The `x-api-key` of an Anthropic preset: the bearer travels in
 /// `Authorization` and the proxy drops this placeholder.
@@ -21,6 +21,11 @@ pub struct Preset {
     pub needs_reconnection: bool,
     pub context_window: Option<u64>,
     pub max_tokens: Option<u32>,
+    /// The provider's model behind the preset (`modelId`): the catalog row
+    /// that fills the fields the preset leaves out.
+    pub model_id: Option<String>,
+    pub reasoning: Option<bool>,
+    pub cost: Option<ModelCost>,
 }
 
 impl Preset {
@@ -42,6 +47,9 @@ impl Preset {
                 .get("maxTokens")
                 .and_then(Value::as_u64)
                 .and_then(|n| u32::try_from(n).ok()),
+            model_id: text("modelId"),
+            reasoning: flag("reasoning"),
+            cost: row.get("cost").and_then(ModelCost::from_json),
         })
     }
 }
@@ -142,11 +150,29 @@ pub fn preset_model_config(
     let mut config = ModelConfig::new(api, preset.id.clone(), key);
     config.base_url = Some(base_url);
     config.headers = headers;
-    if let Some(n) = preset.max_tokens.filter(|n| *n > 0) {
+    // The preset's own figures first, then the catalog's for its model,
+    // then the env-mode record's.
+    let known = preset.model_id.as_deref().and_then(catalog::lookup);
+    if let Some(n) = preset
+        .max_tokens
+        .filter(|n| *n > 0)
+        .or_else(|| known.and_then(|k| k.max_tokens))
+    {
         config.max_tokens = n;
     }
-    if let Some(n) = preset.context_window.filter(|n| *n > 0) {
+    if let Some(n) = preset
+        .context_window
+        .filter(|n| *n > 0)
+        .or_else(|| known.map(|k| k.context_window))
+    {
         config.context_window = n;
+    }
+    config.reasoning = preset
+        .reasoning
+        .or_else(|| known.map(|k| k.reasoning))
+        .unwrap_or(false);
+    if let Some(cost) = preset.cost.or_else(|| known.map(|k| k.cost)) {
+        config.cost = cost;
     }
     Ok(config)
 }
@@ -201,6 +227,35 @@ mod tests {
     }
 
     #[test]
+    fn missing_preset_fields_come_from_the_catalog_of_its_model() {
+        let row = json!({"id": "p1", "apiShape": "openai-completions", "modelId": "gpt-4o",
+            "contextWindow": 64000, "cost": {"input": 1, "output": 2}});
+        let preset = Preset::from_json(&row).expect("row");
+        let config = preset_model_config(&preset, "https://i.example", "jwt", "org").expect("ok");
+        // The preset's own window and prices win; the cap comes from gpt-4o.
+        assert_eq!((config.context_window, config.max_tokens), (64000, 16384));
+        assert_eq!(
+            (
+                config.cost.input,
+                config.cost.output,
+                config.cost.cache_read
+            ),
+            (1.0, 2.0, 0.0)
+        );
+        assert!(!config.reasoning);
+
+        let row =
+            json!({"id": "p2", "apiShape": "anthropic-messages", "modelId": "claude-opus-4-5"});
+        let preset = Preset::from_json(&row).expect("row");
+        let config = preset_model_config(&preset, "https://i.example", "jwt", "org").expect("ok");
+        assert_eq!(
+            (config.context_window, config.max_tokens, config.reasoning),
+            (200_000, 64000, true)
+        );
+        assert_eq!(config.cost.output, 25.0);
+    }
+
+    #[test]
     fn routes_through_the_llm_proxy() {
         let list = presets();
         let anthropic = preset_model_config(&list[1], "https://i.example/", "jwt-1", "org-1")
@@ -221,6 +276,15 @@ mod tests {
         assert_eq!(
             (anthropic.model_id.as_str(), anthropic.max_tokens),
             ("p-def", 4096)
+        );
+        // No window, flag or prices in the row, no modelId: the record's.
+        assert_eq!(
+            (
+                anthropic.context_window,
+                anthropic.reasoning,
+                anthropic.cost
+            ),
+            (200_000, false, ModelCost::default())
         );
 
         let openai =

@@ -52,11 +52,19 @@ pub fn resolve_env_model(
             provider: api.provider(),
             vars: vars.join(", "),
         })?;
-    Ok(ModelConfig {
+    let mut config = ModelConfig {
         base_url: non_empty("APPSTRATE_LLM_BASE_URL")
             .map(|u| u.trim().trim_end_matches('/').to_string()),
         ..ModelConfig::new(api, model_id, api_key)
-    })
+    };
+    // A model the catalog knows gets its real window (compaction sizing)
+    // and prices (the reported cost); the output cap and the reasoning flag
+    // stay those of the env-mode record, so requests keep their shape.
+    if let Some(info) = super::catalog::lookup(&config.model_id) {
+        config.context_window = info.context_window;
+        config.cost = info.cost;
+    }
+    Ok(config)
 }
 
 #[cfg(test)]
@@ -80,14 +88,23 @@ mod tests {
             (c.api_key.as_str(), c.model_id.as_str()),
             ("sk-openai", DEFAULT_MODEL)
         );
+        // The default model is in the catalog: its prices, the record's cap.
+        assert_eq!(
+            (c.context_window, c.max_tokens, c.reasoning),
+            (200_000, 8192, false)
+        );
+        assert_eq!(c.cost.input, 3.0);
         let flags = ModelRequestFlags {
             api: None,
             model: Some("m"),
             api_key: None,
         };
+        let unknown = resolve_env_model(&flags, env).expect("resolves");
+        assert_eq!(unknown.api_key, "generic");
+        // An unknown model keeps the env-mode record: 200 000 tokens, free.
         assert_eq!(
-            resolve_env_model(&flags, env).expect("resolves").api_key,
-            "generic"
+            (unknown.context_window, unknown.cost),
+            (200_000, crate::model::ModelCost::default())
         );
         let flags = ModelRequestFlags {
             api: Some("nope"),

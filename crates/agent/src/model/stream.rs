@@ -150,7 +150,13 @@ fn error_message(body: &str, status: reqwest::StatusCode) -> String {
             .or_else(|| v.get("error"))
             .and_then(Value::as_str);
         if let Some(m) = msg {
-            return m.to_string();
+            // The one code the run acts on (compaction) stays visible even
+            // when a server words its message its own way.
+            let code = v.pointer("/error/code").and_then(Value::as_str);
+            return match code {
+                Some(c @ "context_length_exceeded") if !m.contains(c) => format!("{m} ({c})"),
+                _ => m.to_string(),
+            };
         }
     }
     let trimmed = body.trim();

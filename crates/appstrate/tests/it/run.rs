@@ -223,7 +223,8 @@ async fn reference_package_runs_bash_then_stops() {
     );
 
     // The result, in the file and on the finalize line.
-    let expected = json!({"memories": [], "output": null, "logs": [], "status": "success", "usage": {"input_tokens": 200, "output_tokens": 20}, "cost": 0.0});
+    // The default model's prices: $3 / $15 per million tokens.
+    let expected = json!({"memories": [], "output": null, "logs": [], "status": "success", "usage": {"input_tokens": 200, "output_tokens": 20}, "cost": 0.0009});
     assert_eq!(events[9]["result"], expected);
     let written = std::fs::read_to_string(&out_file).expect("--output file");
     assert!(written.ends_with("}\n") && written.contains("\n  \"memories\""));
@@ -767,7 +768,7 @@ async fn max_tokens_stop_is_flagged() {
         stderr(&o)
     );
     assert!(
-        stdout(&o).contains("∑ tokens in=5 out=8192  $0.0000\n"),
+        stdout(&o).contains("∑ tokens in=5 out=8192  $0.1229\n"),
         "{}",
         stdout(&o)
     );
@@ -798,7 +799,7 @@ async fn human_modes_render_tool_calls() {
     let body = out.split_once('\n').expect("line").1;
     assert_eq!(
         body,
-        "∑ tokens in=100 out=10  $0.0000\n→ Turn 1 — 100 context tokens, 10 generated\n→ tool: bash #23456789\n  args  command: echo one; echo two\n✓ result #23456789 one ↵ two ↵ \n∑ tokens in=200 out=20  $0.0000\n→ Turn 2 — 100 context tokens, 10 generated\n→ bye\n∑ tokens in=200 out=20  $0.0000\n\n[run complete]\n"
+        "∑ tokens in=100 out=10  $0.0004\n→ Turn 1 — 100 context tokens, 10 generated\n→ tool: bash #23456789\n  args  command: echo one; echo two\n✓ result #23456789 one ↵ two ↵ \n∑ tokens in=200 out=20  $0.0009\n→ Turn 2 — 100 context tokens, 10 generated\n→ bye\n∑ tokens in=200 out=20  $0.0009\n\n[run complete]\n"
     );
     assert_eq!(stderr(&o), "→ running bundle-unsigned.afps\n");
     let server = ModelServer::start(script()).await;

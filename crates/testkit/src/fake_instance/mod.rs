@@ -475,6 +475,24 @@ impl FakeInstance {
         self.with(|s| s.models.entry(org_id.to_owned()).or_default().push(preset));
     }
 
+    /// Sets (or, with `null`, removes) fields of the listed preset `id` of
+    /// `org`, e.g. its `cost` or `contextWindow`.
+    pub fn patch_model(&self, org_id: &str, id: &str, patch: Value) {
+        self.with(|s| {
+            let rows = s.models.entry(org_id.to_owned()).or_default();
+            let row = rows.iter_mut().find(|m| m["id"] == id);
+            if let (Some(Value::Object(row)), Value::Object(patch)) = (row, patch) {
+                for (k, v) in patch {
+                    if v.is_null() {
+                        row.remove(&k);
+                    } else {
+                        row.insert(k, v);
+                    }
+                }
+            }
+        });
+    }
+
     /// The organizations `user` sees, as `GET /api/orgs` returns them.
     pub fn orgs_of(&self, user_id: &str) -> Vec<Value> {
         self.with(|s| s.orgs_of(user_id))

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use appstrate_afps::ExecutionContext;
+use appstrate_agent::compaction;
 use appstrate_agent::events::new_cli_run_id;
 use appstrate_agent::input::{
     InheritedInput, LockedField, author_defaults, layer_input, locked_field_set,
@@ -24,7 +25,7 @@ use serde_json::Value;
 
 use super::bundle_source::{self, LoadedBundle};
 use super::inputs::{LocalInputs, package_path};
-use super::model::{LocalProxy, env_model, local_proxy, preset_model};
+use super::model::{LocalProxy, context_window_override, env_model, local_proxy, preset_model};
 use super::options::{ModelSource, Settings};
 use super::report::{self, Reporting, RunSource};
 use super::target::{AgentRef, Target};
@@ -127,6 +128,9 @@ pub async fn run(
         }
     };
     model.temperature = inherited.as_ref().and_then(|c| c.temperature);
+    if let Some(window) = context_window_override(&env)? {
+        model.context_window = window;
+    }
     match local_proxy(
         args.proxy.as_deref(),
         &env,
@@ -223,6 +227,7 @@ pub async fn run(
     let plan = RunPlan {
         model,
         retry: RetryPolicy::from_env_value(env.var("MODEL_RETRY_ENABLED")),
+        compaction: compaction::enabled_by_env(env.var("MODEL_COMPACTION_ENABLED")),
         bundle,
         context,
         max_turns: args.max_turns,

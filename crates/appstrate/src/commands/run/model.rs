@@ -22,6 +22,23 @@ pub fn env_model(args: &RunArgs, env: &Env) -> Result<ModelConfig, CliError> {
         .map_err(|e| CliError::user(e.to_string()))
 }
 
+/// `APPSTRATE_MODEL_CONTEXT_WINDOW`: the model's context window in tokens,
+/// for a model the catalog does not know (a local OpenAI-compatible server)
+/// or a preset whose window is wrong. It sizes compaction.
+pub fn context_window_override(env: &Env) -> Result<Option<u64>, CliError> {
+    const NAME: &str = "APPSTRATE_MODEL_CONTEXT_WINDOW";
+    let Some(value) = env.var(NAME).map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    match value.parse::<u64>() {
+        Ok(n) if n >= 1000 => Ok(Some(n)),
+        _ => Err(CliError::user(format!(
+            "{NAME} must be a whole number of tokens, at least 1000 (got \"{value}\")"
+        ))
+        .with_hint(format!("unset {NAME} to use the model's own window"))),
+    }
+}
+
 /// Preset mode: `wanted` (a preset id) or the organization's default,
 /// routed through `{instance}/api/llm-proxy/…` with the Appstrate bearer.
 pub async fn preset_model(
