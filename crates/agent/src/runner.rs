@@ -85,7 +85,14 @@ impl Runner<'_> {
                 messages: &messages,
                 tools: &specs,
             };
-            let turn = match self.client.complete(&request).await {
+            // Thinking is shown as it streams, never kept in the record.
+            let (stamp, sink) = (&self.stamp, &mut *self.sink);
+            let mut on_thinking = |delta: &str| sink.live(&stamp.thinking_delta(delta));
+            let turn = match self
+                .client
+                .complete_streaming(&request, &mut on_thinking)
+                .await
+            {
                 Ok(t) => t,
                 Err(err) => {
                     let message = err.to_string();
@@ -99,6 +106,7 @@ impl Runner<'_> {
             };
             self.turn_events(&mut events, &turn, &mut total, turn_no, started);
             messages.push(Message::Assistant {
+                reasoning: turn.reasoning.clone(),
                 text: turn.text.clone(),
                 tool_calls: turn.tool_calls.clone(),
             });

@@ -21,6 +21,8 @@ pub struct Preset {
     pub needs_reconnection: bool,
     pub context_window: Option<u64>,
     pub max_tokens: Option<u32>,
+    /// The model reasons (takes thinking options).
+    pub reasoning: bool,
 }
 
 impl Preset {
@@ -42,6 +44,7 @@ impl Preset {
                 .get("maxTokens")
                 .and_then(Value::as_u64)
                 .and_then(|n| u32::try_from(n).ok()),
+            reasoning: flag("reasoning").unwrap_or(false),
         })
     }
 }
@@ -140,6 +143,8 @@ pub fn preset_model_config(
         _ => return Err(not_routable()),
     };
     let mut config = ModelConfig::new(api, preset.id.clone(), key);
+    // The preset id names no model: the preset says whether it reasons.
+    config.reasoning = preset.reasoning;
     config.base_url = Some(base_url);
     config.headers = headers;
     if let Some(n) = preset.max_tokens.filter(|n| *n > 0) {
@@ -159,7 +164,7 @@ mod tests {
     fn presets() -> Vec<Preset> {
         [
             json!({"id": "p-off", "label": "Off", "apiShape": "openai-completions", "enabled": false, "is_default": false}),
-            json!({"id": "p-def", "label": "Default", "apiShape": "anthropic-messages", "enabled": true, "is_default": true, "maxTokens": 4096}),
+            json!({"id": "p-def", "label": "Default", "apiShape": "anthropic-messages", "enabled": true, "is_default": true, "maxTokens": 4096, "reasoning": true}),
             json!({"id": "p-old", "label": "Old", "apiShape": "openai-completions", "enabled": true, "is_default": false, "isDefault": true, "needs_reconnection": true}),
             json!({"id": "p-gem", "label": "Gemini", "apiShape": "google-generative-ai", "enabled": true, "is_default": false}),
         ]
@@ -222,6 +227,7 @@ mod tests {
             (anthropic.model_id.as_str(), anthropic.max_tokens),
             ("p-def", 4096)
         );
+        assert!(anthropic.reasoning, "the preset's own flag");
 
         let openai =
             preset_model_config(&list[0], "https://i.example", "jwt-1", "org-1").expect("openai");
@@ -231,6 +237,7 @@ mod tests {
             "https://i.example/api/llm-proxy/openai-completions/v1"
         );
         assert_eq!(openai.api_key, "jwt-1");
+        assert!(!openai.reasoning);
 
         assert_eq!(
             preset_model_config(&list[3], "https://i.example", "jwt-1", "org-1").map(|_| ()),
