@@ -3,7 +3,7 @@
 
 use std::fs;
 
-use appstrate_agent::tools::{ToolContext, ToolOutcome, Toolset};
+use appstrate_agent::tools::{ToolContext, ToolEnv, ToolOutcome, Toolset};
 use serde_json::{Value, json};
 
 struct Env {
@@ -263,6 +263,35 @@ async fn bash_output_exit_codes_and_env() {
         .await;
     assert!(out.is_error);
     assert_eq!(out.text, "nope\n\n\nCommand exited with code 3");
+}
+
+#[tokio::test]
+async fn home_and_hidden_variables_come_from_the_caller() {
+    let mut e = env();
+    let home = tempfile::tempdir().expect("home");
+    fs::write(home.path().join("note.txt"), "from home\n").expect("write");
+    e.ctx.tool_env = ToolEnv::new(
+        Some(home.path().to_path_buf()),
+        ["PATH", "PI_CODING_AGENT_DIR", "HOME"],
+    );
+    assert_eq!(e.ctx.tool_env.hidden_variables, ["PI_CODING_AGENT_DIR"]);
+    let out = e.call("read", json!({"path": "~/note.txt"})).await;
+    assert_eq!(out.text, "from home\n");
+
+    // No home given: `~` is the working directory, whatever HOME says.
+    e.ctx.tool_env = ToolEnv::default();
+    e.write("note.txt", "from cwd\n");
+    assert_eq!(e.ctx.resolve("~"), e.dir.path());
+    let out = e.call("read", json!({"path": "note.txt"})).await;
+    assert_eq!(out.text, "from cwd\n");
+
+    // A hidden variable is not inherited by commands (HOME stands in for
+    // a `PI_*` one: tests do not set the test process's environment).
+    e.ctx.tool_env.hidden_variables = vec!["HOME".into()];
+    let out = e
+        .call("bash", json!({"command": "echo ${HOME-unset}"}))
+        .await;
+    assert_eq!(out.text, "unset\n");
 }
 
 #[tokio::test]

@@ -123,10 +123,8 @@ pub async fn run(args: Value, ctx: &ToolContext) -> ToolOutcome {
         .stderr(writer2)
         .process_group(0)
         .kill_on_drop(true);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("PI_") {
-            cmd.env_remove(k);
-        }
+    for name in &ctx.tool_env.hidden_variables {
+        cmd.env_remove(name);
     }
     for (k, v) in &ctx.env {
         cmd.env(k, v);

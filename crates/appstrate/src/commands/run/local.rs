@@ -17,6 +17,7 @@ use appstrate_agent::integrations::{Resolver, has_api_calls};
 use appstrate_agent::model::{RetryPolicy, THINKING_LEVELS, ThinkingLevel};
 use appstrate_agent::plan::RunPlan;
 use appstrate_agent::sink::{Composite, Reporter, Sink};
+use appstrate_agent::tools::ToolEnv;
 use appstrate_platform::PlatformError;
 use appstrate_platform::access::PlatformAccess;
 use appstrate_platform::agents::{RunConfig, run_config};
@@ -229,6 +230,7 @@ pub async fn run(
         max_turns: args.max_turns,
         result_byte_limit: ctx.tool_result_byte_limit(),
         integrations,
+        tool_env: ToolEnv::new(env.home.clone(), env.vars.keys().map(String::as_str)),
     };
     let report = match &access {
         Some(access) if report::wanted(&settings) => Some((access, register_body)),
