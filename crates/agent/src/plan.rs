@@ -67,7 +67,7 @@ impl RunPlan {
         }
         let prompt = platform_prompt(&self.bundle, &self.context, CLI_PLATFORM_NAME);
 
-        let workspace = Workspace::create().map_err(PlanError::Workspace)?;
+        let workspace = Workspace::create(&self.tool_env.temp_dir).map_err(PlanError::Workspace)?;
         workspace
             .materialise_skills(&self.bundle)
             .map_err(PlanError::Skills)?;

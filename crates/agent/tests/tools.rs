@@ -272,6 +272,7 @@ async fn home_and_hidden_variables_come_from_the_caller() {
     fs::write(home.path().join("note.txt"), "from home\n").expect("write");
     e.ctx.tool_env = ToolEnv::new(
         Some(home.path().to_path_buf()),
+        e.dir.path().to_path_buf(),
         ["PATH", "PI_CODING_AGENT_DIR", "HOME"],
     );
     assert_eq!(e.ctx.tool_env.hidden_variables, ["PI_CODING_AGENT_DIR"]);
@@ -314,7 +315,9 @@ async fn bash_timeout_kills_the_whole_group() {
 
 #[tokio::test]
 async fn bash_tail_truncation_saves_full_output() {
-    let e = env();
+    let mut e = env();
+    let logs = tempfile::tempdir().expect("temp dir");
+    e.ctx.tool_env.temp_dir = logs.path().to_path_buf();
     let out = e.call("bash", json!({"command": "seq 1 3000"})).await;
     assert!(!out.is_error);
     let notice = out.text.rsplit("\n\n").next().expect("notice");
@@ -326,9 +329,12 @@ async fn bash_tail_truncation_saves_full_output() {
     let path = notice
         .trim_start_matches("[Showing lines 1002-3001 of 3001. Full output: ")
         .trim_end_matches(']');
+    assert!(
+        path.starts_with(logs.path().to_str().expect("utf-8")),
+        "saved in the temporary directory given: {path}"
+    );
     let full = fs::read_to_string(path).expect("full output file");
     assert_eq!(full.lines().count(), 3000);
-    let _ = fs::remove_file(path);
 }
 
 #[tokio::test]

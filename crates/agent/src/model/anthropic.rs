@@ -126,9 +126,10 @@ pub async fn complete(
     on_thinking: OnThinking<'_>,
 ) -> Result<AssistantTurn, ModelError> {
     let mut headers = HeaderMap::new();
-    let key = HeaderValue::from_str(&config.api_key).map_err(|_| {
+    let mut key = HeaderValue::from_str(&config.api_key).map_err(|_| {
         ModelError::Unsupported("the Anthropic API key contains invalid characters".into())
     })?;
+    key.set_sensitive(true);
     headers.insert("x-api-key", key);
     headers.insert("anthropic-version", HeaderValue::from_static("2023-06-01"));
     let body = request_body(config, request);

@@ -68,8 +68,9 @@ pub async fn stream_turn<A: TurnAssembler>(
 /// The `Authorization: Bearer <key>` header of the OpenAI-style protocols.
 pub fn bearer_headers(api_key: &str) -> Result<reqwest::header::HeaderMap, ModelError> {
     let mut headers = reqwest::header::HeaderMap::new();
-    let auth = reqwest::header::HeaderValue::from_str(&format!("Bearer {api_key}"))
+    let mut auth = reqwest::header::HeaderValue::from_str(&format!("Bearer {api_key}"))
         .map_err(|_| ModelError::Unsupported("the API key contains invalid characters".into()))?;
+    auth.set_sensitive(true);
     headers.insert(reqwest::header::AUTHORIZATION, auth);
     Ok(headers)
 }

@@ -71,20 +71,38 @@ impl ToolOutcome {
 
 /// What the tools need of the environment, read by the caller (the agent
 /// never reads the process environment itself).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ToolEnv {
     /// The home directory, for `~` in paths; without one `~` is the cwd.
     pub home: Option<PathBuf>,
+    /// Where the run's workspace and `bash`'s full-output logs go (`TMPDIR`).
+    pub temp_dir: PathBuf,
     /// Variables `bash` commands do not inherit (Pi's own `PI_*`).
     pub hidden_variables: Vec<String>,
 }
 
+impl Default for ToolEnv {
+    /// No home, `/tmp`, nothing hidden.
+    fn default() -> Self {
+        ToolEnv {
+            home: None,
+            temp_dir: PathBuf::from("/tmp"),
+            hidden_variables: Vec::new(),
+        }
+    }
+}
+
 impl ToolEnv {
-    /// From the environment's home and variable names: every `PI_*` name
-    /// is hidden from `bash`.
-    pub fn new<'a>(home: Option<PathBuf>, names: impl IntoIterator<Item = &'a str>) -> Self {
+    /// From the environment's home, temporary directory and variable
+    /// names: every `PI_*` name is hidden from `bash`.
+    pub fn new<'a>(
+        home: Option<PathBuf>,
+        temp_dir: PathBuf,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
         ToolEnv {
             home,
+            temp_dir,
             hidden_variables: names
                 .into_iter()
                 .filter(|n| n.starts_with("PI_"))

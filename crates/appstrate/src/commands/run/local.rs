@@ -230,7 +230,12 @@ pub async fn run(
         max_turns: args.max_turns,
         result_byte_limit: ctx.tool_result_byte_limit(),
         integrations,
-        tool_env: ToolEnv::new(env.home.clone(), env.vars.keys().map(String::as_str)),
+        tool_env: ToolEnv::new(
+            env.home.clone(),
+            env.var("TMPDIR")
+                .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from),
+            env.vars.keys().map(String::as_str),
+        ),
     };
     let report = match &access {
         Some(access) if report::wanted(&settings) => Some((access, register_body)),
