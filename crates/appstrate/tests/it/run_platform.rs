@@ -913,3 +913,27 @@ async fn the_inherited_reasoning_level_sets_thinking_unless_the_flag_says_otherw
     assert!(requests[1].body.get("thinking").is_none(), "the flag wins");
     assert_eq!(requests[1].body["temperature"], json!(0.2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preset_that_reasons_gets_the_thinking_level() {
+    let p = Platform::new(vec![Reply::text("one"), Reply::text("two")]).await;
+    p.publish("1.0.0", "Think.\n");
+    // As listed, the preset does not reason: no thinking whatever the level.
+    let o = p
+        .run(&[AGENT, "--local", "--report", "false", "--thinking", "low"])
+        .await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    p.s.fake.set_preset_reasoning(&p.preset, true);
+    let o = p
+        .run(&[AGENT, "--local", "--report", "false", "--thinking", "low"])
+        .await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let requests = p.server.requests();
+    assert!(requests[0].body.get("thinking").is_none());
+    assert_eq!(
+        requests[1].body["thinking"],
+        json!({"type": "enabled", "budget_tokens": 2048})
+    );
+    // The preset allows 4096 output tokens: the budget fits inside them.
+    assert_eq!(requests[1].body["max_tokens"], json!(4096));
+}
