@@ -243,9 +243,18 @@ pub fn estimate_message(message: &Message) -> u64 {
     match message {
         Message::User(text) => estimate_text(text),
         Message::Assistant {
-            text, tool_calls, ..
+            reasoning,
+            text,
+            tool_calls,
         } => {
-            let text: u64 = text.iter().map(|t| estimate_text(t)).sum();
+            // Only what goes back to the provider counts (Chat Completions
+            // takes no thinking back).
+            let thought: u64 = reasoning
+                .iter()
+                .filter_map(|r| r.replay.as_ref())
+                .map(|v| estimate_text(&v.to_string()))
+                .sum();
+            let text: u64 = thought + text.iter().map(|t| estimate_text(t)).sum::<u64>();
             let calls: u64 = tool_calls
                 .iter()
                 .map(|c| estimate_text(&c.name) + estimate_text(&c.raw_arguments))
@@ -414,6 +423,7 @@ mod tests {
 
     fn call(id: &str, chars: usize) -> Message {
         Message::Assistant {
+            reasoning: vec![],
             text: vec![],
             tool_calls: vec![ToolCall {
                 id: id.into(),

@@ -5,6 +5,9 @@ use serde_json::{Map, Value, json};
 
 use crate::model::Usage;
 
+/// The type of a streamed piece of thinking.
+pub const THINKING_DELTA: &str = "appstrate.thinking.delta";
+
 /// Stamps events of one run. The clock is injectable so tests and the
 /// golden files can pin timestamps.
 #[derive(Clone)]
@@ -107,6 +110,13 @@ impl Stamp {
                 "level": "info"
             }),
         )
+    }
+
+    /// A piece of the model's thinking as it streams
+    /// (`appstrate.thinking.delta`): shown and written with `--json`, never
+    /// reported nor folded into the RunResult (see [`crate::sink::Sink::live`]).
+    pub fn thinking_delta(&self, delta: &str) -> Value {
+        self.event(THINKING_DELTA, json!({"delta": delta}))
     }
 
     pub fn error(&self, message: impl Into<String>) -> Value {

@@ -17,7 +17,7 @@ use crate::integrations::{Resolver, api_call_tools};
 use crate::model::{ModelClient, ModelConfig, ModelError, RetryPolicy};
 use crate::runner::{RunOutcome, RunSpec, Runner};
 use crate::sink::Sink;
-use crate::tools::{ProcessGroups, ToolContext, Toolset};
+use crate::tools::{ProcessGroups, ToolContext, ToolEnv, Toolset};
 use crate::workspace::Workspace;
 
 /// The platform name the prompt of a local run carries.
@@ -38,6 +38,8 @@ pub struct RunPlan {
     /// Where integration credentials come from; `None` wires no `api_call`
     /// tool (`--integrations none`).
     pub integrations: Option<std::sync::Arc<Resolver>>,
+    /// The home directory and the variables `bash` must not inherit.
+    pub tool_env: ToolEnv,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,12 +73,13 @@ impl RunPlan {
         }
         let prompt = platform_prompt(&self.bundle, &self.context, CLI_PLATFORM_NAME);
 
-        let workspace = Workspace::create().map_err(PlanError::Workspace)?;
+        let workspace = Workspace::create(&self.tool_env.temp_dir).map_err(PlanError::Workspace)?;
         workspace
             .materialise_skills(&self.bundle)
             .map_err(PlanError::Skills)?;
         let run_id = self.context.run_id.clone();
         let mut tool_ctx = ToolContext::new(workspace.path().to_path_buf());
+        tool_ctx.tool_env = self.tool_env;
         tool_ctx.env.push(("AGENT_RUN_ID".into(), run_id.clone()));
         Ok(PreparedRun {
             client,

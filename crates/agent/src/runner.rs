@@ -127,6 +127,7 @@ impl Runner<'_> {
                 c.record(&turn.usage, messages.len() + 1);
             }
             messages.push(Message::Assistant {
+                reasoning: turn.reasoning.clone(),
                 text: turn.text.clone(),
                 tool_calls: turn.tool_calls.clone(),
             });
@@ -312,13 +313,20 @@ impl Runner<'_> {
         })
     }
 
-    async fn request(&self, conversation: &Conversation<'_>) -> Result<AssistantTurn, ModelError> {
+    async fn request(
+        &mut self,
+        conversation: &Conversation<'_>,
+    ) -> Result<AssistantTurn, ModelError> {
+        let request = ModelRequest {
+            system: conversation.system,
+            messages: &conversation.messages,
+            tools: conversation.tools,
+        };
+        // Thinking is shown as it streams, never kept in the record.
+        let (stamp, sink) = (&self.stamp, &mut *self.sink);
+        let mut on_thinking = |delta: &str| sink.live(&stamp.thinking_delta(delta));
         self.client
-            .complete(&ModelRequest {
-                system: conversation.system,
-                messages: &conversation.messages,
-                tools: conversation.tools,
-            })
+            .complete_streaming(&request, &mut on_thinking)
             .await
     }
 

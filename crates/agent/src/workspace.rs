@@ -11,10 +11,11 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    pub fn create() -> std::io::Result<Self> {
+    /// A fresh `appstrate-run-…` directory under `temp_dir`.
+    pub fn create(temp_dir: &Path) -> std::io::Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("appstrate-run-")
-            .tempdir()?;
+            .tempdir_in(temp_dir)?;
         Ok(Workspace { dir })
     }
 

@@ -191,3 +191,54 @@ fn colour_only_when_asked() {
         out.text()
     );
 }
+
+#[test]
+fn thinking_is_dimmed_ends_its_line_and_is_hidden_when_quiet() {
+    let delta = |d: &str| ev("appstrate.thinking.delta", json!({"delta": d}));
+    let metric = &human_events()[6];
+    for (verbosity, colour, expected) in [
+        (
+            Verbosity::Normal,
+            false,
+            "Let me\n think\n∑ tokens in=1200 out=80  $0.0012\n",
+        ),
+        (
+            Verbosity::Normal,
+            true,
+            "\x1b[2mLet me\n\x1b[0m\x1b[2m think\x1b[0m\n\x1b[2m∑ tokens in=1200 out=80  $0.0012\x1b[0m\n",
+        ),
+        (
+            Verbosity::Quiet,
+            false,
+            "∑ tokens in=1200 out=80  $0.0012\n",
+        ),
+    ] {
+        let out = Buf::default();
+        let mut sink = ConsoleSink::new(
+            Box::new(out.clone()),
+            Box::new(Buf::default()),
+            verbosity,
+            colour,
+        );
+        sink.live(&delta("Let me\n"));
+        sink.live(&delta(" think"));
+        sink.event(metric);
+        assert_eq!(out.text(), expected, "{verbosity:?}, colour {colour}");
+    }
+    // A thought that ends its own line gets no extra one.
+    let out = Buf::default();
+    let mut sink = ConsoleSink::new(
+        Box::new(out.clone()),
+        Box::new(Buf::default()),
+        Verbosity::Normal,
+        false,
+    );
+    sink.live(&delta("done.\n"));
+    sink.finalize(&json!({"status": "success"}));
+    assert_eq!(out.text(), "done.\n\n[run complete]\n");
+    // JSONL writes the deltas as they come.
+    let out = Buf::default();
+    let mut sink = JsonlSink::new(out.clone());
+    sink.live(&delta("done.\n"));
+    assert_eq!(out.text(), format!("{}\n", delta("done.\n")));
+}

@@ -103,6 +103,7 @@ async fn text_and_parallel_calls_with_cached_usage() {
     );
 
     messages.push(Message::Assistant {
+        reasoning: turn.reasoning.clone(),
         text: turn.text.clone(),
         tool_calls: turn.tool_calls.clone(),
     });

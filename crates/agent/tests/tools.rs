@@ -3,7 +3,7 @@
 
 use std::fs;
 
-use appstrate_agent::tools::{ToolContext, ToolOutcome, Toolset};
+use appstrate_agent::tools::{ToolContext, ToolEnv, ToolOutcome, Toolset};
 use serde_json::{Value, json};
 
 struct Env {
@@ -266,6 +266,36 @@ async fn bash_output_exit_codes_and_env() {
 }
 
 #[tokio::test]
+async fn home_and_hidden_variables_come_from_the_caller() {
+    let mut e = env();
+    let home = tempfile::tempdir().expect("home");
+    fs::write(home.path().join("note.txt"), "from home\n").expect("write");
+    e.ctx.tool_env = ToolEnv::new(
+        Some(home.path().to_path_buf()),
+        e.dir.path().to_path_buf(),
+        ["PATH", "PI_CODING_AGENT_DIR", "HOME"],
+    );
+    assert_eq!(e.ctx.tool_env.hidden_variables, ["PI_CODING_AGENT_DIR"]);
+    let out = e.call("read", json!({"path": "~/note.txt"})).await;
+    assert_eq!(out.text, "from home\n");
+
+    // No home given: `~` is the working directory, whatever HOME says.
+    e.ctx.tool_env = ToolEnv::default();
+    e.write("note.txt", "from cwd\n");
+    assert_eq!(e.ctx.resolve("~"), e.dir.path());
+    let out = e.call("read", json!({"path": "note.txt"})).await;
+    assert_eq!(out.text, "from cwd\n");
+
+    // A hidden variable is not inherited by commands (HOME stands in for
+    // a `PI_*` one: tests do not set the test process's environment).
+    e.ctx.tool_env.hidden_variables = vec!["HOME".into()];
+    let out = e
+        .call("bash", json!({"command": "echo ${HOME-unset}"}))
+        .await;
+    assert_eq!(out.text, "unset\n");
+}
+
+#[tokio::test]
 async fn bash_timeout_kills_the_whole_group() {
     let e = env();
     let marker = e.dir.path().join("child.pid");
@@ -285,7 +315,9 @@ async fn bash_timeout_kills_the_whole_group() {
 
 #[tokio::test]
 async fn bash_tail_truncation_saves_full_output() {
-    let e = env();
+    let mut e = env();
+    let logs = tempfile::tempdir().expect("temp dir");
+    e.ctx.tool_env.temp_dir = logs.path().to_path_buf();
     let out = e.call("bash", json!({"command": "seq 1 3000"})).await;
     assert!(!out.is_error);
     let notice = out.text.rsplit("\n\n").next().expect("notice");
@@ -297,9 +329,12 @@ async fn bash_tail_truncation_saves_full_output() {
     let path = notice
         .trim_start_matches("[Showing lines 1002-3001 of 3001. Full output: ")
         .trim_end_matches(']');
+    assert!(
+        path.starts_with(logs.path().to_str().expect("utf-8")),
+        "saved in the temporary directory given: {path}"
+    );
     let full = fs::read_to_string(path).expect("full output file");
     assert_eq!(full.lines().count(), 3000);
-    let _ = fs::remove_file(path);
 }
 
 #[tokio::test]

@@ -352,16 +352,38 @@ impl Spinner {
     }
 }
 
-/// `NO_COLOR` (non-empty) wins; then `FORCE_COLOR` (non-empty, not `0`);
-/// otherwise colour only on a terminal.
+/// `NO_COLOR` (non-empty) wins; then `FORCE_COLOR` or `CLICOLOR_FORCE`
+/// (non-empty, not `0`); otherwise colour only on a terminal.
 pub fn color_enabled(env: &Env, is_tty: bool) -> bool {
     if env.var_non_empty("NO_COLOR").is_some() {
         return false;
     }
-    if let Some(force) = env.var_non_empty("FORCE_COLOR")
-        && force != "0"
-    {
-        return true;
+    let forced = |name| env.var_non_empty(name).is_some_and(|v| v != "0");
+    forced("FORCE_COLOR") || forced("CLICOLOR_FORCE") || is_tty
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> Env {
+        let mut env = Env::default();
+        for (k, v) in vars {
+            env.set_var(k, v);
+        }
+        env
     }
-    is_tty
+
+    #[test]
+    fn colour_rules() {
+        assert!(color_enabled(&env(&[]), true));
+        assert!(!color_enabled(&env(&[]), false));
+        assert!(color_enabled(&env(&[("FORCE_COLOR", "1")]), false));
+        assert!(color_enabled(&env(&[("CLICOLOR_FORCE", "1")]), false));
+        assert!(!color_enabled(&env(&[("CLICOLOR_FORCE", "0")]), false));
+        assert!(!color_enabled(
+            &env(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]),
+            true
+        ));
+    }
 }

@@ -142,6 +142,8 @@ pub struct RunConfig {
     pub locked_fields: Vec<String>,
     /// `generation.temperature`, when set.
     pub temperature: Option<f64>,
+    /// `generation.reasoningLevel` (a thinking level name), when set.
+    pub reasoning_level: Option<String>,
 }
 
 impl RunConfig {
@@ -178,6 +180,11 @@ impl RunConfig {
                 .get("generation")
                 .and_then(|g| g.get("temperature"))
                 .and_then(Value::as_f64),
+            reasoning_level: value
+                .pointer("/generation/reasoningLevel")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
         }
     }
 }
@@ -224,7 +231,7 @@ mod tests {
     #[test]
     fn run_config_reads_the_wire_names() {
         let c = RunConfig::from_json(&json!({
-            "generation": {"temperature": 0.2},
+            "generation": {"temperature": 0.2, "reasoningLevel": "high"},
             "modelId": "preset-1", "proxyId": null, "version_pin": "1.2.3",
             "input": {"values": {"a": 1}, "locked_fields": ["a"]}
         }));
@@ -234,6 +241,7 @@ mod tests {
         assert_eq!(c.input_values.get("a"), Some(&json!(1)));
         assert_eq!(c.locked_fields, vec!["a".to_string()]);
         assert_eq!(c.temperature, Some(0.2));
+        assert_eq!(c.reasoning_level.as_deref(), Some("high"));
         assert_eq!(RunConfig::from_json(&json!({})), RunConfig::default());
     }
 }

@@ -71,6 +71,11 @@ pub enum Reply {
     /// HTTP 200, then a bare `error` event: Responses `{type:"error", code,
     /// message}`; Anthropic and chat as for `Failed`.
     StreamError { code: String, message: String },
+    /// `turn` (a `Turn`), thinking first: Anthropic a `thinking` block
+    /// signed `sig_<n>`, chat `reasoning_content` deltas, Responses a
+    /// reasoning item `rs_<n>_0` with a summary and encrypted content
+    /// `enc_<n>` (`n` counts the requests from 1).
+    Thinking { thinking: String, turn: Box<Reply> },
 }
 
 fn default_input() -> u64 {
@@ -115,6 +120,22 @@ impl Reply {
         Reply::calls(&[(id, name, &args.to_string())])
     }
 
+    /// `turn`, preceded by `thinking`.
+    pub fn thinking(thinking: &str, turn: Reply) -> Reply {
+        Reply::Thinking {
+            thinking: thinking.into(),
+            turn: Box::new(turn),
+        }
+    }
+
+    /// The thinking of a `Thinking` reply, and the reply it precedes.
+    fn split_thinking(self) -> (Option<String>, Reply) {
+        match self {
+            Reply::Thinking { thinking, turn } => (Some(thinking), *turn),
+            other => (None, other),
+        }
+    }
+
     pub fn status(status: u16, retry_after: Option<&str>) -> Reply {
         Reply::Error {
             status,
@@ -130,6 +151,8 @@ pub struct RecordedRequest {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Value,
+    /// The body's bytes as sent (lossily decoded), for byte-exact checks.
+    pub raw_body: String,
     pub received: Instant,
     /// Wall-clock arrival, to compare with another process's clock.
     pub received_wall: std::time::SystemTime,
@@ -236,12 +259,14 @@ type Shared = Arc<Mutex<Inner>>;
 fn next_reply(state: &Shared, path: &str, headers: &HeaderMap, body: &Bytes) -> (Reply, u64) {
     let mut i = state.lock().expect("model server state");
     let measured = (body.len() as u64).div_ceil(4);
+    let raw_body = String::from_utf8_lossy(body).into_owned();
     let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let offers_tools = body.get("tools").is_some();
     i.requests.push(RecordedRequest {
         path: path.to_string(),
         headers: headers.clone(),
         body,
+        raw_body,
         received: Instant::now(),
         received_wall: std::time::SystemTime::now(),
     });
@@ -294,8 +319,19 @@ fn overflow_error(path: &str, tokens: u64, limit: u64) -> Reply {
     }
 }
 
+/// What a `Thinking` reply wraps, when it is not a `Turn`.
+fn not_a_turn(state: &Shared) -> Response {
+    error_response(
+        500,
+        None,
+        "{\"error\":{\"message\":\"a Thinking reply must wrap a Turn\"}}".into(),
+        state,
+    )
+}
+
 async fn anthropic(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let (reply, n) = next_reply(&state, "/v1/messages", &headers, &body);
+    let (thought, reply) = reply.split_thinking();
     let events = match reply {
         Reply::Error {
             status,
@@ -327,6 +363,18 @@ async fn anthropic(State(state): State<Shared>, headers: HeaderMap, body: Bytes)
         } => {
             let mut e = vec![anthropic_start(n, input_tokens, cached_tokens)];
             let mut index = 0;
+            if let Some(t) = thought {
+                e.push(sse("content_block_start", json!({"type":"content_block_start","index":index,"content_block":{"type":"thinking","thinking":"","signature":""}})));
+                for piece in split(&t) {
+                    e.push(sse("content_block_delta", json!({"type":"content_block_delta","index":index,"delta":{"type":"thinking_delta","thinking":piece}})));
+                }
+                e.push(sse("content_block_delta", json!({"type":"content_block_delta","index":index,"delta":{"type":"signature_delta","signature":format!("sig_{n}")}})));
+                e.push(sse(
+                    "content_block_stop",
+                    json!({"type":"content_block_stop","index":index}),
+                ));
+                index += 1;
+            }
             if let Some(t) = text {
                 e.push(sse("content_block_start", json!({"type":"content_block_start","index":index,"content_block":{"type":"text","text":""}})));
                 for piece in split(&t) {
@@ -360,6 +408,7 @@ async fn anthropic(State(state): State<Shared>, headers: HeaderMap, body: Bytes)
             e.push(sse("message_stop", json!({"type":"message_stop"})));
             e
         }
+        Reply::Thinking { .. } => return not_a_turn(&state),
     };
     stream_response(events, &state)
 }
@@ -373,6 +422,7 @@ fn anthropic_start(n: u64, input: u64, cached: u64) -> String {
 
 async fn openai(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let (reply, n) = next_reply(&state, "/chat/completions", &headers, &body);
+    let (thought, reply) = reply.split_thinking();
     let chunk = |delta: Value, finish: Value| {
         format!(
             "data: {}\n\n",
@@ -406,6 +456,9 @@ async fn openai(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
             cached_tokens,
         } => {
             let mut e = vec![chunk(json!({"role":"assistant","content":""}), Value::Null)];
+            for piece in thought.iter().flat_map(|t| split(t)) {
+                e.push(chunk(json!({"reasoning_content":piece}), Value::Null));
+            }
             if let Some(t) = text {
                 for piece in split(&t) {
                     e.push(chunk(json!({"content":piece}), Value::Null));
@@ -435,6 +488,7 @@ async fn openai(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
             e.push("data: [DONE]\n\n".to_string());
             e
         }
+        Reply::Thinking { .. } => return not_a_turn(&state),
     };
     stream_response(events, &state)
 }
@@ -466,6 +520,49 @@ impl ResponsesEvents {
         })
     }
 
+    /// A reasoning item at output index 0 whose one summary part streams
+    /// `text`; returns the finished item.
+    fn reasoning_item(&mut self, text: &str) -> Value {
+        let id = format!("rs_{}_0", self.n);
+        let at = json!({"item_id": id, "output_index": 0, "summary_index": 0});
+        let with = |extra: Value| {
+            let mut v = at.clone();
+            if let (Value::Object(m), Value::Object(e)) = (&mut v, extra) {
+                m.extend(e);
+            }
+            v
+        };
+        self.push(
+            "response.output_item.added",
+            json!({"output_index":0,"item":{"id":id,"type":"reasoning","summary":[]}}),
+        );
+        self.push(
+            "response.reasoning_summary_part.added",
+            with(json!({"part":{"type":"summary_text","text":""}})),
+        );
+        for piece in split(text) {
+            self.push(
+                "response.reasoning_summary_text.delta",
+                with(json!({"delta": piece})),
+            );
+        }
+        self.push(
+            "response.reasoning_summary_text.done",
+            with(json!({"text": text})),
+        );
+        let part = json!({"type": "summary_text", "text": text});
+        self.push(
+            "response.reasoning_summary_part.done",
+            with(json!({"part": part})),
+        );
+        let item = json!({"id": id, "type": "reasoning", "summary": [part], "encrypted_content": format!("enc_{}", self.n)});
+        self.push(
+            "response.output_item.done",
+            json!({"output_index": 0, "item": item}),
+        );
+        item
+    }
+
     fn start(&mut self) {
         let created = self.response("in_progress", &[], Value::Null);
         self.push("response.created", json!({"response": created.clone()}));
@@ -475,6 +572,7 @@ impl ResponsesEvents {
 
 async fn responses(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let (reply, n) = next_reply(&state, "/responses", &headers, &body);
+    let (thought, reply) = reply.split_thinking();
     let mut s = ResponsesEvents {
         n,
         seq: 0,
@@ -523,6 +621,9 @@ async fn responses(State(state): State<Shared>, headers: HeaderMap, body: Bytes)
         } => {
             s.start();
             let mut output = Vec::new();
+            if let Some(t) = thought {
+                output.push(s.reasoning_item(&t));
+            }
             if let Some(t) = text {
                 let index = output.len();
                 let id = format!("msg_{n}_{index}");
@@ -581,6 +682,7 @@ async fn responses(State(state): State<Shared>, headers: HeaderMap, body: Bytes)
                 s.push("response.completed", json!({"response": r}));
             }
         }
+        Reply::Thinking { .. } => return not_a_turn(&state),
     }
     stream_response(s.events, &state)
 }

@@ -3,13 +3,22 @@
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
-use super::stream::{parse_json, post_sse};
+use super::stream::{Exchange, TurnAssembler, parse_json, stream_turn};
 use super::{
-    AssistantTurn, Message, ModelConfig, ModelError, ModelRequest, StopReason, ToolCall, Usage,
+    AssistantTurn, Message, ModelConfig, ModelError, ModelRequest, OnThinking, Reasoning,
+    StopReason, ThinkingLevel, ToolCall, Usage, takes_adaptive_thinking,
 };
+use crate::sse::SseEvent;
 
 const PROVIDER: &str = "anthropic";
+/// Output room kept next to a thinking budget, and the smallest budget the API takes.
+const MIN_OUTPUT_TOKENS: u32 = 1024;
+const BETA: &str = "fine-grained-tool-streaming-2025-05-14";
+/// Budgeted thinking between tool calls, not only before the first.
+const BETA_WITH_THINKING: &str =
+    "fine-grained-tool-streaming-2025-05-14,interleaved-thinking-2025-05-14";
 
+/// The whole request body: conversation, tools, thinking, temperature.
 pub fn request_body(config: &ModelConfig, request: &ModelRequest<'_>) -> Value {
     let mut tools: Vec<Value> = request
         .tools
@@ -33,17 +42,52 @@ pub fn request_body(config: &ModelConfig, request: &ModelRequest<'_>) -> Value {
     if !tools.is_empty() {
         body["tools"] = Value::Array(tools);
     }
+    let thinking = config
+        .active_thinking()
+        .is_some_and(|level| add_thinking(&mut body, config, level));
+    config.apply_generation(&mut body, thinking);
     body
+}
+
+/// Adds the thinking fields; false when the model's output limit leaves no
+/// room for the smallest budget. 4.6-class models think adaptively with an
+/// effort; the others get a token budget, `max_tokens` growing to hold it
+/// (up to the model's limit) and the budget shrinking when it cannot.
+fn add_thinking(body: &mut Value, config: &ModelConfig, level: ThinkingLevel) -> bool {
+    if takes_adaptive_thinking(&config.model_id) {
+        body["thinking"] = json!({"type": "adaptive"});
+        body["output_config"] = json!({"effort": level.anthropic_effort()});
+        return true;
+    }
+    let limit = config.max_tokens;
+    let wanted = level.anthropic_budget();
+    let max_tokens = limit.min(32000).saturating_add(wanted).min(limit);
+    let budget = if max_tokens <= wanted {
+        max_tokens.saturating_sub(MIN_OUTPUT_TOKENS)
+    } else {
+        wanted
+    };
+    if budget < MIN_OUTPUT_TOKENS {
+        return false;
+    }
+    body["max_tokens"] = json!(max_tokens);
+    body["thinking"] = json!({"type": "enabled", "budget_tokens": budget});
+    true
 }
 
 fn message_json(message: &Message) -> Value {
     match message {
         Message::User(text) => json!({"role": "user", "content": [{"type": "text", "text": text}]}),
-        Message::Assistant { text, tool_calls } => {
-            let mut content: Vec<Value> = text
-                .iter()
-                .map(|t| json!({"type": "text", "text": t}))
-                .collect();
+        Message::Assistant {
+            reasoning,
+            text,
+            tool_calls,
+        } => {
+            // Thinking blocks go back as received (signature included): the
+            // API checks them when the turn continues after a tool call.
+            let mut content: Vec<Value> =
+                reasoning.iter().filter_map(|r| r.replay.clone()).collect();
+            content.extend(text.iter().map(|t| json!({"type": "text", "text": t})));
             for call in tool_calls {
                 // Arguments that never parsed are sent back as an empty object.
                 let input = call.arguments().unwrap_or_else(|_| json!({}));
@@ -79,33 +123,37 @@ pub async fn complete(
     http: &reqwest::Client,
     config: &ModelConfig,
     request: &ModelRequest<'_>,
+    on_thinking: OnThinking<'_>,
 ) -> Result<AssistantTurn, ModelError> {
-    let url = format!("{}/v1/messages", config.base_url());
     let mut headers = HeaderMap::new();
-    let key = HeaderValue::from_str(&config.api_key).map_err(|_| {
+    let mut key = HeaderValue::from_str(&config.api_key).map_err(|_| {
         ModelError::Unsupported("the Anthropic API key contains invalid characters".into())
     })?;
+    key.set_sensitive(true);
     headers.insert("x-api-key", key);
     headers.insert("anthropic-version", HeaderValue::from_static("2023-06-01"));
-    headers.insert(
-        "anthropic-beta",
-        HeaderValue::from_static("fine-grained-tool-streaming-2025-05-14"),
-    );
-    let mut body = request_body(config, request);
-    config.apply_generation(&mut body);
+    let body = request_body(config, request);
+    let budgeted = body.pointer("/thinking/type") == Some(&json!("enabled"));
+    let beta = if budgeted { BETA_WITH_THINKING } else { BETA };
+    headers.insert("anthropic-beta", HeaderValue::from_static(beta));
     config.apply_headers(&mut headers)?;
-    let mut stream = post_sse(http, PROVIDER, url, headers, &body).await?;
-    let mut asm = Assembler::default();
-    while let Some(ev) = stream.next().await? {
-        if asm.event(&parse_json(PROVIDER, &ev.data)?)? {
-            return asm.finish();
-        }
-    }
-    Err(ModelError::StreamCut { provider: PROVIDER })
+    let exchange = Exchange {
+        provider: PROVIDER,
+        url: format!("{}/v1/messages", config.base_url()),
+        headers,
+        body,
+    };
+    stream_turn(http, exchange, Assembler::default(), on_thinking).await
 }
 
 enum Block {
     Text(String),
+    Thinking {
+        text: String,
+        signature: String,
+    },
+    /// Thinking the provider encrypted: nothing to show, handed back as is.
+    RedactedThinking(String),
     Tool(ToolCall),
     Other,
 }
@@ -116,11 +164,27 @@ struct Assembler {
     blocks: Vec<(u64, Block)>,
     usage: Usage,
     stop: Option<StopReason>,
+    /// Some thinking was streamed already.
+    thought: bool,
+}
+
+impl TurnAssembler for Assembler {
+    fn event(&mut self, ev: &SseEvent, on_thinking: OnThinking<'_>) -> Result<bool, ModelError> {
+        self.fold(&parse_json(PROVIDER, &ev.data)?, on_thinking)
+    }
+
+    fn finish(self) -> Result<AssistantTurn, ModelError> {
+        self.message()
+    }
+
+    fn closed(self) -> Result<AssistantTurn, ModelError> {
+        Err(ModelError::StreamCut { provider: PROVIDER })
+    }
 }
 
 impl Assembler {
     /// Returns true on `message_stop`.
-    fn event(&mut self, ev: &Value) -> Result<bool, ModelError> {
+    fn fold(&mut self, ev: &Value, on_thinking: OnThinking<'_>) -> Result<bool, ModelError> {
         match ev.get("type").and_then(Value::as_str).unwrap_or("") {
             "message_start" => {
                 if let Some(u) = ev.pointer("/message/usage") {
@@ -132,6 +196,15 @@ impl Assembler {
                 let block = ev.get("content_block").cloned().unwrap_or(Value::Null);
                 let b = match block.get("type").and_then(Value::as_str) {
                     Some("text") => Block::Text(str_of(&block, "text")),
+                    Some("thinking") => {
+                        let text = str_of(&block, "thinking");
+                        self.thinking_starts(&text, on_thinking);
+                        Block::Thinking {
+                            text,
+                            signature: str_of(&block, "signature"),
+                        }
+                    }
+                    Some("redacted_thinking") => Block::RedactedThinking(str_of(&block, "data")),
                     Some("tool_use") => {
                         // Non-streamed input arrives whole in the start event.
                         let raw = match block.get("input") {
@@ -156,6 +229,14 @@ impl Assembler {
                 if let Some((_, block)) = self.blocks.iter_mut().rev().find(|(i, _)| *i == index) {
                     match (block, delta.get("type").and_then(Value::as_str)) {
                         (Block::Text(t), Some("text_delta")) => t.push_str(&str_of(&delta, "text")),
+                        (Block::Thinking { text, .. }, Some("thinking_delta")) => {
+                            let piece = str_of(&delta, "thinking");
+                            on_thinking(&piece);
+                            text.push_str(&piece);
+                        }
+                        (Block::Thinking { signature, .. }, Some("signature_delta")) => {
+                            signature.push_str(&str_of(&delta, "signature"))
+                        }
                         (Block::Tool(c), Some("input_json_delta")) => {
                             c.raw_arguments.push_str(&str_of(&delta, "partial_json"))
                         }
@@ -200,6 +281,18 @@ impl Assembler {
         Ok(false)
     }
 
+    /// A new thinking block: a blank line parts it from earlier thinking
+    /// of the same message.
+    fn thinking_starts(&mut self, text: &str, on_thinking: OnThinking<'_>) {
+        if self.thought {
+            on_thinking("\n\n");
+        }
+        self.thought = true;
+        if !text.is_empty() {
+            on_thinking(text);
+        }
+    }
+
     fn read_usage(&mut self, u: &Value) {
         let get = |k: &str| u.get(k).and_then(Value::as_u64);
         if let Some(v) = get("input_tokens") {
@@ -216,20 +309,33 @@ impl Assembler {
         }
     }
 
-    fn finish(self) -> Result<AssistantTurn, ModelError> {
+    fn message(self) -> Result<AssistantTurn, ModelError> {
         let Some(stop) = self.stop else {
             return Err(ModelError::StreamCut { provider: PROVIDER });
         };
+        let mut reasoning = Vec::new();
         let mut text = Vec::new();
         let mut tool_calls = Vec::new();
         for (_, b) in self.blocks {
             match b {
                 Block::Text(t) if !t.is_empty() => text.push(t),
+                Block::Thinking { text, signature } => {
+                    // Unsigned thinking (a compatible server) cannot be handed back.
+                    let replay = (!signature.is_empty()).then(
+                        || json!({"type": "thinking", "thinking": text, "signature": signature}),
+                    );
+                    reasoning.push(Reasoning { text, replay });
+                }
+                Block::RedactedThinking(data) => reasoning.push(Reasoning {
+                    text: String::new(),
+                    replay: Some(json!({"type": "redacted_thinking", "data": data})),
+                }),
                 Block::Tool(c) => tool_calls.push(c),
                 _ => {}
             }
         }
         Ok(AssistantTurn {
+            reasoning,
             text,
             tool_calls,
             usage: self.usage,
@@ -260,10 +366,13 @@ mod tests {
             json!({"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":7}}),
         ];
         for e in &events {
-            assert!(!a.event(e).expect("event"));
+            assert!(!a.fold(e, &mut |_| {}).expect("event"));
         }
-        assert!(a.event(&json!({"type":"message_stop"})).expect("stop"));
-        let turn = a.finish().expect("turn");
+        assert!(
+            a.fold(&json!({"type":"message_stop"}), &mut |_| {})
+                .expect("stop")
+        );
+        let turn = a.message().expect("turn");
         assert_eq!(turn.text, vec!["Hello"]);
         assert_eq!(
             turn.tool_calls[0].arguments().expect("json"),
@@ -311,6 +420,6 @@ mod tests {
     #[test]
     fn message_stop_without_stop_reason_is_a_cut_stream() {
         let a = Assembler::default();
-        assert!(matches!(a.finish(), Err(ModelError::StreamCut { .. })));
+        assert!(matches!(a.message(), Err(ModelError::StreamCut { .. })));
     }
 }

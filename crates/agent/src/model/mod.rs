@@ -13,6 +13,7 @@ mod preset;
 mod resolve;
 mod retry;
 mod stream;
+mod thinking;
 
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ pub use preset::{
 };
 pub use resolve::{DEFAULT_MODEL, ModelRequestFlags, ResolveError, resolve_env_model};
 pub use retry::RetryPolicy;
+pub use thinking::{THINKING_LEVELS, ThinkingLevel, is_reasoning_model, takes_adaptive_thinking};
 
 /// The wire protocols `--model-api` accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,8 +102,6 @@ pub struct ModelConfig {
     pub api_key: String,
     pub max_tokens: u32,
     pub context_window: u64,
-    /// Whether the model reasons (thinks) before answering.
-    pub reasoning: bool,
     /// Prices of the model's tokens (0 when unknown: the run reports $0).
     pub cost: ModelCost,
     /// Sent with every request, over the protocol's own (a preset's
@@ -112,7 +112,13 @@ pub struct ModelConfig {
     pub proxy: Option<String>,
     /// Sampling temperature (the application's `generation` setting), sent
     /// as a top-level `temperature`; `None` leaves the provider's default.
+    /// Not sent with thinking, which the providers refuse it with.
     pub temperature: Option<f64>,
+    /// The model reasons (takes thinking options): a preset says so, an
+    /// env-mode model is judged by its id.
+    pub reasoning: bool,
+    /// The run's thinking level, applied only when `reasoning` is set.
+    pub thinking: ThinkingLevel,
 }
 
 impl std::fmt::Debug for ModelConfig {
@@ -130,23 +136,36 @@ impl ModelConfig {
     /// A config with the sizes every env-mode model gets and no extra
     /// headers or proxy.
     pub fn new(api: ModelApi, model_id: impl Into<String>, api_key: impl Into<String>) -> Self {
+        let model_id = model_id.into();
         ModelConfig {
             api,
-            model_id: model_id.into(),
+            reasoning: is_reasoning_model(api, &model_id),
+            model_id,
             base_url: None,
             api_key: api_key.into(),
             max_tokens: 8192,
             context_window: 200_000,
-            reasoning: false,
             cost: ModelCost::default(),
             headers: Vec::new(),
             proxy: None,
             temperature: None,
+            thinking: ThinkingLevel::default(),
         }
     }
 
-    /// Adds the generation settings to a request body.
-    pub(crate) fn apply_generation(&self, body: &mut Value) {
+    /// The thinking level requests carry: none for a model that does not
+    /// reason, or when the level is `off`.
+    pub fn active_thinking(&self) -> Option<ThinkingLevel> {
+        Some(self.thinking).filter(|l| self.reasoning && *l != ThinkingLevel::Off)
+    }
+
+    /// Adds the generation settings to a request body. A request that asks
+    /// for thinking gets no temperature: Anthropic refuses any value but 1
+    /// with thinking, OpenAI's reasoning models refuse the field.
+    pub(crate) fn apply_generation(&self, body: &mut Value, thinking_sent: bool) {
+        if thinking_sent {
+            return;
+        }
         if let (Some(t), Value::Object(map)) = (self.temperature, body) {
             map.insert("temperature".into(), Value::from(t));
         }
@@ -287,10 +306,23 @@ impl std::fmt::Debug for ImageContent {
     }
 }
 
+/// What the model thought before it answered: the text shown to the user,
+/// and what its protocol needs to be handed back on the next request (an
+/// Anthropic block with its signature, a Responses reasoning item with its
+/// encrypted content), kept as the provider sent it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reasoning {
+    pub text: String,
+    /// `None` when the protocol takes nothing back (Chat Completions).
+    pub replay: Option<Value>,
+}
+
 #[derive(Debug, Clone)]
 pub enum Message {
     User(String),
     Assistant {
+        /// Replayed first: the providers want thinking before what follows it.
+        reasoning: Vec<Reasoning>,
         text: Vec<String>,
         tool_calls: Vec<ToolCall>,
     },
@@ -346,6 +378,7 @@ pub enum StopReason {
 /// One complete assistant message.
 #[derive(Debug, Clone)]
 pub struct AssistantTurn {
+    pub reasoning: Vec<Reasoning>,
     pub text: Vec<String>,
     pub tool_calls: Vec<ToolCall>,
     pub usage: Usage,
@@ -467,6 +500,9 @@ impl ModelError {
     }
 }
 
+/// Receives the model's thinking text piece by piece, as it streams.
+pub type OnThinking<'a> = &'a mut (dyn FnMut(&str) + Send);
+
 /// A streaming client for one protocol, with retries.
 pub struct ModelClient {
     config: ModelConfig,
@@ -525,17 +561,29 @@ impl ModelClient {
 
     /// One assistant turn, retried on 429/5xx/network errors as the policy allows.
     pub async fn complete(&self, request: &ModelRequest<'_>) -> Result<AssistantTurn, ModelError> {
+        self.complete_streaming(request, &mut |_| {}).await
+    }
+
+    /// [`complete`](Self::complete), handing each piece of the model's
+    /// thinking to `on_thinking` as it arrives. A retried attempt streams
+    /// its thinking again.
+    pub async fn complete_streaming(
+        &self,
+        request: &ModelRequest<'_>,
+        on_thinking: OnThinking<'_>,
+    ) -> Result<AssistantTurn, ModelError> {
         let mut attempt = 0u32;
         loop {
+            let (http, config) = (&self.http, &self.config);
             let result = match self.config.api {
                 ModelApi::AnthropicMessages => {
-                    anthropic::complete(&self.http, &self.config, request).await
+                    anthropic::complete(http, config, request, on_thinking).await
                 }
                 ModelApi::OpenAiResponses => {
-                    openai_responses::complete(&self.http, &self.config, request).await
+                    openai_responses::complete(http, config, request, on_thinking).await
                 }
                 ModelApi::OpenAiCompletions | ModelApi::MistralConversations => {
-                    openai_chat::complete(&self.http, &self.config, request).await
+                    openai_chat::complete(http, config, request, on_thinking).await
                 }
             }
             .map_err(|e| self.redact(e));
@@ -557,6 +605,7 @@ pub(crate) fn image_conversation() -> Vec<Message> {
     vec![
         Message::User("Look".into()),
         Message::Assistant {
+            reasoning: vec![],
             text: vec![],
             tool_calls: vec![
                 ToolCall {
@@ -607,10 +656,25 @@ mod generation_tests {
     fn temperature_is_added_only_when_set() {
         let mut config = ModelConfig::new(ModelApi::AnthropicMessages, "m", "k");
         let mut body = serde_json::json!({"model": "m"});
-        config.apply_generation(&mut body);
+        config.apply_generation(&mut body, false);
         assert_eq!(body, serde_json::json!({"model": "m"}));
         config.temperature = Some(0.2);
-        config.apply_generation(&mut body);
+        config.apply_generation(&mut body, true);
+        assert_eq!(body, serde_json::json!({"model": "m"}), "not with thinking");
+        config.apply_generation(&mut body, false);
         assert_eq!(body, serde_json::json!({"model": "m", "temperature": 0.2}));
+    }
+
+    #[test]
+    fn thinking_is_active_only_for_reasoning_models() {
+        let mut config = ModelConfig::new(ModelApi::AnthropicMessages, "claude-sonnet-4-5", "k");
+        assert_eq!(config.active_thinking(), Some(ThinkingLevel::Medium));
+        config.thinking = ThinkingLevel::Off;
+        assert_eq!(config.active_thinking(), None);
+        let config = ModelConfig {
+            thinking: ThinkingLevel::High,
+            ..ModelConfig::new(ModelApi::AnthropicMessages, "claude-3-5-haiku-latest", "k")
+        };
+        assert_eq!(config.active_thinking(), None);
     }
 }

@@ -1,21 +1,25 @@
 //! OpenAI Chat Completions, streaming (`POST {base}/chat/completions`). Also
 //! serves Mistral and any OpenAI-compatible server.
 
-use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
-use super::stream::{parse_json, post_sse};
+use super::stream::{Exchange, TurnAssembler, bearer_headers, parse_json, stream_turn};
 use super::{
-    AssistantTurn, Message, ModelApi, ModelConfig, ModelError, ModelRequest, StopReason, ToolCall,
-    Usage,
+    AssistantTurn, Message, ModelApi, ModelConfig, ModelError, ModelRequest, OnThinking, Reasoning,
+    StopReason, ToolCall, Usage,
 };
+use crate::sse::SseEvent;
 
+/// The whole request body: conversation, tools, reasoning effort, temperature.
 pub fn request_body(config: &ModelConfig, request: &ModelRequest<'_>) -> Value {
     let mut messages = vec![json!({"role": "system", "content": request.system})];
     for m in request.messages {
         match m {
             Message::User(text) => messages.push(json!({"role": "user", "content": text})),
-            Message::Assistant { text, tool_calls } => {
+            // Chat Completions takes no reasoning back.
+            Message::Assistant {
+                text, tool_calls, ..
+            } => {
                 let content = if text.is_empty() {
                     Value::Null
                 } else {
@@ -79,6 +83,14 @@ pub fn request_body(config: &ModelConfig, request: &ModelRequest<'_>) -> Value {
     if !tools.is_empty() {
         body["tools"] = Value::Array(tools);
     }
+    // Mistral's API takes no effort (its reasoning models always think).
+    let effort = config
+        .active_thinking()
+        .filter(|_| config.api == ModelApi::OpenAiCompletions);
+    if let Some(level) = effort {
+        body["reasoning_effort"] = json!(level.openai_effort(&config.model_id));
+    }
+    config.apply_generation(&mut body, effort.is_some());
     body
 }
 
@@ -86,30 +98,49 @@ pub async fn complete(
     http: &reqwest::Client,
     config: &ModelConfig,
     request: &ModelRequest<'_>,
+    on_thinking: OnThinking<'_>,
 ) -> Result<AssistantTurn, ModelError> {
     let provider = config.api.provider();
-    let url = format!("{}/chat/completions", config.base_url());
-    let mut headers = HeaderMap::new();
-    let auth = HeaderValue::from_str(&format!("Bearer {}", config.api_key))
-        .map_err(|_| ModelError::Unsupported("the API key contains invalid characters".into()))?;
-    headers.insert(reqwest::header::AUTHORIZATION, auth);
-    let mut body = request_body(config, request);
-    config.apply_generation(&mut body);
+    let mut headers = bearer_headers(&config.api_key)?;
     config.apply_headers(&mut headers)?;
-    let mut stream = post_sse(http, provider, url, headers, &body).await?;
-    let mut asm = Assembler::default();
-    while let Some(ev) = stream.next().await? {
+    let exchange = Exchange {
+        provider,
+        url: format!("{}/chat/completions", config.base_url()),
+        headers,
+        body: request_body(config, request),
+    };
+    let assembler = Assembler {
+        provider,
+        ..Assembler::default()
+    };
+    stream_turn(http, exchange, assembler, on_thinking).await
+}
+
+impl TurnAssembler for Assembler {
+    fn event(&mut self, ev: &SseEvent, on_thinking: OnThinking<'_>) -> Result<bool, ModelError> {
         if ev.data.trim() == "[DONE]" {
-            return asm.finish(provider);
+            return Ok(true);
         }
-        asm.chunk(provider, &parse_json(provider, &ev.data)?)?;
+        self.chunk(&parse_json(self.provider, &ev.data)?, on_thinking)?;
+        Ok(false)
     }
-    // Some servers close without `[DONE]`; a finish reason is enough.
-    asm.finish(provider)
+
+    fn finish(self) -> Result<AssistantTurn, ModelError> {
+        self.message()
+    }
+
+    /// Some servers close without `[DONE]`; a finish reason is enough.
+    fn closed(self) -> Result<AssistantTurn, ModelError> {
+        self.message()
+    }
 }
 
 #[derive(Default)]
 struct Assembler {
+    provider: &'static str,
+    /// What OpenAI-compatible reasoning servers stream as
+    /// `reasoning_content` (or `reasoning`).
+    thinking: String,
     text: String,
     /// Keyed by the streamed `index`, in first-seen order.
     calls: Vec<(u64, ToolCall)>,
@@ -118,7 +149,8 @@ struct Assembler {
 }
 
 impl Assembler {
-    fn chunk(&mut self, provider: &'static str, chunk: &Value) -> Result<(), ModelError> {
+    fn chunk(&mut self, chunk: &Value, on_thinking: OnThinking<'_>) -> Result<(), ModelError> {
+        let provider = self.provider;
         if let Some(err) = chunk.get("error") {
             let message = err
                 .get("message")
@@ -141,6 +173,13 @@ impl Assembler {
             self.read_usage(u);
         }
         if let Some(delta) = choice.get("delta") {
+            let thought = ["reasoning_content", "reasoning"]
+                .iter()
+                .find_map(|k| delta.get(*k).and_then(Value::as_str));
+            if let Some(t) = thought.filter(|t| !t.is_empty()) {
+                on_thinking(t);
+                self.thinking.push_str(t);
+            }
             if let Some(t) = delta.get("content").and_then(Value::as_str) {
                 self.text.push_str(t);
             }
@@ -199,9 +238,11 @@ impl Assembler {
         );
     }
 
-    fn finish(self, provider: &'static str) -> Result<AssistantTurn, ModelError> {
+    fn message(self) -> Result<AssistantTurn, ModelError> {
         let Some(mut stop) = self.stop else {
-            return Err(ModelError::StreamCut { provider });
+            return Err(ModelError::StreamCut {
+                provider: self.provider,
+            });
         };
         let mut tool_calls: Vec<ToolCall> = self.calls.into_iter().map(|(_, c)| c).collect();
         for (i, c) in tool_calls.iter_mut().enumerate() {
@@ -213,7 +254,16 @@ impl Assembler {
         if !tool_calls.is_empty() && stop == StopReason::EndTurn {
             stop = StopReason::ToolUse;
         }
+        let reasoning = if self.thinking.is_empty() {
+            vec![]
+        } else {
+            vec![Reasoning {
+                text: self.thinking,
+                replay: None,
+            }]
+        };
         Ok(AssistantTurn {
+            reasoning,
             text: if self.text.is_empty() {
                 vec![]
             } else {
@@ -232,7 +282,10 @@ mod tests {
 
     #[test]
     fn assembles_parallel_tool_calls_and_usage() {
-        let mut a = Assembler::default();
+        let mut a = Assembler {
+            provider: "openai",
+            ..Assembler::default()
+        };
         let chunks = [
             json!({"choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"}}]}),
             json!({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c1","type":"function","function":{"name":"ls","arguments":""}}]}}]}),
@@ -242,9 +295,9 @@ mod tests {
             json!({"choices":[],"usage":{"prompt_tokens":50,"completion_tokens":9,"prompt_tokens_details":{"cached_tokens":20}}}),
         ];
         for c in &chunks {
-            a.chunk("openai", c).expect("chunk");
+            a.chunk(c, &mut |_| {}).expect("chunk");
         }
-        let t = a.finish("openai").expect("turn");
+        let t = a.message().expect("turn");
         assert_eq!(t.text, vec!["Hi"]);
         assert_eq!(t.tool_calls.len(), 2);
         assert_eq!(
@@ -300,12 +353,15 @@ mod tests {
 
     #[test]
     fn no_finish_reason_is_a_cut_stream() {
-        let mut a = Assembler::default();
-        a.chunk("openai", &json!({"choices":[{"delta":{"content":"par"}}]}))
-            .expect("chunk");
-        assert!(matches!(
-            a.finish("openai"),
-            Err(ModelError::StreamCut { .. })
-        ));
+        let mut a = Assembler {
+            provider: "openai",
+            ..Assembler::default()
+        };
+        a.chunk(
+            &json!({"choices":[{"delta":{"content":"par"}}]}),
+            &mut |_| {},
+        )
+        .expect("chunk");
+        assert!(matches!(a.message(), Err(ModelError::StreamCut { .. })));
     }
 }

@@ -3,26 +3,37 @@
 //! answer arrives as semantic events (`response.output_item.added`,
 //! `response.output_text.delta`, `response.function_call_arguments.delta`, …)
 //! and ends with `response.completed`, `response.incomplete` or
-//! `response.failed` (no `[DONE]` sentinel).
+//! `response.failed` (no `[DONE]` sentinel). A reasoning model's reasoning
+//! items (summary and encrypted content) are handed back on the next
+//! request, since nothing is stored on the server.
 
-use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
-use super::stream::{parse_json, post_sse};
+use super::stream::{Exchange, TurnAssembler, bearer_headers, parse_json, stream_turn};
 use super::{
-    AssistantTurn, Message, ModelConfig, ModelError, ModelRequest, StopReason, ToolCall, Usage,
+    AssistantTurn, Message, ModelConfig, ModelError, ModelRequest, OnThinking, Reasoning,
+    StopReason, ToolCall, Usage,
 };
+use crate::sse::SseEvent;
 
 const PROVIDER: &str = "openai";
 
+/// The whole request body: instructions, input items, tools, reasoning, temperature.
 pub fn request_body(config: &ModelConfig, request: &ModelRequest<'_>) -> Value {
     let mut input = Vec::new();
     for m in request.messages {
         match m {
             Message::User(text) => input
                 .push(json!({"role": "user", "content": [{"type": "input_text", "text": text}]})),
-            Message::Assistant { text, tool_calls } => {
-                // Earlier output is replayed without item ids: with `store: false`
+            Message::Assistant {
+                reasoning,
+                text,
+                tool_calls,
+            } => {
+                // Reasoning items go back whole (id, summary, encrypted
+                // content), before the output that followed them.
+                input.extend(reasoning.iter().filter_map(|r| r.replay.clone()));
+                // Other output is replayed without item ids: with `store: false`
                 // the server has nothing to match them against.
                 for t in text.iter().filter(|t| !t.is_empty()) {
                     input.push(json!({"type": "message", "role": "assistant", "content": t}));
@@ -73,6 +84,13 @@ pub fn request_body(config: &ModelConfig, request: &ModelRequest<'_>) -> Value {
     if !tools.is_empty() {
         body["tools"] = Value::Array(tools);
     }
+    let thinking = config.active_thinking();
+    if let Some(level) = thinking {
+        body["reasoning"] =
+            json!({"effort": level.openai_effort(&config.model_id), "summary": "auto"});
+        body["include"] = json!(["reasoning.encrypted_content"]);
+    }
+    config.apply_generation(&mut body, thinking.is_some());
     body
 }
 
@@ -80,37 +98,52 @@ pub async fn complete(
     http: &reqwest::Client,
     config: &ModelConfig,
     request: &ModelRequest<'_>,
+    on_thinking: OnThinking<'_>,
 ) -> Result<AssistantTurn, ModelError> {
-    let url = format!("{}/responses", config.base_url());
-    let mut headers = HeaderMap::new();
-    let auth = HeaderValue::from_str(&format!("Bearer {}", config.api_key))
-        .map_err(|_| ModelError::Unsupported("the API key contains invalid characters".into()))?;
-    headers.insert(reqwest::header::AUTHORIZATION, auth);
-    let mut body = request_body(config, request);
-    config.apply_generation(&mut body);
+    let mut headers = bearer_headers(&config.api_key)?;
     config.apply_headers(&mut headers)?;
-    let mut stream = post_sse(http, PROVIDER, url, headers, &body).await?;
-    let mut asm = Assembler::default();
-    while let Some(ev) = stream.next().await? {
-        // Not part of this protocol, but some compatible servers end with it.
+    let exchange = Exchange {
+        provider: PROVIDER,
+        url: format!("{}/responses", config.base_url()),
+        headers,
+        body: request_body(config, request),
+    };
+    stream_turn(http, exchange, Assembler::default(), on_thinking).await
+}
+
+impl TurnAssembler for Assembler {
+    fn event(&mut self, ev: &SseEvent, on_thinking: OnThinking<'_>) -> Result<bool, ModelError> {
+        // Not part of this protocol, but some compatible servers end with
+        // it: the message ends without its terminal event, a cut stream.
         if ev.data.trim() == "[DONE]" {
-            break;
+            return Err(ModelError::StreamCut { provider: PROVIDER });
         }
         let mut data = parse_json(PROVIDER, &ev.data)?;
         if data.get("type").is_none() && !ev.event.is_empty() {
             data["type"] = Value::String(ev.event.clone());
         }
-        if asm.event(&data)? {
-            return asm.finish();
-        }
+        self.fold(&data, on_thinking)
     }
-    Err(ModelError::StreamCut { provider: PROVIDER })
+
+    fn finish(self) -> Result<AssistantTurn, ModelError> {
+        self.message()
+    }
+
+    fn closed(self) -> Result<AssistantTurn, ModelError> {
+        Err(ModelError::StreamCut { provider: PROVIDER })
+    }
 }
 
 enum Content {
     Text(String),
     Call(ToolCall),
-    /// Reasoning and built-in tool items: nothing the loop uses.
+    /// The summary (or raw reasoning text) as streamed, and the finished
+    /// item to hand back.
+    Reasoning {
+        text: String,
+        item: Option<Value>,
+    },
+    /// Built-in tool items: nothing the loop uses.
     Other,
 }
 
@@ -127,11 +160,13 @@ struct Assembler {
     items: Vec<Item>,
     usage: Usage,
     stop: Option<StopReason>,
+    /// The reasoning part (item position, part index) thinking last came from.
+    last_thought: Option<(usize, u64)>,
 }
 
 impl Assembler {
     /// Returns true on the terminal event (`response.completed` / `.incomplete`).
-    fn event(&mut self, ev: &Value) -> Result<bool, ModelError> {
+    fn fold(&mut self, ev: &Value, on_thinking: OnThinking<'_>) -> Result<bool, ModelError> {
         match ev.get("type").and_then(Value::as_str).unwrap_or("") {
             "response.output_item.added" => {
                 if let Some(item) = ev.get("item") {
@@ -150,6 +185,9 @@ impl Assembler {
                 {
                     t.push_str(&delta);
                 }
+            }
+            "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => {
+                self.thinking_delta(ev, on_thinking);
             }
             "response.function_call_arguments.delta" => {
                 let delta = str_of(ev, "delta");
@@ -195,6 +233,34 @@ impl Assembler {
         Ok(false)
     }
 
+    /// A piece of reasoning text; a blank line parts it from thinking of
+    /// another summary part or item.
+    fn thinking_delta(&mut self, ev: &Value, on_thinking: OnThinking<'_>) {
+        let delta = str_of(ev, "delta");
+        let part = ["summary_index", "content_index"]
+            .iter()
+            .find_map(|k| ev.get(*k).and_then(Value::as_u64))
+            .unwrap_or(0);
+        let last = self.last_thought;
+        let pos = self.slot_position(ev, || Content::Reasoning {
+            text: String::new(),
+            item: None,
+        });
+        let here = (pos, part);
+        let Content::Reasoning { text, .. } = &mut self.items[here.0].content else {
+            return;
+        };
+        if last.is_some_and(|l| l != here) {
+            on_thinking("\n\n");
+            if !text.is_empty() {
+                text.push_str("\n\n");
+            }
+        }
+        on_thinking(&delta);
+        text.push_str(&delta);
+        self.last_thought = Some(here);
+    }
+
     /// An output item as announced (`added`) or finished (`done`): what the
     /// finished item says wins over the fragments streamed before it.
     fn item(&mut self, index: Option<u64>, item: &Value, done: bool) {
@@ -204,6 +270,10 @@ impl Assembler {
             let content = match kind {
                 "message" => Content::Text(String::new()),
                 "function_call" => new_call(),
+                "reasoning" => Content::Reasoning {
+                    text: String::new(),
+                    item: None,
+                },
                 _ => Content::Other,
             };
             let index = index.unwrap_or(self.items.len() as u64);
@@ -231,6 +301,12 @@ impl Assembler {
                         .collect();
                 }
             }
+            Content::Reasoning { text, item: kept } if kind == "reasoning" && done => {
+                if text.is_empty() {
+                    *text = summary_text(item);
+                }
+                *kept = Some(item.clone());
+            }
             Content::Call(c) if kind == "function_call" => {
                 let call_id = str_of(item, "call_id");
                 if !call_id.is_empty() {
@@ -254,9 +330,15 @@ impl Assembler {
     /// The item an event refers to (`item_id`, else `output_index`); created
     /// with `make` when the server skipped `response.output_item.added`.
     fn slot(&mut self, ev: &Value, make: impl FnOnce() -> Content) -> &mut Item {
+        let pos = self.slot_position(ev, make);
+        &mut self.items[pos]
+    }
+
+    /// Where [`slot`](Self::slot)'s item is in `items`.
+    fn slot_position(&mut self, ev: &Value, make: impl FnOnce() -> Content) -> usize {
         let id = str_of(ev, "item_id");
         let index = index_of(ev);
-        let pos = match self.find(&id, index) {
+        match self.find(&id, index) {
             Some(p) => p,
             None => {
                 let index = index.unwrap_or(self.items.len() as u64);
@@ -267,8 +349,7 @@ impl Assembler {
                 });
                 self.items.len() - 1
             }
-        };
-        &mut self.items[pos]
+        }
     }
 
     fn find(&self, id: &str, index: Option<u64>) -> Option<usize> {
@@ -336,17 +417,21 @@ impl Assembler {
         );
     }
 
-    fn finish(mut self) -> Result<AssistantTurn, ModelError> {
+    fn message(mut self) -> Result<AssistantTurn, ModelError> {
         let Some(mut stop) = self.stop else {
             return Err(ModelError::StreamCut { provider: PROVIDER });
         };
         // Output order is the call order, whatever order the events came in.
         self.items.sort_by_key(|i| i.index);
+        let mut reasoning = Vec::new();
         let mut text = Vec::new();
         let mut tool_calls = Vec::new();
         for item in self.items {
             match item.content {
                 Content::Text(t) if !t.is_empty() => text.push(t),
+                Content::Reasoning { text, item } => {
+                    reasoning.push(Reasoning { text, replay: item })
+                }
                 Content::Call(mut c) => {
                     // The loop answers by call id; fall back to the item id.
                     if c.id.is_empty() {
@@ -365,12 +450,25 @@ impl Assembler {
             stop = StopReason::ToolUse;
         }
         Ok(AssistantTurn {
+            reasoning,
             text,
             tool_calls,
             usage: self.usage,
             stop,
         })
     }
+}
+
+/// The summary parts of a finished reasoning item, a blank line apart.
+fn summary_text(item: &Value) -> String {
+    let parts = item.get("summary").and_then(Value::as_array);
+    parts
+        .into_iter()
+        .flatten()
+        .map(|p| str_of(p, "text"))
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
 fn new_call() -> Content {
@@ -417,9 +515,9 @@ mod tests {
     fn run(events: &[Value]) -> Result<AssistantTurn, ModelError> {
         let mut a = Assembler::default();
         for (i, e) in events.iter().enumerate() {
-            if a.event(e)? {
+            if a.fold(e, &mut |_| {})? {
                 assert_eq!(i + 1, events.len(), "terminal event before the end");
-                return a.finish();
+                return a.message();
             }
         }
         Err(ModelError::StreamCut { provider: PROVIDER })
@@ -594,6 +692,7 @@ mod tests {
         let messages = [
             Message::User("Do it".into()),
             Message::Assistant {
+                reasoning: vec![],
                 text: vec!["On it".into()],
                 tool_calls: vec![
                     ToolCall {

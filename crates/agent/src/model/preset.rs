@@ -185,7 +185,7 @@ mod tests {
     fn presets() -> Vec<Preset> {
         [
             json!({"id": "p-off", "label": "Off", "apiShape": "openai-completions", "enabled": false, "is_default": false}),
-            json!({"id": "p-def", "label": "Default", "apiShape": "anthropic-messages", "enabled": true, "is_default": true, "maxTokens": 4096}),
+            json!({"id": "p-def", "label": "Default", "apiShape": "anthropic-messages", "enabled": true, "is_default": true, "maxTokens": 4096, "reasoning": true}),
             json!({"id": "p-old", "label": "Old", "apiShape": "openai-completions", "enabled": true, "is_default": false, "isDefault": true, "needs_reconnection": true}),
             json!({"id": "p-gem", "label": "Gemini", "apiShape": "google-generative-ai", "enabled": true, "is_default": false}),
         ]
@@ -277,14 +277,15 @@ mod tests {
             (anthropic.model_id.as_str(), anthropic.max_tokens),
             ("p-def", 4096)
         );
-        // No window, flag or prices in the row, no modelId: the record's.
+        // The row's own reasoning flag; no window or prices and no
+        // modelId: the record's.
         assert_eq!(
             (
                 anthropic.context_window,
                 anthropic.reasoning,
                 anthropic.cost
             ),
-            (200_000, false, ModelCost::default())
+            (200_000, true, ModelCost::default())
         );
 
         let openai =
@@ -295,6 +296,7 @@ mod tests {
             "https://i.example/api/llm-proxy/openai-completions/v1"
         );
         assert_eq!(openai.api_key, "jwt-1");
+        assert!(!openai.reasoning);
 
         assert_eq!(
             preset_model_config(&list[3], "https://i.example", "jwt-1", "org-1").map(|_| ()),

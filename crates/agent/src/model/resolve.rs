@@ -58,8 +58,8 @@ pub fn resolve_env_model(
         ..ModelConfig::new(api, model_id, api_key)
     };
     // A model the catalog knows gets its real window (compaction sizing)
-    // and prices (the reported cost); the output cap and the reasoning flag
-    // stay those of the env-mode record, so requests keep their shape.
+    // and prices (the reported cost); the output cap stays that of the
+    // env-mode record, so requests keep their shape.
     if let Some(info) = super::catalog::lookup(&config.model_id) {
         config.context_window = info.context_window;
         config.cost = info.cost;

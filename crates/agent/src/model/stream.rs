@@ -1,13 +1,14 @@
-//! The HTTP half shared by every protocol: POST a JSON body, turn an error
-//! status into a [`ModelError`], and read the body as SSE events.
+//! What every protocol shares: POST a JSON body, turn an error status into
+//! a [`ModelError`], and the one loop that reads the SSE body and hands each
+//! event to the protocol's [`TurnAssembler`] until the message is complete.
 
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::Value;
 
-use super::ModelError;
 use super::retry::parse_retry_after;
+use super::{AssistantTurn, ModelError, OnThinking};
 use crate::sse::{SseDecoder, SseEvent};
 
 /// How long a stream may stay silent before we call the connection dead.
@@ -18,7 +19,63 @@ const EVENT_LIMIT: usize = 16 * 1024 * 1024;
 /// The most of an error reply that is read (only its start is shown).
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
-pub struct EventStream {
+/// A protocol's side of the read loop: it folds the events of one
+/// response into one assistant message.
+pub trait TurnAssembler {
+    /// Folds one event; `Ok(true)` once the message is complete. Thinking
+    /// text goes to `on_thinking` as it arrives.
+    fn event(&mut self, event: &SseEvent, on_thinking: OnThinking<'_>) -> Result<bool, ModelError>;
+
+    /// The message, after the event that completed it.
+    fn finish(self) -> Result<AssistantTurn, ModelError>;
+
+    /// The message when the server closed the stream without completing
+    /// it: for most protocols a cut stream.
+    fn closed(self) -> Result<AssistantTurn, ModelError>;
+}
+
+/// One request of a protocol: where it goes and what it carries.
+pub struct Exchange {
+    pub provider: &'static str,
+    pub url: String,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+/// Sends the request and reads its event stream to one assistant message:
+/// the read loop every protocol shares.
+pub async fn stream_turn<A: TurnAssembler>(
+    http: &reqwest::Client,
+    exchange: Exchange,
+    mut assembler: A,
+    on_thinking: OnThinking<'_>,
+) -> Result<AssistantTurn, ModelError> {
+    let Exchange {
+        provider,
+        url,
+        headers,
+        body,
+    } = exchange;
+    let mut stream = post_sse(http, provider, url, headers, &body).await?;
+    while let Some(event) = stream.next().await? {
+        if assembler.event(&event, &mut *on_thinking)? {
+            return assembler.finish();
+        }
+    }
+    assembler.closed()
+}
+
+/// The `Authorization: Bearer <key>` header of the OpenAI-style protocols.
+pub fn bearer_headers(api_key: &str) -> Result<reqwest::header::HeaderMap, ModelError> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let mut auth = reqwest::header::HeaderValue::from_str(&format!("Bearer {api_key}"))
+        .map_err(|_| ModelError::Unsupported("the API key contains invalid characters".into()))?;
+    auth.set_sensitive(true);
+    headers.insert(reqwest::header::AUTHORIZATION, auth);
+    Ok(headers)
+}
+
+struct EventStream {
     provider: &'static str,
     url: String,
     body: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
@@ -28,7 +85,7 @@ pub struct EventStream {
 
 impl EventStream {
     /// The next event; `Ok(None)` when the server closed the stream.
-    pub async fn next(&mut self) -> Result<Option<SseEvent>, ModelError> {
+    async fn next(&mut self) -> Result<Option<SseEvent>, ModelError> {
         loop {
             if let Some(ev) = self.queued.pop_front() {
                 return Ok(Some(ev));
@@ -69,7 +126,7 @@ impl EventStream {
     }
 }
 
-pub async fn post_sse(
+async fn post_sse(
     http: &reqwest::Client,
     provider: &'static str,
     url: String,

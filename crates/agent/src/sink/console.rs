@@ -1,11 +1,26 @@
 //! The human console rendering of RunEvents (docs/run.md "Events and the
-//! end of a run"), byte-exact with the original's `console-sink.golden.txt`.
+//! end of a run"), byte-exact with the original's `console-sink.golden.txt`,
+//! and the model's thinking, dimmed, as it streams. Whether to colour is
+//! the caller's decision (the binary's `NO_COLOR` / `FORCE_COLOR` /
+//! `CLICOLOR_FORCE` rules); the styles are `anstyle`'s.
 
 use std::io::Write;
 
+use anstyle::{AnsiColor, Color, Style};
 use serde_json::Value;
 
 use super::Sink;
+use crate::events::THINKING_DELTA;
+
+const DIM: Style = Style::new().dimmed();
+const RED: Style = fg(AnsiColor::Red);
+const GREEN: Style = fg(AnsiColor::Green);
+const YELLOW: Style = fg(AnsiColor::Yellow);
+const CYAN: Style = fg(AnsiColor::Cyan);
+
+const fn fg(colour: AnsiColor) -> Style {
+    Style::new().fg_color(Some(Color::Ansi(colour)))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verbosity {
@@ -23,6 +38,8 @@ pub struct ConsoleSink {
     err: Box<dyn Write + Send>,
     verbosity: Verbosity,
     colour: bool,
+    /// Thinking is being streamed on a line not yet ended.
+    thinking_open: bool,
 }
 
 impl ConsoleSink {
@@ -37,12 +54,13 @@ impl ConsoleSink {
             err,
             verbosity,
             colour,
+            thinking_open: false,
         }
     }
 
-    fn paint(&self, code: u8, s: &str) -> String {
+    fn paint(&self, style: Style, s: &str) -> String {
         if self.colour {
-            format!("\x1b[{code}m{s}\x1b[0m")
+            format!("{}{s}{}", style.render(), style.render_reset())
         } else {
             s.to_string()
         }
@@ -51,6 +69,23 @@ impl ConsoleSink {
     fn print(&mut self, text: &str) {
         let _ = self.out.write_all(text.as_bytes());
         let _ = self.out.flush();
+    }
+
+    /// A piece of thinking, dimmed, on the line it continues.
+    fn thinking(&mut self, delta: &str) {
+        if delta.is_empty() || self.verbosity == Verbosity::Quiet {
+            return;
+        }
+        let text = self.paint(DIM, delta);
+        self.print(&text);
+        self.thinking_open = !delta.ends_with('\n');
+    }
+
+    /// Ends the thinking line before anything else is printed.
+    fn end_thinking(&mut self) {
+        if std::mem::take(&mut self.thinking_open) {
+            self.print("\n");
+        }
     }
 
     fn tool_event(&mut self, event: &Value, data: &Value, tool: &str) -> String {
@@ -62,12 +97,12 @@ impl ConsoleSink {
             .map(|id| {
                 let chars: Vec<char> = id.chars().collect();
                 let tail: String = chars[chars.len().saturating_sub(8)..].iter().collect();
-                self.paint(2, &format!(" #{tail}"))
+                self.paint(DIM, &format!(" #{tail}"))
             })
             .unwrap_or_default();
         let verbose = self.verbosity == Verbosity::Verbose;
         if data.get("result").is_none() && data.get("isError").is_none() {
-            let mut s = format!("{}{tag}\n", self.paint(36, &format!("→ tool: {tool}")));
+            let mut s = format!("{}{tag}\n", self.paint(CYAN, &format!("→ tool: {tool}")));
             if let Some(args) = data.get("args").filter(|a| !a.is_null()) {
                 if verbose {
                     let pretty = serde_json::to_string_pretty(args).unwrap_or_default();
@@ -95,9 +130,9 @@ impl ConsoleSink {
             )
         };
         let (mark, label) = if is_error {
-            (self.paint(31, "✗"), "error ")
+            (self.paint(RED, "✗"), "error ")
         } else {
-            (self.paint(32, "✓"), "result")
+            (self.paint(GREEN, "✓"), "result")
         };
         if text.is_empty() {
             return format!("{mark} {label}{tag} ({tool})\n");
@@ -107,7 +142,16 @@ impl ConsoleSink {
 }
 
 impl Sink for ConsoleSink {
+    fn live(&mut self, event: &Value) {
+        if event.get("type").and_then(Value::as_str) == Some(THINKING_DELTA)
+            && let Some(delta) = event.get("delta").and_then(Value::as_str)
+        {
+            self.thinking(delta);
+        }
+    }
+
     fn event(&mut self, event: &Value) {
+        self.end_thinking();
         let ty = event.get("type").and_then(Value::as_str).unwrap_or("");
         let text = match ty {
             "appstrate.progress" => {
@@ -128,7 +172,7 @@ impl Sink for ConsoleSink {
             }
             "appstrate.error" => {
                 let msg = event.get("message").and_then(Value::as_str).unwrap_or("");
-                let line = format!("{}\n", self.paint(33, &format!("⚠ {msg}")));
+                let line = format!("{}\n", self.paint(YELLOW, &format!("⚠ {msg}")));
                 let _ = self.err.write_all(line.as_bytes());
                 let _ = self.err.flush();
                 return;
@@ -146,15 +190,15 @@ impl Sink for ConsoleSink {
                     n("input_tokens"),
                     n("output_tokens")
                 );
-                format!("{}\n", self.paint(2, &line))
+                format!("{}\n", self.paint(DIM, &line))
             }
             "memory.added" => {
                 let c = event.get("content").and_then(Value::as_str).unwrap_or("");
-                format!("{}\n", self.paint(33, &format!("+ memory: {c}")))
+                format!("{}\n", self.paint(YELLOW, &format!("+ memory: {c}")))
             }
             "output.emitted" => {
                 let data = event.get("data").cloned().unwrap_or(Value::Null);
-                format!("{}\n", self.paint(32, &format!("✓ output: {data}")))
+                format!("{}\n", self.paint(GREEN, &format!("✓ output: {data}")))
             }
             _ => return,
         };
@@ -162,6 +206,7 @@ impl Sink for ConsoleSink {
     }
 
     fn finalize(&mut self, result: &Value) {
+        self.end_thinking();
         let text = match result.pointer("/error/message").and_then(Value::as_str) {
             Some(m) => format!("\n[run failed] {m}\n"),
             None if result.get("error").is_some_and(|e| !e.is_null()) => {

@@ -1,5 +1,5 @@
-//! `--json`: one RunEvent per line exactly as emitted, then the
-//! `appstrate.finalize` envelope.
+//! `--json`: one RunEvent per line exactly as emitted (live thinking
+//! deltas included), then the `appstrate.finalize` envelope.
 
 use std::io::Write;
 
@@ -25,6 +25,10 @@ impl<W: Write + Send> JsonlSink<W> {
 
 impl<W: Write + Send> Sink for JsonlSink<W> {
     fn event(&mut self, event: &Value) {
+        self.line(event);
+    }
+
+    fn live(&mut self, event: &Value) {
         self.line(event);
     }
 

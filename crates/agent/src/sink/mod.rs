@@ -13,6 +13,10 @@ pub use platform::{HEARTBEAT_INTERVAL, HttpSink, ReportError, Reporter};
 
 pub trait Sink: Send {
     fn event(&mut self, event: &Value);
+    /// An event of the live stream (a piece of thinking): for the people
+    /// and programs watching the run, not part of its record, so sinks
+    /// that keep or ship the record ignore it.
+    fn live(&mut self, _event: &Value) {}
     /// The RunResult, once, at the end of a run that was not aborted.
     fn finalize(&mut self, result: &Value);
 }
@@ -24,6 +28,11 @@ impl Sink for Composite {
     fn event(&mut self, event: &Value) {
         for s in &mut self.0 {
             s.event(event);
+        }
+    }
+    fn live(&mut self, event: &Value) {
+        for s in &mut self.0 {
+            s.live(event);
         }
     }
     fn finalize(&mut self, result: &Value) {

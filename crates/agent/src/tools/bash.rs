@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::io::Read;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -123,10 +124,8 @@ pub async fn run(args: Value, ctx: &ToolContext) -> ToolOutcome {
         .stderr(writer2)
         .process_group(0)
         .kill_on_drop(true);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("PI_") {
-            cmd.env_remove(k);
-        }
+    for name in &ctx.tool_env.hidden_variables {
+        cmd.env_remove(name);
     }
     for (k, v) in &ctx.env {
         cmd.env(k, v);
@@ -178,7 +177,7 @@ pub async fn run(args: Value, ctx: &ToolContext) -> ToolOutcome {
     // Descendants left in the background may hold the pipe: wait briefly.
     let _ = tokio::time::timeout(Duration::from_millis(200), eof_rx).await;
     let bytes = output.lock().map(|o| o.clone()).unwrap_or_default();
-    let (text, details) = format_output(&bytes);
+    let (text, details) = format_output(&bytes, &ctx.tool_env.temp_dir);
 
     let Some(status) = status else {
         let secs = timeout.unwrap_or(0.0);
@@ -224,15 +223,14 @@ fn append_status(text: &str, status: &str) -> String {
 }
 
 /// The tail the model sees, with Pi's notice and the full output saved to
-/// a temp file when it was cut.
-fn format_output(bytes: &[u8]) -> (String, Option<Value>) {
+/// a file in `temp_dir` when it was cut.
+fn format_output(bytes: &[u8], temp_dir: &Path) -> (String, Option<Value>) {
     let full = String::from_utf8_lossy(bytes);
     let t = truncate_tail(&full, MAX_LINES, MAX_BYTES);
     let Some(by) = t.truncated_by else {
         return (t.content, None);
     };
-    let path =
-        std::env::temp_dir().join(format!("appstrate-bash-{:016x}.log", rand::random::<u64>()));
+    let path = temp_dir.join(format!("appstrate-bash-{:016x}.log", rand::random::<u64>()));
     let path_text = match std::fs::write(&path, bytes) {
         Ok(()) => path.display().to_string(),
         Err(_) => "(could not be saved)".to_string(),

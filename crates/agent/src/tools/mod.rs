@@ -69,6 +69,49 @@ impl ToolOutcome {
     }
 }
 
+/// What the tools need of the environment, read by the caller (the agent
+/// never reads the process environment itself).
+#[derive(Debug, Clone)]
+pub struct ToolEnv {
+    /// The home directory, for `~` in paths; without one `~` is the cwd.
+    pub home: Option<PathBuf>,
+    /// Where the run's workspace and `bash`'s full-output logs go (`TMPDIR`).
+    pub temp_dir: PathBuf,
+    /// Variables `bash` commands do not inherit (Pi's own `PI_*`).
+    pub hidden_variables: Vec<String>,
+}
+
+impl Default for ToolEnv {
+    /// No home, `/tmp`, nothing hidden.
+    fn default() -> Self {
+        ToolEnv {
+            home: None,
+            temp_dir: PathBuf::from("/tmp"),
+            hidden_variables: Vec::new(),
+        }
+    }
+}
+
+impl ToolEnv {
+    /// From the environment's home, temporary directory and variable
+    /// names: every `PI_*` name is hidden from `bash`.
+    pub fn new<'a>(
+        home: Option<PathBuf>,
+        temp_dir: PathBuf,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        ToolEnv {
+            home,
+            temp_dir,
+            hidden_variables: names
+                .into_iter()
+                .filter(|n| n.starts_with("PI_"))
+                .map(str::to_string)
+                .collect(),
+        }
+    }
+}
+
 /// Where tools run.
 #[derive(Clone)]
 pub struct ToolContext {
@@ -77,6 +120,7 @@ pub struct ToolContext {
     pub groups: ProcessGroups,
     /// Variables set for `bash` commands (e.g. `AGENT_RUN_ID`).
     pub env: Vec<(String, String)>,
+    pub tool_env: ToolEnv,
 }
 
 impl ToolContext {
@@ -85,16 +129,18 @@ impl ToolContext {
             cwd,
             groups: ProcessGroups::default(),
             env: Vec::new(),
+            tool_env: ToolEnv::default(),
         }
     }
 
     /// Pi's path rule: `~` is home, absolute stays, the rest is under cwd.
     pub fn resolve(&self, path: &str) -> PathBuf {
+        let home = self.tool_env.home.as_ref();
         if path == "~" {
-            return home().unwrap_or_else(|| self.cwd.clone());
+            return home.cloned().unwrap_or_else(|| self.cwd.clone());
         }
         if let Some(rest) = path.strip_prefix("~/")
-            && let Some(h) = home()
+            && let Some(h) = home
         {
             return h.join(rest);
         }
@@ -105,10 +151,6 @@ impl ToolContext {
             self.cwd.join(p)
         }
     }
-}
-
-fn home() -> Option<PathBuf> {
-    std::env::var_os("HOME").map(PathBuf::from)
 }
 
 #[derive(Clone)]

@@ -32,6 +32,7 @@ mod run_platform;
 mod run_remote;
 mod run_report;
 mod run_responses;
+mod run_thinking;
 mod selfhost_doctor;
 mod selfhost_install_docker;
 mod selfhost_install_tty;

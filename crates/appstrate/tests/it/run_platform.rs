@@ -618,6 +618,11 @@ async fn flags_are_checked_against_the_mode_before_anything_else() {
             "These flags only apply to local runs: --model-api (the model preset decides the API); --integrations other than remote".into(),
         ),
         (
+            s(&[AGENT, "--thinking", "high"]),
+            vec![],
+            "These flags only apply to local runs: --thinking (the platform applies the agent's configured reasoning level)".into(),
+        ),
+        (
             s(&[&path, "--remote"]),
             vec![],
             "--remote does not support local bundle paths".into(),
@@ -861,4 +866,74 @@ async fn a_rejected_profile_token_is_refreshed_once_and_the_run_goes_on() {
     let mut secrets = p.secrets();
     secrets.push(stale);
     assert_no_secrets(&o, &secrets);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inherited_reasoning_level_sets_thinking_unless_the_flag_says_otherwise() {
+    let p = Platform::new(vec![Reply::text("one"), Reply::text("two")]).await;
+    p.publish("1.0.0", "Think.\n");
+    p.s.fake.set_run_config(
+        &p.s.acme_main,
+        AGENT,
+        RunConfig {
+            generation: Some(json!({"temperature": 0.2, "reasoningLevel": "minimal"})),
+            ..Default::default()
+        },
+    );
+    // Env mode with a model that reasons, so the level applies.
+    let run = |extra: &'static [&'static str]| {
+        let mut c = p.command();
+        c.env("ANTHROPIC_API_KEY", "sk-ant-test")
+            .env("APPSTRATE_LLM_BASE_URL", p.server.url())
+            .args([
+                "run",
+                AGENT,
+                "--local",
+                "--model-source",
+                "env",
+                "--report",
+                "false",
+            ])
+            .args(extra);
+        output(c)
+    };
+    for extra in [&[][..], &["--thinking", "off"][..]] {
+        let o = run(extra).await;
+        assert_eq!(o.status.code(), Some(0), "{extra:?}: {}", stderr(&o));
+    }
+    let requests = p.server.requests();
+    assert_eq!(
+        requests[0].body["thinking"],
+        json!({"type": "enabled", "budget_tokens": 1024})
+    );
+    assert!(
+        requests[0].body.get("temperature").is_none(),
+        "no temperature with thinking"
+    );
+    assert!(requests[1].body.get("thinking").is_none(), "the flag wins");
+    assert_eq!(requests[1].body["temperature"], json!(0.2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preset_that_reasons_gets_the_thinking_level() {
+    let p = Platform::new(vec![Reply::text("one"), Reply::text("two")]).await;
+    p.publish("1.0.0", "Think.\n");
+    // As listed, the preset does not reason: no thinking whatever the level.
+    let o = p
+        .run(&[AGENT, "--local", "--report", "false", "--thinking", "low"])
+        .await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    p.s.fake.set_preset_reasoning(&p.preset, true);
+    let o = p
+        .run(&[AGENT, "--local", "--report", "false", "--thinking", "low"])
+        .await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let requests = p.server.requests();
+    assert!(requests[0].body.get("thinking").is_none());
+    assert_eq!(
+        requests[1].body["thinking"],
+        json!({"type": "enabled", "budget_tokens": 2048})
+    );
+    // The preset allows 4096 output tokens: the budget fits inside them.
+    assert_eq!(requests[1].body["max_tokens"], json!(4096));
 }

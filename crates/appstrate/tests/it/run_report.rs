@@ -434,3 +434,33 @@ async fn reporting_overhead_per_event() {
         best[0], best[1]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thinking_deltas_are_printed_but_never_reported() {
+    let t = Setup::new(vec![Reply::thinking(
+        "Weighing the topic.",
+        Reply::text("Done."),
+    )])
+    .await;
+    let pkg = t.package();
+    let o = t
+        .run(&[&pkg, "--json", "--input", r#"{"topic":"rust"}"#])
+        .await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let is_delta = |e: &Value| e["type"] == "appstrate.thinking.delta";
+    let printed: Vec<Value> = jsonl(&o)
+        .into_iter()
+        .filter(|e| e["type"] != "appstrate.finalize")
+        .collect();
+    assert!(printed.iter().any(is_delta), "{printed:?}");
+    let run_id = t.only_run_id();
+    let sent = t.s.fake.reported_events(&run_id);
+    assert!(!sent.iter().any(is_delta), "{sent:?}");
+    let types = |v: &[Value]| v.iter().map(|e| e["type"].clone()).collect::<Vec<_>>();
+    let record: Vec<Value> = printed.into_iter().filter(|e| !is_delta(e)).collect();
+    assert_eq!(types(&sent), types(&record));
+    assert_eq!(
+        sequences(&sent),
+        (1..=record.len() as u64).collect::<Vec<_>>()
+    );
+}

@@ -348,6 +348,18 @@ impl FakeInstance {
         id
     }
 
+    /// Mark a preset as a reasoning model (or not): the `reasoning` flag
+    /// `GET /api/models` lists for it.
+    pub fn set_preset_reasoning(&self, preset_id: &str, reasoning: bool) {
+        self.with(|s| {
+            for model in s.models.values_mut().flatten() {
+                if model.get("id").and_then(Value::as_str) == Some(preset_id) {
+                    model["reasoning"] = json!(reasoning);
+                }
+            }
+        });
+    }
+
     /// The provider key the proxy sends upstream for a preset.
     pub fn preset_api_key(&self, preset_id: &str) -> Option<String> {
         self.with(|s| s.llm.presets.get(preset_id).map(|p| p.api_key.clone()))

@@ -15,9 +15,10 @@ use appstrate_agent::input::{
     InheritedInput, LockedField, author_defaults, layer_input, locked_field_set,
 };
 use appstrate_agent::integrations::{Resolver, has_api_calls};
-use appstrate_agent::model::RetryPolicy;
+use appstrate_agent::model::{RetryPolicy, THINKING_LEVELS, ThinkingLevel};
 use appstrate_agent::plan::RunPlan;
 use appstrate_agent::sink::{Composite, Reporter, Sink};
+use appstrate_agent::tools::ToolEnv;
 use appstrate_platform::PlatformError;
 use appstrate_platform::access::PlatformAccess;
 use appstrate_platform::agents::{RunConfig, run_config};
@@ -131,6 +132,7 @@ pub async fn run(
     if let Some(window) = context_window_override(&env)? {
         model.context_window = window;
     }
+    model.thinking = thinking_level(ctx, &args, inherited.as_ref());
     match local_proxy(
         args.proxy.as_deref(),
         &env,
@@ -233,6 +235,12 @@ pub async fn run(
         max_turns: args.max_turns,
         result_byte_limit: ctx.tool_result_byte_limit(),
         integrations,
+        tool_env: ToolEnv::new(
+            env.home.clone(),
+            env.var("TMPDIR")
+                .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from),
+            env.vars.keys().map(String::as_str),
+        ),
     };
     let report = match &access {
         Some(access) if report::wanted(&settings) => Some((access, register_body)),
@@ -403,6 +411,28 @@ fn status(ctx: &Context, args: &RunArgs, line: &str) {
     if !args.json {
         ctx.ui.warn(line);
     }
+}
+
+/// `--thinking`, else the run configuration's `generation.reasoningLevel`,
+/// else medium. A stored level this tool does not know is noted and skipped.
+fn thinking_level(ctx: &Context, args: &RunArgs, inherited: Option<&RunConfig>) -> ThinkingLevel {
+    if let Some(level) = args.thinking {
+        return level;
+    }
+    let Some(stored) = inherited.and_then(|c| c.reasoning_level.as_deref()) else {
+        return ThinkingLevel::default();
+    };
+    ThinkingLevel::parse(stored).unwrap_or_else(|| {
+        status(
+            ctx,
+            args,
+            &format!(
+                "warn: the agent's run configuration asks for reasoning level \"{stored}\", which is not one of {}; using medium",
+                THINKING_LEVELS.join(", ")
+            ),
+        );
+        ThinkingLevel::default()
+    })
 }
 
 /// `APPSTRATE_INTEGRATIONS_ALLOW_PRIVATE=1` lets the local resolver reach

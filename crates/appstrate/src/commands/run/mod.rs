@@ -14,6 +14,7 @@ mod target;
 
 use std::path::PathBuf;
 
+use appstrate_agent::model::{THINKING_LEVELS, ThinkingLevel};
 use clap::{Args, ValueEnum};
 
 use crate::context::Context;
@@ -99,6 +100,9 @@ pub struct RunArgs {
     /// Hide tool calls
     #[arg(short, long)]
     pub quiet: bool,
+    /// How much a reasoning model thinks: off | minimal | low | medium | high | xhigh | max (default: the agent's configured reasoning level, then medium; models that do not reason get no thinking option) (local)
+    #[arg(long, value_name = "LEVEL", value_parser = parse_thinking)]
+    pub thinking: Option<ThinkingLevel>,
     /// Stop (failed) after this many model turns (local)
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub max_turns: u32,
@@ -136,6 +140,10 @@ pub async fn run(ctx: &mut Context, args: RunArgs) -> Result<ExitStatus, CliErro
             "--remote does not support local bundle paths",
         )),
     }
+}
+
+fn parse_thinking(value: &str) -> Result<ThinkingLevel, String> {
+    ThinkingLevel::parse(value).ok_or_else(|| format!("use one of: {}", THINKING_LEVELS.join(", ")))
 }
 
 /// How RunEvents reach the terminal: JSON lines with `--json`, else the

@@ -135,6 +135,9 @@ fn refuse_local_only_flags(args: &RunArgs, integrations: Integrations) -> Result
             "--report, --report-fallback, --sink-ttl (the platform records remote runs itself)",
         );
     }
+    if args.thinking.is_some() {
+        reasons.push("--thinking (the platform applies the agent's configured reasoning level)");
+    }
     if reasons.is_empty() {
         return Ok(());
     }
