@@ -1,8 +1,10 @@
 //! The terminal: stdout for results, stderr for diagnostics, clack-style
 //! framing, spinners and prompts that only appear on a terminal.
 //!
-//! Every byte a command prints goes through here, so the rules (errors on
-//! stderr, no colour when piped, no prompt without a TTY) live in one place.
+//! Every byte a command prints goes through here, so the rules live in one
+//! place: stdout carries only what a script would capture; errors, the
+//! frame (intro, notes, spinners, outro) and prompts go to stderr; no
+//! colour when piped unless forced; no prompt without a TTY.
 
 use std::io::{self, IsTerminal, Write};
 use std::time::Duration;
@@ -20,10 +22,11 @@ pub struct Ui {
     pub color: bool,
     /// The same rule for stderr, where errors, frames and spinners go.
     pub stderr_color: bool,
-    /// The clack frame (intro, outro, notes, spinners) goes to stderr, so
-    /// stdout carries only what a script would capture. Commands opt in
-    /// one by one (login, logout so far; README "Output streams").
-    pub frames_on_stderr: bool,
+    /// stderr is a terminal: spinners animate, and a secret meant for the
+    /// person at the terminal (install's bootstrap token) may be shown.
+    pub stderr_tty: bool,
+    /// Columns a frame may use: the terminal's (or `COLUMNS`), capped.
+    pub width: usize,
     /// An intro was printed and no outro yet: an error closes the frame.
     frame_open: std::cell::Cell<bool>,
 }
@@ -38,12 +41,14 @@ pub struct Choice<T> {
 impl Ui {
     pub fn detect(env: &Env) -> Self {
         let stdout_tty = io::stdout().is_terminal();
+        let stderr_tty = io::stderr().is_terminal();
         Ui {
             stdin_tty: io::stdin().is_terminal(),
             stdout_tty,
             color: color_enabled(env, stdout_tty),
-            stderr_color: color_enabled(env, io::stderr().is_terminal()),
-            frames_on_stderr: false,
+            stderr_color: color_enabled(env, stderr_tty),
+            stderr_tty,
+            width: frame_width(env.var("COLUMNS"), terminal_columns()),
             frame_open: std::cell::Cell::new(false),
         }
     }
@@ -77,24 +82,17 @@ impl Ui {
         warn_line(text);
     }
 
-    /// Writes a piece of the frame where frames go (see `frames_on_stderr`).
+    /// Writes a piece of the frame, on stderr: decorations are never data.
+    /// Failures to write are ignored, as for any diagnostic.
     pub fn frame(&self, text: &str) -> Result<(), CliError> {
-        if self.frames_on_stderr {
-            let mut stderr = io::stderr().lock();
-            let _ = stderr.write_all(text.as_bytes());
-            let _ = stderr.flush();
-            Ok(())
-        } else {
-            self.out(text)
-        }
+        let mut stderr = io::stderr().lock();
+        let _ = stderr.write_all(text.as_bytes());
+        let _ = stderr.flush();
+        Ok(())
     }
 
     fn frame_color(&self) -> bool {
-        if self.frames_on_stderr {
-            self.stderr_color
-        } else {
-            self.color
-        }
+        self.stderr_color
     }
 
     pub fn intro(&self, title: &str) -> Result<(), CliError> {
@@ -111,9 +109,11 @@ impl Ui {
         ))
     }
 
-    /// A clack note: a titled box whose body lines are framed by `│`.
+    /// A clack note: a titled box whose body lines are framed by `│`,
+    /// wrapped so the box fits in [`Ui::width`] columns.
     pub fn note(&self, title: &str, body: &str) -> Result<(), CliError> {
-        let lines: Vec<&str> = body.lines().collect();
+        // `│  ` + text + `  │`: six columns of frame around the text.
+        let lines = wrap_lines(body, self.width.saturating_sub(6));
         let width = lines
             .iter()
             .map(|l| l.chars().count())
@@ -177,13 +177,11 @@ impl Ui {
 
     /// A spinner on a terminal; nothing until `stop` when piped.
     pub fn spinner(&self, label: &str) -> Spinner {
-        let frame_tty = if self.frames_on_stderr {
-            io::stderr().is_terminal()
-        } else {
-            self.stdout_tty
-        };
-        let bar = if frame_tty {
-            let bar = indicatif::ProgressBar::new_spinner();
+        let bar = if self.stderr_tty {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                None,
+                indicatif::ProgressDrawTarget::stderr(),
+            );
             bar.set_style(
                 indicatif::ProgressStyle::with_template("{spinner:.magenta}  {msg}")
                     .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner())
@@ -325,7 +323,7 @@ pub fn warn_line(text: &str) {
 fn prompt_error(err: io::Error) -> CliError {
     if err.kind() == io::ErrorKind::Interrupted {
         // clack prints its own cancel line; say it plainly like the original.
-        let _ = io::stdout().write_all("└  Cancelled.\n\n".as_bytes());
+        warn_line("└  Cancelled.\n");
         return CliError::interrupted(libc::SIGINT);
     }
     CliError::from(err)
@@ -352,16 +350,131 @@ impl Spinner {
     }
 }
 
-/// `NO_COLOR` (non-empty) wins; then `FORCE_COLOR` (non-empty, not `0`);
-/// otherwise colour only on a terminal.
+/// `NO_COLOR` (non-empty) wins; then `FORCE_COLOR` or `CLICOLOR_FORCE`
+/// (non-empty, not `0`); otherwise colour only on a terminal. The help
+/// follows the same rule (`clap_color_choice`).
 pub fn color_enabled(env: &Env, is_tty: bool) -> bool {
-    if env.var_non_empty("NO_COLOR").is_some() {
-        return false;
+    match forced_color(|name| env.var(name).map(str::to_string)) {
+        Some(forced) => forced,
+        None => is_tty,
     }
-    if let Some(force) = env.var_non_empty("FORCE_COLOR")
-        && force != "0"
-    {
-        return true;
+}
+
+/// `Some(false)` under `NO_COLOR`, `Some(true)` under `FORCE_COLOR` or
+/// `CLICOLOR_FORCE`, `None` when the terminal decides.
+pub fn forced_color(var: impl Fn(&str) -> Option<String>) -> Option<bool> {
+    let set = |name: &str| var(name).filter(|v| !v.is_empty());
+    if set("NO_COLOR").is_some() {
+        return Some(false);
     }
-    is_tty
+    let forced = ["FORCE_COLOR", "CLICOLOR_FORCE"]
+        .iter()
+        .any(|name| set(name).is_some_and(|v| v != "0"));
+    forced.then_some(true)
+}
+
+/// clap's colour for help and usage errors, by the rule of [`color_enabled`].
+pub fn clap_color_choice() -> clap::ColorChoice {
+    match forced_color(|name| std::env::var(name).ok()) {
+        Some(true) => clap::ColorChoice::Always,
+        Some(false) => clap::ColorChoice::Never,
+        None => clap::ColorChoice::Auto,
+    }
+}
+
+/// The widest a frame gets, however wide the terminal.
+const MAX_FRAME_WIDTH: usize = 100;
+/// Without a terminal or `COLUMNS`: the classic 80 columns.
+const DEFAULT_FRAME_WIDTH: usize = 80;
+/// Narrower than this and the text would be wrapped a word per line.
+const MIN_FRAME_WIDTH: usize = 40;
+
+/// `COLUMNS` when it is a number, else the terminal's width, else 80;
+/// capped to 40..=100.
+pub fn frame_width(columns: Option<&str>, terminal: Option<usize>) -> usize {
+    columns
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|c| *c > 0)
+        .or(terminal)
+        .unwrap_or(DEFAULT_FRAME_WIDTH)
+        .clamp(MIN_FRAME_WIDTH, MAX_FRAME_WIDTH)
+}
+
+/// The width of the terminal on stderr (where frames go), if it is one.
+fn terminal_columns() -> Option<usize> {
+    terminal_size::terminal_size_of(io::stderr()).map(|(w, _)| usize::from(w.0))
+}
+
+/// `text`'s lines wrapped at word boundaries to `width` columns; a word
+/// longer than the width (a URL, a path) stays whole on its own line.
+pub fn wrap_lines(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let indent: String = line.chars().take_while(|c| *c == ' ').collect();
+        if line.chars().count() <= width {
+            out.push(line.to_string());
+            continue;
+        }
+        let mut current = indent.clone();
+        for word in line.split_whitespace() {
+            let fits = current.chars().count() + 1 + word.chars().count() <= width;
+            if current.trim().is_empty() {
+                current.push_str(word);
+            } else if fits {
+                current.push(' ');
+                current.push_str(word);
+            } else {
+                out.push(std::mem::replace(&mut current, format!("{indent}{word}")));
+            }
+        }
+        out.push(current);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_width_follows_columns_then_the_terminal_capped() {
+        assert_eq!(frame_width(None, None), 80);
+        assert_eq!(frame_width(None, Some(60)), 60);
+        assert_eq!(frame_width(Some("72"), Some(200)), 72);
+        assert_eq!(frame_width(Some("x"), Some(200)), 100);
+        assert_eq!(frame_width(Some("10"), None), 40);
+    }
+
+    #[test]
+    fn wrapping_keeps_words_and_indent() {
+        assert_eq!(
+            wrap_lines("  aa bb cc dd\nshort", 8),
+            vec!["  aa bb", "  cc dd", "short"]
+        );
+        assert_eq!(
+            wrap_lines("see https://example.com/very/long/url now", 10),
+            vec!["see", "https://example.com/very/long/url", "now"]
+        );
+    }
+
+    #[test]
+    fn no_color_wins_over_forcing() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(forced_color(vars(&[])), None);
+        assert_eq!(forced_color(vars(&[("FORCE_COLOR", "1")])), Some(true));
+        assert_eq!(forced_color(vars(&[("CLICOLOR_FORCE", "1")])), Some(true));
+        assert_eq!(forced_color(vars(&[("FORCE_COLOR", "0")])), None);
+        assert_eq!(
+            forced_color(vars(&[("NO_COLOR", "1"), ("FORCE_COLOR", "1")])),
+            Some(false)
+        );
+    }
 }
