@@ -246,12 +246,24 @@ fn hide_global_flags(cmd: Command) -> Command {
 fn add_examples(mut cmd: Command, path: &str) -> Command {
     if let Some((_, examples)) = EXAMPLES.iter().find(|(p, _)| *p == path) {
         let body: String = examples.lines().map(|l| format!("  $ {l}\n")).collect();
+        let header = *cmd.get_styles().get_header();
+        let heading = |title: &str| format!("{}{title}{}", header.render(), header.render_reset());
         // The top level keeps its exit-code table after the examples.
         let rest = cmd
             .get_after_help()
-            .map(|after| format!("\n\n{after}"))
+            .map(|after| {
+                let after = after.to_string();
+                match after.split_once('\n') {
+                    Some((title, table)) => format!("\n\n{}\n{table}", heading(title)),
+                    None => format!("\n\n{after}"),
+                }
+            })
             .unwrap_or_default();
-        cmd = cmd.after_help(format!("Examples:\n{}{rest}", body.trim_end()));
+        cmd = cmd.after_help(format!(
+            "{}\n{}{rest}",
+            heading("Examples:"),
+            body.trim_end()
+        ));
     }
     let names: Vec<String> = cmd
         .get_subcommands()

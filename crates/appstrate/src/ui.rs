@@ -103,10 +103,16 @@ impl Ui {
     pub fn outro(&self, message: &str) -> Result<(), CliError> {
         self.frame_open.set(false);
         self.frame(&format!(
-            "{}\n{}  {message}\n\n",
+            "{}\n{}  {}\n\n",
             self.gray("│"),
-            self.gray("└")
+            self.gray("└"),
+            indent_continuation(&self.fit(message), "   ")
         ))
+    }
+
+    /// `message` wrapped to fit after a three-column gutter (`└  `).
+    fn fit(&self, message: &str) -> String {
+        wrap_lines(message, self.width.saturating_sub(3)).join("\n")
     }
 
     /// A clack note: a titled box whose body lines are framed by `│`,
@@ -158,7 +164,7 @@ impl Ui {
         self.frame(&format!(
             "{}\n●  {}\n",
             self.gray("│"),
-            message.replace('\n', "\n│  ")
+            indent_continuation(&self.fit(message), "│  ")
         ))
     }
 
@@ -335,18 +341,28 @@ pub struct Spinner {
 
 impl Spinner {
     /// Stops the spinner, leaving `◇  <label>` behind.
-    pub fn stop(self, ui: &Ui, label: &str) -> Result<(), CliError> {
-        if let Some(bar) = self.bar {
-            bar.finish_and_clear();
-        }
+    pub fn stop(mut self, ui: &Ui, label: &str) -> Result<(), CliError> {
+        self.clear();
         ui.frame(&format!("◇  {label}\n"))
     }
 
     /// Stops the spinner without a final line (the caller reports the error).
-    pub fn fail(self) {
-        if let Some(bar) = self.bar {
+    pub fn fail(mut self) {
+        self.clear();
+    }
+
+    fn clear(&mut self) {
+        if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// A spinner left behind by an early return (`?`) is cleared too, so the
+/// error line never lands after a half-drawn spinner line.
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.clear();
     }
 }
 
@@ -405,27 +421,51 @@ fn terminal_columns() -> Option<usize> {
     terminal_size::terminal_size_of(io::stderr()).map(|(w, _)| usize::from(w.0))
 }
 
+/// `text` with every line after the first prefixed by `gutter` (empty
+/// lines get the gutter without its trailing spaces).
+fn indent_continuation(text: &str, gutter: &str) -> String {
+    let mut lines = text.split('\n');
+    let mut out = lines.next().unwrap_or_default().to_string();
+    for line in lines {
+        out.push('\n');
+        if line.is_empty() {
+            out.push_str(gutter.trim_end());
+        } else {
+            out.push_str(gutter);
+            out.push_str(line);
+        }
+    }
+    out
+}
+
 /// `text`'s lines wrapped at word boundaries to `width` columns; a word
-/// longer than the width (a URL, a path) stays whole on its own line.
+/// longer than the width (a URL, a path) is cut at the width, so the
+/// frame around it still fits the terminal.
 pub fn wrap_lines(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
     let mut out = Vec::new();
     for line in text.lines() {
-        let indent: String = line.chars().take_while(|c| *c == ' ').collect();
         if line.chars().count() <= width {
             out.push(line.to_string());
             continue;
         }
+        let indent: String = line.chars().take_while(|c| *c == ' ').collect();
         let mut current = indent.clone();
         for word in line.split_whitespace() {
-            let fits = current.chars().count() + 1 + word.chars().count() <= width;
-            if current.trim().is_empty() {
-                current.push_str(word);
-            } else if fits {
+            let used = current.chars().count();
+            let blank = current.trim().is_empty();
+            let needed = if blank { 0 } else { 1 } + word.chars().count();
+            if !blank && used + needed > width {
+                out.push(std::mem::replace(&mut current, indent.clone()));
+            }
+            if !current.trim().is_empty() {
                 current.push(' ');
-                current.push_str(word);
-            } else {
-                out.push(std::mem::replace(&mut current, format!("{indent}{word}")));
+            }
+            for c in word.chars() {
+                if current.chars().count() >= width {
+                    out.push(std::mem::replace(&mut current, indent.clone()));
+                }
+                current.push(c);
             }
         }
         out.push(current);
@@ -453,9 +493,12 @@ mod tests {
             vec!["  aa bb", "  cc dd", "short"]
         );
         assert_eq!(
-            wrap_lines("see https://example.com/very/long/url now", 10),
-            vec!["see", "https://example.com/very/long/url", "now"]
+            wrap_lines("see https://example.com/a now", 10),
+            vec!["see", "https://ex", "ample.com/", "a now"]
         );
+        for line in wrap_lines(&"word ".repeat(40), 17) {
+            assert!(line.chars().count() <= 17, "{line}");
+        }
     }
 
     #[test]

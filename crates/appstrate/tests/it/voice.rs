@@ -327,3 +327,60 @@ fn allow_http_is_the_flag_and_insecure_a_hidden_alias() {
         stderr(&out)
     );
 }
+
+/// The characters of a clack frame; none may reach stdout.
+const FRAME_CHARS: [char; 9] = ['┌', '│', '└', '◇', '◆', '●', '▲', '╮', '╯'];
+
+fn assert_no_frame_on_stdout(args: &[&str], out: &Output) {
+    let text = stdout(out);
+    assert!(
+        !text.contains(FRAME_CHARS),
+        "{args:?} printed a frame on stdout: {text}"
+    );
+}
+
+#[test]
+fn stdout_carries_data_only_for_every_kind_of_command() {
+    use appstrate_testkit::fake_instance::{NewUser, Role};
+    let fake = FakeInstance::start();
+    let user = fake.add_user(NewUser::new("alice@example.com"));
+    let org = fake.add_org(&user, "Acme", "acme", Role::Owner);
+    fake.add_app(&org, "Main", true);
+    let env = TestEnv::new();
+    let (access, refresh) = fake.issue_tokens(&user);
+    env.seed_login(
+        "default",
+        fake.url(),
+        &user,
+        "alice@example.com",
+        Some(&org),
+        None,
+        &access,
+        &refresh,
+    );
+    let compose = env.home().join("stack");
+    std::fs::create_dir_all(&compose).unwrap();
+    std::fs::write(
+        compose.join("docker-compose.yml"),
+        "services:\n  a:\n    environment:\n      - LOG_LEVEL=${LOG_LEVEL:-info}\n",
+    )
+    .unwrap();
+    let cases: [&[&str]; 9] = [
+        &["whoami"],
+        &["token"],
+        &["org", "list"],
+        &["org", "switch", "acme"],
+        &["app", "current"],
+        &["doctor"],
+        &["install", "--upgrade-compose", "--dir", "stack"],
+        &["login", "--instance", "not-a-url"],
+        &["logout"],
+    ];
+    // Data stays on stdout.
+    let out = run(&env, &["org", "current"]);
+    assert_eq!(stdout(&out), format!("{org}\n"));
+    for args in cases {
+        let out = run(&env, args);
+        assert_no_frame_on_stdout(args, &out);
+    }
+}
