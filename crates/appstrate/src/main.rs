@@ -59,7 +59,10 @@ fn main() -> ExitCode {
             signal = error::interrupted() => Err(CliError::interrupted(signal)),
         };
         match result {
-            Ok(status) => status,
+            Ok(status) => {
+                ctx.ui.finish();
+                status
+            }
             Err(err) => ctx.ui.report(&err),
         }
     });

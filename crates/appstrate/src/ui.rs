@@ -189,9 +189,14 @@ impl Ui {
                 indicatif::ProgressDrawTarget::stderr(),
             );
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{spinner:.magenta}  {msg}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner())
-                    .tick_strings(&["◒", "◐", "◓", "◑", "◇"]),
+                // Magenta only where colour is on (NO_COLOR, FORCE_COLOR).
+                indicatif::ProgressStyle::with_template(if self.stderr_color {
+                    "{spinner:.magenta}  {msg}"
+                } else {
+                    "{spinner}  {msg}"
+                })
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner())
+                .tick_strings(&["◒", "◐", "◓", "◑", "◇"]),
             );
             bar.set_message(label.to_string());
             bar.enable_steady_tick(Duration::from_millis(80));
@@ -200,6 +205,14 @@ impl Ui {
             None
         };
         Spinner { bar }
+    }
+
+    /// Closes a frame a command left open on success (a safety net: every
+    /// exit path ends with `└`).
+    pub fn finish(&self) {
+        if self.frame_open.replace(false) {
+            let _ = self.frame(&format!("{}\n", self.gray("└")));
+        }
     }
 
     /// Prints an error (`error: <message>`, then `hint: <hint>`) and
