@@ -27,6 +27,10 @@ pub struct Ui {
     pub stderr_tty: bool,
     /// Columns a frame may use: the terminal's (or `COLUMNS`), capped.
     pub width: usize,
+    /// The width is the terminal's or `COLUMNS`, not the default: only
+    /// then are outro and info lines wrapped (a log keeps them whole, to
+    /// be searched and copied; a note's box always fits `width`).
+    width_known: bool,
     /// An intro was printed and no outro yet: an error closes the frame.
     frame_open: std::cell::Cell<bool>,
 }
@@ -42,13 +46,15 @@ impl Ui {
     pub fn detect(env: &Env) -> Self {
         let stdout_tty = io::stdout().is_terminal();
         let stderr_tty = io::stderr().is_terminal();
+        let terminal = terminal_columns();
         Ui {
             stdin_tty: io::stdin().is_terminal(),
             stdout_tty,
             color: color_enabled(env, stdout_tty),
             stderr_color: color_enabled(env, stderr_tty),
             stderr_tty,
-            width: frame_width(env.var("COLUMNS"), terminal_columns()),
+            width: frame_width(env.var("COLUMNS"), terminal),
+            width_known: env.var_non_empty("COLUMNS").is_some() || terminal.is_some(),
             frame_open: std::cell::Cell::new(false),
         }
     }
@@ -110,8 +116,12 @@ impl Ui {
         ))
     }
 
-    /// `message` wrapped to fit after a three-column gutter (`└  `).
+    /// `message` wrapped to fit after a three-column gutter (`└  `), when
+    /// the width is known.
     fn fit(&self, message: &str) -> String {
+        if !self.width_known {
+            return message.to_string();
+        }
         wrap_lines(message, self.width.saturating_sub(3)).join("\n")
     }
 
