@@ -190,7 +190,7 @@ appstrate install --tier 0 --source ~/src/appstrate",
     ),
     (
         "logs",
-        "appstrate logs -f\nappstrate logs server --dir ~/prod",
+        "appstrate logs -f\nappstrate logs postgres --dir ~/prod",
     ),
     (
         "status",
