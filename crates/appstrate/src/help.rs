@@ -233,43 +233,19 @@ fn hide_global_flags(cmd: Command) -> Command {
             arg
         }
     });
-    let names: Vec<String> = cmd
-        .get_subcommands()
-        .map(|s| s.get_name().to_string())
-        .collect();
-    for name in names {
+    for name in subcommand_names(&cmd) {
         cmd = cmd.mut_subcommand(name, hide_global_flags);
     }
     cmd
 }
 
+/// `cmd` and its subcommands with their examples (`path` is `cmd`'s).
 fn add_examples(mut cmd: Command, path: &str) -> Command {
     if let Some((_, examples)) = EXAMPLES.iter().find(|(p, _)| *p == path) {
-        let body: String = examples.lines().map(|l| format!("  $ {l}\n")).collect();
-        let header = *cmd.get_styles().get_header();
-        let heading = |title: &str| format!("{}{title}{}", header.render(), header.render_reset());
-        // The top level keeps its exit-code table after the examples.
-        let rest = cmd
-            .get_after_help()
-            .map(|after| {
-                let after = after.to_string();
-                match after.split_once('\n') {
-                    Some((title, table)) => format!("\n\n{}\n{table}", heading(title)),
-                    None => format!("\n\n{after}"),
-                }
-            })
-            .unwrap_or_default();
-        cmd = cmd.after_help(format!(
-            "{}\n{}{rest}",
-            heading("Examples:"),
-            body.trim_end()
-        ));
+        let after_help = examples_after_help(&cmd, examples);
+        cmd = cmd.after_help(after_help);
     }
-    let names: Vec<String> = cmd
-        .get_subcommands()
-        .map(|s| s.get_name().to_string())
-        .collect();
-    for name in names {
+    for name in subcommand_names(&cmd) {
         let sub_path = if path.is_empty() {
             name.clone()
         } else {
@@ -278,6 +254,29 @@ fn add_examples(mut cmd: Command, path: &str) -> Command {
         cmd = cmd.mut_subcommand(name, |sub| add_examples(sub, &sub_path));
     }
     cmd
+}
+
+/// `Examples:` and one `$ command` line each, then what `cmd` already
+/// had after its help (the top level's exit-code table), headings styled
+/// as clap styles its own.
+fn examples_after_help(cmd: &Command, examples: &str) -> String {
+    let header = *cmd.get_styles().get_header();
+    let heading = |title: &str| format!("{}{title}{}", header.render(), header.render_reset());
+    let body: String = examples.lines().map(|l| format!("\n  $ {l}")).collect();
+    let rest = match cmd.get_after_help().map(ToString::to_string) {
+        Some(after) => match after.split_once('\n') {
+            Some((title, table)) => format!("\n\n{}\n{table}", heading(title)),
+            None => format!("\n\n{after}"),
+        },
+        None => String::new(),
+    };
+    format!("{}{body}{rest}", heading("Examples:"))
+}
+
+fn subcommand_names(cmd: &Command) -> Vec<String> {
+    cmd.get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect()
 }
 
 /// clap's layout (about, usage, options, after-help) with the command
