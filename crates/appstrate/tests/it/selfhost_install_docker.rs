@@ -560,12 +560,23 @@ fn flag_validation_and_non_tty_messages() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("Invalid --tier value \"4\". Expected 0, 1, 2, or 3."));
     let out = sb.cmd().args(["install", "--tier", "2"]).output().unwrap();
-    assert!(stderr(&out).contains("Cannot prompt for install directory: stdin is not a TTY"));
-    let out = sb.cmd().args(["install", "--dir", "x"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
     assert!(
-        stderr(&out).contains("Cannot prompt for tier: stdin is not a TTY")
-            && stderr(&out).contains("--tier")
+        err.contains("error: Cannot prompt for install directory: stdin is not a TTY.\nhint: Re-run with `--dir <path>`, or `--yes` (APPSTRATE_YES=1)"),
+        "{err}"
     );
+    // Whoever ran the binary is not sent to `curl … | bash`.
+    assert!(!err.contains("curl"), "{err}");
+    let out = sb.cmd().args(["install", "--dir", "x"]).output().unwrap();
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "error: Cannot prompt for tier: stdin is not a TTY.\nhint: Re-run with `--tier N`"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("curl"), "{err}");
     let out = sb
         .cmd()
         .args(["install", "--tier", "2", "--dir", "x", "--port", "70000"])
