@@ -252,6 +252,17 @@ impl Ui {
         ))
     }
 
+    /// A prompt's failure; Ctrl-C closes the frame with `└  Cancelled.`.
+    fn prompt_error(&self, err: io::Error) -> CliError {
+        if err.kind() == io::ErrorKind::Interrupted {
+            // clack prints its own cancel line; say it plainly like the original.
+            self.frame_open.set(false);
+            let _ = self.frame("└  Cancelled.\n\n");
+            return CliError::interrupted(libc::SIGINT);
+        }
+        CliError::from(err)
+    }
+
     /// Asks for a line of text. `default` is offered and used on empty input.
     pub fn prompt_text(&self, message: &str, default: Option<&str>) -> Result<String, CliError> {
         if !self.interactive() {
@@ -264,7 +275,7 @@ impl Ui {
         input
             .required(default.is_none())
             .interact()
-            .map_err(prompt_error)
+            .map_err(|e| self.prompt_error(e))
     }
 
     /// Asks for optional text; empty input gives an empty string.
@@ -275,7 +286,7 @@ impl Ui {
         cliclack::input(message)
             .required(false)
             .interact()
-            .map_err(prompt_error)
+            .map_err(|e| self.prompt_error(e))
     }
 
     #[allow(dead_code)] // for the commands that ask before acting (install, uninstall)
@@ -286,7 +297,7 @@ impl Ui {
         cliclack::confirm(message)
             .initial_value(default)
             .interact()
-            .map_err(prompt_error)
+            .map_err(|e| self.prompt_error(e))
     }
 
     /// A picker; `initial` is the index pre-selected.
@@ -309,7 +320,7 @@ impl Ui {
         if let Some(value) = initial_value {
             select = select.initial_value(value);
         }
-        select.interact().map_err(prompt_error)
+        select.interact().map_err(|e| self.prompt_error(e))
     }
 }
 
@@ -347,15 +358,6 @@ pub fn warn_line(text: &str) {
     let mut stderr = io::stderr().lock();
     let _ = writeln!(stderr, "{text}");
     let _ = stderr.flush();
-}
-
-fn prompt_error(err: io::Error) -> CliError {
-    if err.kind() == io::ErrorKind::Interrupted {
-        // clack prints its own cancel line; say it plainly like the original.
-        warn_line("└  Cancelled.\n");
-        return CliError::interrupted(libc::SIGINT);
-    }
-    CliError::from(err)
 }
 
 pub struct Spinner {
