@@ -36,12 +36,23 @@ pub struct Cli {
 #[derive(Debug, Clone, Args, Default)]
 pub struct GlobalArgs {
     /// Profile to act on (default: $APPSTRATE_PROFILE, then `defaultProfile` in config.toml, then "default")
-    #[arg(short = 'p', long, global = true, value_name = "NAME")]
+    #[arg(
+        short = 'p',
+        long,
+        global = true,
+        value_name = "NAME",
+        help_heading = "Global options"
+    )]
     pub profile: Option<String>,
 
     /// Allow http:// to a non-loopback instance (sets APPSTRATE_INSECURE=1; not curl's -k)
     // `--insecure` is the original's name for it, kept hidden.
-    #[arg(long = "allow-http", alias = "insecure", global = true)]
+    #[arg(
+        long = "allow-http",
+        alias = "insecure",
+        global = true,
+        help_heading = "Global options"
+    )]
     pub insecure: bool,
 }
 
@@ -83,7 +94,7 @@ pub enum Command {
     /// Show the stack's logs (docker compose logs; Tier 0: the dev server log)
     Logs(commands::lifecycle::LogsArgs),
     /// Show the stack's containers (docker compose ps; Tier 0: the dev server)
-    Status(commands::lifecycle::DirArgs),
+    Status(commands::lifecycle::status::StatusArgs),
     /// Tear down. Default keeps volumes; --purge wipes data + the install dir
     Uninstall(commands::lifecycle::UninstallArgs),
     /// Upgrade this binary in place from a verified release

@@ -216,7 +216,10 @@ impl From<PlatformError> for CliError {
 
 impl From<appstrate_selfhost::Error> for CliError {
     fn from(err: appstrate_selfhost::Error) -> Self {
-        CliError::user(err.message)
+        let mut cli = CliError::user(err.message.clone());
+        cli.hint = err.hint.clone();
+        cli.source = Some(Box::new(err));
+        cli
     }
 }
 

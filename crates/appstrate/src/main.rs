@@ -13,20 +13,25 @@ mod cli;
 mod commands;
 mod context;
 mod error;
+mod help;
 mod style;
 mod text;
 mod ui;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 
 use crate::cli::Cli;
 use crate::context::Context;
 use crate::error::{CliError, ErrorKind, ExitStatus};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse_from(help_api_is_api_help(std::env::args_os().collect())) {
+    let argv = help_api_is_api_help(std::env::args_os().collect());
+    let cli = match help::command()
+        .try_get_matches_from(argv)
+        .and_then(|matches| Cli::from_arg_matches(&matches))
+    {
         Ok(cli) => cli,
         Err(err) => return error::exit_for_clap(err),
     };
@@ -54,7 +59,10 @@ fn main() -> ExitCode {
             signal = error::interrupted() => Err(CliError::interrupted(signal)),
         };
         match result {
-            Ok(status) => status,
+            Ok(status) => {
+                ctx.ui.finish();
+                status
+            }
             Err(err) => ctx.ui.report(&err),
         }
     });

@@ -1,8 +1,10 @@
 //! The terminal: stdout for results, stderr for diagnostics, clack-style
 //! framing, spinners and prompts that only appear on a terminal.
 //!
-//! Every byte a command prints goes through here, so the rules (errors on
-//! stderr, no colour when piped, no prompt without a TTY) live in one place.
+//! Every byte a command prints goes through here, so the rules live in one
+//! place: stdout carries only what a script would capture; errors, the
+//! frame (intro, notes, spinners, outro) and prompts go to stderr; no
+//! colour when piped unless forced; no prompt without a TTY.
 
 use std::io::{self, IsTerminal, Write};
 use std::time::Duration;
@@ -20,10 +22,15 @@ pub struct Ui {
     pub color: bool,
     /// The same rule for stderr, where errors, frames and spinners go.
     pub stderr_color: bool,
-    /// The clack frame (intro, outro, notes, spinners) goes to stderr, so
-    /// stdout carries only what a script would capture. Commands opt in
-    /// one by one (login, logout so far; README "Output streams").
-    pub frames_on_stderr: bool,
+    /// stderr is a terminal: spinners animate, and a secret meant for the
+    /// person at the terminal (install's bootstrap token) may be shown.
+    pub stderr_tty: bool,
+    /// Columns a frame may use: the terminal's (or `COLUMNS`), capped.
+    pub width: usize,
+    /// The width is the terminal's or `COLUMNS`, not the default: only
+    /// then are outro and info lines wrapped (a log keeps them whole, to
+    /// be searched and copied; a note's box always fits `width`).
+    width_known: bool,
     /// An intro was printed and no outro yet: an error closes the frame.
     frame_open: std::cell::Cell<bool>,
 }
@@ -38,12 +45,16 @@ pub struct Choice<T> {
 impl Ui {
     pub fn detect(env: &Env) -> Self {
         let stdout_tty = io::stdout().is_terminal();
+        let stderr_tty = io::stderr().is_terminal();
+        let terminal = terminal_columns();
         Ui {
             stdin_tty: io::stdin().is_terminal(),
             stdout_tty,
             color: color_enabled(env, stdout_tty),
-            stderr_color: color_enabled(env, io::stderr().is_terminal()),
-            frames_on_stderr: false,
+            stderr_color: color_enabled(env, stderr_tty),
+            stderr_tty,
+            width: frame_width(env.var("COLUMNS"), terminal),
+            width_known: env.var_non_empty("COLUMNS").is_some() || terminal.is_some(),
             frame_open: std::cell::Cell::new(false),
         }
     }
@@ -77,24 +88,17 @@ impl Ui {
         warn_line(text);
     }
 
-    /// Writes a piece of the frame where frames go (see `frames_on_stderr`).
+    /// Writes a piece of the frame, on stderr: decorations are never data.
+    /// Failures to write are ignored, as for any diagnostic.
     pub fn frame(&self, text: &str) -> Result<(), CliError> {
-        if self.frames_on_stderr {
-            let mut stderr = io::stderr().lock();
-            let _ = stderr.write_all(text.as_bytes());
-            let _ = stderr.flush();
-            Ok(())
-        } else {
-            self.out(text)
-        }
+        let mut stderr = io::stderr().lock();
+        let _ = stderr.write_all(text.as_bytes());
+        let _ = stderr.flush();
+        Ok(())
     }
 
     fn frame_color(&self) -> bool {
-        if self.frames_on_stderr {
-            self.stderr_color
-        } else {
-            self.color
-        }
+        self.stderr_color
     }
 
     pub fn intro(&self, title: &str) -> Result<(), CliError> {
@@ -105,15 +109,27 @@ impl Ui {
     pub fn outro(&self, message: &str) -> Result<(), CliError> {
         self.frame_open.set(false);
         self.frame(&format!(
-            "{}\n{}  {message}\n\n",
+            "{}\n{}  {}\n\n",
             self.gray("│"),
-            self.gray("└")
+            self.gray("└"),
+            indent_continuation(&self.fit(message), "   ")
         ))
     }
 
-    /// A clack note: a titled box whose body lines are framed by `│`.
+    /// `message` wrapped to fit after a three-column gutter (`└  `), when
+    /// the width is known.
+    fn fit(&self, message: &str) -> String {
+        if !self.width_known {
+            return message.to_string();
+        }
+        wrap_lines(message, self.width.saturating_sub(3)).join("\n")
+    }
+
+    /// A clack note: a titled box whose body lines are framed by `│`,
+    /// wrapped so the box fits in [`Ui::width`] columns.
     pub fn note(&self, title: &str, body: &str) -> Result<(), CliError> {
-        let lines: Vec<&str> = body.lines().collect();
+        // `│  ` + text + `  │`: six columns of frame around the text.
+        let lines = wrap_lines(body, self.width.saturating_sub(6));
         let width = lines
             .iter()
             .map(|l| l.chars().count())
@@ -158,7 +174,7 @@ impl Ui {
         self.frame(&format!(
             "{}\n●  {}\n",
             self.gray("│"),
-            message.replace('\n', "\n│  ")
+            indent_continuation(&self.fit(message), "│  ")
         ))
     }
 
@@ -177,17 +193,20 @@ impl Ui {
 
     /// A spinner on a terminal; nothing until `stop` when piped.
     pub fn spinner(&self, label: &str) -> Spinner {
-        let frame_tty = if self.frames_on_stderr {
-            io::stderr().is_terminal()
-        } else {
-            self.stdout_tty
-        };
-        let bar = if frame_tty {
-            let bar = indicatif::ProgressBar::new_spinner();
+        let bar = if self.stderr_tty {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                None,
+                indicatif::ProgressDrawTarget::stderr(),
+            );
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{spinner:.magenta}  {msg}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner())
-                    .tick_strings(&["◒", "◐", "◓", "◑", "◇"]),
+                // Magenta only where colour is on (NO_COLOR, FORCE_COLOR).
+                indicatif::ProgressStyle::with_template(if self.stderr_color {
+                    "{spinner:.magenta}  {msg}"
+                } else {
+                    "{spinner}  {msg}"
+                })
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner())
+                .tick_strings(&["◒", "◐", "◓", "◑", "◇"]),
             );
             bar.set_message(label.to_string());
             bar.enable_steady_tick(Duration::from_millis(80));
@@ -196,6 +215,14 @@ impl Ui {
             None
         };
         Spinner { bar }
+    }
+
+    /// Closes a frame a command left open on success (a safety net: every
+    /// exit path ends with `└`).
+    pub fn finish(&self) {
+        if self.frame_open.replace(false) {
+            let _ = self.frame(&format!("{}\n", self.gray("└")));
+        }
     }
 
     /// Prints an error (`error: <message>`, then `hint: <hint>`) and
@@ -225,6 +252,17 @@ impl Ui {
         ))
     }
 
+    /// A prompt's failure; Ctrl-C closes the frame with `└  Cancelled.`.
+    fn prompt_error(&self, err: io::Error) -> CliError {
+        if err.kind() == io::ErrorKind::Interrupted {
+            // clack prints its own cancel line; say it plainly like the original.
+            self.frame_open.set(false);
+            let _ = self.frame("└  Cancelled.\n\n");
+            return CliError::interrupted(libc::SIGINT);
+        }
+        CliError::from(err)
+    }
+
     /// Asks for a line of text. `default` is offered and used on empty input.
     pub fn prompt_text(&self, message: &str, default: Option<&str>) -> Result<String, CliError> {
         if !self.interactive() {
@@ -237,7 +275,7 @@ impl Ui {
         input
             .required(default.is_none())
             .interact()
-            .map_err(prompt_error)
+            .map_err(|e| self.prompt_error(e))
     }
 
     /// Asks for optional text; empty input gives an empty string.
@@ -248,7 +286,7 @@ impl Ui {
         cliclack::input(message)
             .required(false)
             .interact()
-            .map_err(prompt_error)
+            .map_err(|e| self.prompt_error(e))
     }
 
     #[allow(dead_code)] // for the commands that ask before acting (install, uninstall)
@@ -259,7 +297,7 @@ impl Ui {
         cliclack::confirm(message)
             .initial_value(default)
             .interact()
-            .map_err(prompt_error)
+            .map_err(|e| self.prompt_error(e))
     }
 
     /// A picker; `initial` is the index pre-selected.
@@ -282,7 +320,7 @@ impl Ui {
         if let Some(value) = initial_value {
             select = select.initial_value(value);
         }
-        select.interact().map_err(prompt_error)
+        select.interact().map_err(|e| self.prompt_error(e))
     }
 }
 
@@ -322,68 +360,189 @@ pub fn warn_line(text: &str) {
     let _ = stderr.flush();
 }
 
-fn prompt_error(err: io::Error) -> CliError {
-    if err.kind() == io::ErrorKind::Interrupted {
-        // clack prints its own cancel line; say it plainly like the original.
-        let _ = io::stdout().write_all("└  Cancelled.\n\n".as_bytes());
-        return CliError::interrupted(libc::SIGINT);
-    }
-    CliError::from(err)
-}
-
 pub struct Spinner {
     bar: Option<indicatif::ProgressBar>,
 }
 
 impl Spinner {
     /// Stops the spinner, leaving `◇  <label>` behind.
-    pub fn stop(self, ui: &Ui, label: &str) -> Result<(), CliError> {
-        if let Some(bar) = self.bar {
-            bar.finish_and_clear();
-        }
+    pub fn stop(mut self, ui: &Ui, label: &str) -> Result<(), CliError> {
+        self.clear();
         ui.frame(&format!("◇  {label}\n"))
     }
 
     /// Stops the spinner without a final line (the caller reports the error).
-    pub fn fail(self) {
-        if let Some(bar) = self.bar {
+    pub fn fail(mut self) {
+        self.clear();
+    }
+
+    fn clear(&mut self) {
+        if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
     }
 }
 
-/// `NO_COLOR` (non-empty) wins; then `FORCE_COLOR` or `CLICOLOR_FORCE`
-/// (non-empty, not `0`); otherwise colour only on a terminal.
-pub fn color_enabled(env: &Env, is_tty: bool) -> bool {
-    if env.var_non_empty("NO_COLOR").is_some() {
-        return false;
+/// A spinner left behind by an early return (`?`) is cleared too, so the
+/// error line never lands after a half-drawn spinner line.
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.clear();
     }
-    let forced = |name| env.var_non_empty(name).is_some_and(|v| v != "0");
-    forced("FORCE_COLOR") || forced("CLICOLOR_FORCE") || is_tty
+}
+
+/// `NO_COLOR` (non-empty) wins; then `FORCE_COLOR` or `CLICOLOR_FORCE`
+/// (non-empty, not `0`); otherwise colour only on a terminal. The help
+/// follows the same rule (`clap_color_choice`).
+pub fn color_enabled(env: &Env, is_tty: bool) -> bool {
+    match forced_color(|name| env.var(name).map(str::to_string)) {
+        Some(forced) => forced,
+        None => is_tty,
+    }
+}
+
+/// `Some(false)` under `NO_COLOR`, `Some(true)` under `FORCE_COLOR` or
+/// `CLICOLOR_FORCE`, `None` when the terminal decides.
+pub fn forced_color(var: impl Fn(&str) -> Option<String>) -> Option<bool> {
+    let set = |name: &str| var(name).filter(|v| !v.is_empty());
+    if set("NO_COLOR").is_some() {
+        return Some(false);
+    }
+    let forced = ["FORCE_COLOR", "CLICOLOR_FORCE"]
+        .iter()
+        .any(|name| set(name).is_some_and(|v| v != "0"));
+    forced.then_some(true)
+}
+
+/// clap's colour for help and usage errors, by the rule of [`color_enabled`].
+pub fn clap_color_choice() -> clap::ColorChoice {
+    match forced_color(|name| std::env::var(name).ok()) {
+        Some(true) => clap::ColorChoice::Always,
+        Some(false) => clap::ColorChoice::Never,
+        None => clap::ColorChoice::Auto,
+    }
+}
+
+/// The widest a frame gets, however wide the terminal.
+const MAX_FRAME_WIDTH: usize = 100;
+/// Without a terminal or `COLUMNS`: the classic 80 columns.
+const DEFAULT_FRAME_WIDTH: usize = 80;
+/// Narrower than this and the text would be wrapped a word per line.
+const MIN_FRAME_WIDTH: usize = 40;
+
+/// `COLUMNS` when it is a number, else the terminal's width, else 80;
+/// capped to 40..=100.
+pub fn frame_width(columns: Option<&str>, terminal: Option<usize>) -> usize {
+    columns
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|c| *c > 0)
+        .or(terminal)
+        .unwrap_or(DEFAULT_FRAME_WIDTH)
+        .clamp(MIN_FRAME_WIDTH, MAX_FRAME_WIDTH)
+}
+
+/// The width of the terminal on stderr (where frames go), if it is one.
+fn terminal_columns() -> Option<usize> {
+    terminal_size::terminal_size_of(io::stderr()).map(|(w, _)| usize::from(w.0))
+}
+
+/// `text` with every line after the first prefixed by `gutter` (empty
+/// lines get the gutter without its trailing spaces).
+fn indent_continuation(text: &str, gutter: &str) -> String {
+    let mut lines = text.split('\n');
+    let mut out = lines.next().unwrap_or_default().to_string();
+    for line in lines {
+        out.push('\n');
+        if line.is_empty() {
+            out.push_str(gutter.trim_end());
+        } else {
+            out.push_str(gutter);
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// `text`'s lines wrapped at word boundaries to `width` columns; a word
+/// longer than the width (a URL, a path) is cut at the width, so the
+/// frame around it still fits the terminal.
+pub fn wrap_lines(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line.chars().count() <= width {
+            out.push(line.to_string());
+            continue;
+        }
+        let indent: String = line.chars().take_while(|c| *c == ' ').collect();
+        let mut current = indent.clone();
+        for word in line.split_whitespace() {
+            let used = current.chars().count();
+            let blank = current.trim().is_empty();
+            let needed = if blank { 0 } else { 1 } + word.chars().count();
+            if !blank && used + needed > width {
+                out.push(std::mem::replace(&mut current, indent.clone()));
+            }
+            if !current.trim().is_empty() {
+                current.push(' ');
+            }
+            for c in word.chars() {
+                if current.chars().count() >= width {
+                    out.push(std::mem::replace(&mut current, indent.clone()));
+                }
+                current.push(c);
+            }
+        }
+        out.push(current);
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn env(vars: &[(&str, &str)]) -> Env {
-        let mut env = Env::default();
-        for (k, v) in vars {
-            env.set_var(k, v);
-        }
-        env
+    #[test]
+    fn frame_width_follows_columns_then_the_terminal_capped() {
+        assert_eq!(frame_width(None, None), 80);
+        assert_eq!(frame_width(None, Some(60)), 60);
+        assert_eq!(frame_width(Some("72"), Some(200)), 72);
+        assert_eq!(frame_width(Some("x"), Some(200)), 100);
+        assert_eq!(frame_width(Some("10"), None), 40);
     }
 
     #[test]
-    fn colour_rules() {
-        assert!(color_enabled(&env(&[]), true));
-        assert!(!color_enabled(&env(&[]), false));
-        assert!(color_enabled(&env(&[("FORCE_COLOR", "1")]), false));
-        assert!(color_enabled(&env(&[("CLICOLOR_FORCE", "1")]), false));
-        assert!(!color_enabled(&env(&[("CLICOLOR_FORCE", "0")]), false));
-        assert!(!color_enabled(
-            &env(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]),
-            true
-        ));
+    fn wrapping_keeps_words_and_indent() {
+        assert_eq!(
+            wrap_lines("  aa bb cc dd\nshort", 8),
+            vec!["  aa bb", "  cc dd", "short"]
+        );
+        assert_eq!(
+            wrap_lines("see https://example.com/a now", 10),
+            vec!["see", "https://ex", "ample.com/", "a now"]
+        );
+        for line in wrap_lines(&"word ".repeat(40), 17) {
+            assert!(line.chars().count() <= 17, "{line}");
+        }
+    }
+
+    #[test]
+    fn no_color_wins_over_forcing() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(forced_color(vars(&[])), None);
+        assert_eq!(forced_color(vars(&[("FORCE_COLOR", "1")])), Some(true));
+        assert_eq!(forced_color(vars(&[("CLICOLOR_FORCE", "1")])), Some(true));
+        assert_eq!(forced_color(vars(&[("FORCE_COLOR", "0")])), None);
+        assert_eq!(
+            forced_color(vars(&[("NO_COLOR", "1"), ("FORCE_COLOR", "1")])),
+            Some(false)
+        );
     }
 }

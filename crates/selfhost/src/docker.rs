@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::process::{Output, capture, run};
+use crate::process::{Output, capture, run, run_quiet};
 
 /// `docker info` succeeds (quietly), within `timeout` if given.
 pub async fn docker_available(timeout: Option<Duration>) -> bool {
@@ -16,6 +16,14 @@ pub async fn compose(dir: &Path, project: &str, args: &[&str]) -> i32 {
     let mut full = vec!["compose", "--project-name", project];
     full.extend_from_slice(args);
     run("docker", &full, Some(dir), Output::Inherit, &[]).await
+}
+
+/// `docker compose … <args…>` with its output captured (under a spinner):
+/// the exit code and the last line it wrote.
+pub async fn compose_quiet(dir: &Path, project: &str, args: &[&str]) -> (i32, Option<String>) {
+    let mut full = vec!["compose", "--project-name", project];
+    full.extend_from_slice(args);
+    run_quiet("docker", &full, Some(dir), &[]).await
 }
 
 /// Custom networks counted against Docker's address pool (≈31 by default).

@@ -44,13 +44,21 @@ pub const DEFAULT_SOURCE: &str = "https://github.com/appstrate/appstrate.git";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     pub message: String,
+    /// What to do about it, shown on its own `hint:` line.
+    pub hint: Option<String>,
 }
 
 impl Error {
     pub fn new(message: impl Into<String>) -> Self {
         Error {
             message: message.into(),
+            hint: None,
         }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
     }
 }
 

@@ -84,11 +84,12 @@ pub fn auto_pick(port: u16) -> Option<u16> {
         .find(|p| is_port_available(*p as i64))
 }
 
-pub fn held_by_suffix(holder: &Option<String>) -> String {
+/// Who holds a port, for a message: `node (pid 42)`, or "another
+/// program" when it cannot be told (no `lsof`/`ss`, another user's process).
+pub fn holder_name(holder: &Option<String>) -> String {
     holder
-        .as_ref()
-        .map(|h| format!(" Held by {h}."))
-        .unwrap_or_default()
+        .clone()
+        .unwrap_or_else(|| "another program".to_string())
 }
 
 #[cfg(test)]

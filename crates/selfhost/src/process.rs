@@ -95,6 +95,84 @@ pub async fn capture(
     }
 }
 
+/// How much of each output stream [`run_quiet`] keeps: the end, where a
+/// failing program says why.
+const TAIL_BYTES: usize = 16 * 1024;
+
+/// Runs `program args…` with its output captured instead of shown, so a
+/// spinner can run meanwhile (a child writing to the terminal would run
+/// into the spinner's line). Returns the exit code (-1 when it cannot
+/// start) and the last line the program wrote (stderr first), to name
+/// in an error. Only the last 16 KiB of each stream are kept. The child
+/// is killed if the caller is dropped (Ctrl-C).
+pub async fn run_quiet(
+    program: &str,
+    args: &[&str],
+    cwd: Option<&Path>,
+    env: &[(&str, &str)],
+) -> (i32, Option<String>) {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    if let Some(cwd) = cwd {
+        cmd.current_dir(cwd);
+    }
+    let Ok(mut child) = cmd.spawn() else {
+        return (-1, None);
+    };
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let (status, out, err) = tokio::join!(child.wait(), read_tail(stdout), read_tail(stderr));
+    let code = match status {
+        Ok(status) => exit_code(status),
+        Err(_) => -1,
+    };
+    (code, last_line(&err).or_else(|| last_line(&out)))
+}
+
+/// `failure`, with the program's own last words when it left some:
+/// `git clone failed: exit 128 (fatal: unable to access …)`.
+pub fn with_last_line(failure: String, last: Option<&str>) -> String {
+    match last {
+        Some(line) => format!("{failure} ({line})"),
+        None => failure,
+    }
+}
+
+/// Everything `reader` yields, keeping only the last [`TAIL_BYTES`].
+async fn read_tail(reader: Option<impl tokio::io::AsyncRead + Unpin>) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let Some(mut reader) = reader else {
+        return Vec::new();
+    };
+    let mut kept = Vec::new();
+    let mut chunk = [0u8; 8192];
+    while let Ok(n) = reader.read(&mut chunk).await {
+        if n == 0 {
+            break;
+        }
+        kept.extend_from_slice(&chunk[..n]);
+        if kept.len() > TAIL_BYTES {
+            kept.drain(..kept.len() - TAIL_BYTES);
+        }
+    }
+    kept
+}
+
+/// The last non-blank line (progress lines end in `\r`: the last frame).
+fn last_line(bytes: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(bytes)
+        .split(['\n', '\r'])
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .map(str::to_string)
+}
+
 /// Runs `program args…` with its output on the terminal or discarded. Returns the exit code (-1 when it cannot start). The
 /// child is killed if the caller is dropped (Ctrl-C).
 pub async fn run(
@@ -141,5 +219,19 @@ mod tests {
         let slow = capture("sleep", &["10"], None, Some(Duration::from_millis(200))).await;
         assert_eq!((slow.code, slow.stderr.as_str()), (-1, "timeout"));
         assert!(start.elapsed() < Duration::from_secs(3));
+    }
+
+    #[tokio::test]
+    async fn run_quiet_keeps_the_last_line_stderr_first() {
+        let script = "echo out; echo 'progress 50%\rfatal: no network' >&2; exit 128";
+        let (code, last) = run_quiet("sh", &["-c", script], None, &[]).await;
+        assert_eq!((code, last.as_deref()), (128, Some("fatal: no network")));
+        let (code, last) = run_quiet("sh", &["-c", "echo only-out"], None, &[]).await;
+        assert_eq!((code, last.as_deref()), (0, Some("only-out")));
+        let big = "yes line | head -c 100000; echo the-end";
+        let (_, last) = run_quiet("sh", &["-c", big], None, &[]).await;
+        assert_eq!(last.as_deref(), Some("the-end"));
+        let (code, last) = run_quiet("definitely-not-a-program-xyz", &[], None, &[]).await;
+        assert_eq!((code, last), (-1, None));
     }
 }

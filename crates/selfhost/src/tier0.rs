@@ -144,7 +144,8 @@ pub async fn fetch_source(dir: &Path, source: &Source, git_ref: &str, git: &str)
             &["-C", &dir_s, "fetch", "--depth=1", &loc, what],
             |code| format!("git fetch failed: exit {code}"),
         )
-        .await?;
+        .await
+        .map_err(|e| source_hint(e, source))?;
         let checkout = [
             "-C",
             &dir_s,
@@ -175,19 +176,39 @@ pub async fn fetch_source(dir: &Path, source: &Source, git_ref: &str, git: &str)
         Source::Remote(_) => vec!["clone", "--depth=1", &branch, &loc, &dir_s],
         Source::Local(_) => vec!["clone", "--quiet", &loc, &dir_s],
     };
-    run_checked(git, &args, |code| format!("git clone failed: exit {code}")).await
+    run_checked(git, &args, |code| format!("git clone failed: exit {code}"))
+        .await
+        .map_err(|e| source_hint(e, source))
 }
 
-/// Runs `program args…` with the terminal's stdio; a non-zero exit code
-/// (or -1: it could not start) becomes the error `failure` words.
+/// A failed clone or fetch: where else the source can come from.
+fn source_hint(err: Error, source: &Source) -> Error {
+    let hint = match source {
+        Source::Remote(url) => format!(
+            "Check the network and that {url} is reachable, or install from a mirror or a local checkout: --source <git URL|path> (or APPSTRATE_SOURCE)"
+        ),
+        Source::Local(path) => format!(
+            "Check that {} is a git checkout, or pass another one with --source <git URL|path> (or APPSTRATE_SOURCE)",
+            path.display()
+        ),
+    };
+    err.with_hint(hint)
+}
+
+/// Runs `program args…` with its output captured (a spinner runs
+/// meanwhile); a non-zero exit code (or -1: it could not start) becomes
+/// the error `failure` words, with the program's last line.
 async fn run_checked(
     program: &str,
     args: &[&str],
     failure: impl FnOnce(i32) -> String,
 ) -> Result<()> {
-    match process::run(program, args, None, process::Output::Inherit, &[]).await {
-        0 => Ok(()),
-        code => Err(Error::new(failure(code))),
+    match process::run_quiet(program, args, None, &[]).await {
+        (0, _) => Ok(()),
+        (code, last) => Err(Error::new(process::with_last_line(
+            failure(code),
+            last.as_deref(),
+        ))),
     }
 }
 

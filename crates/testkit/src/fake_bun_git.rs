@@ -11,7 +11,12 @@ const GIT: &str = r#"#!/bin/sh
 printf '%s\n' "$*" >> "${FAKE_TOOLS_LOG:?}"
 if [ "$1" = "clone" ]; then
   for last in "$@"; do :; done
-  [ -n "$FAKE_GIT_FAIL" ] && exit 128
+  # What the real git writes, so a test sees whether it reaches the terminal.
+  printf "Cloning into '%s'...\n" "$last" >&2
+  if [ -n "$FAKE_GIT_FAIL" ]; then
+    printf "fatal: unable to access 'https://github.com/appstrate/appstrate.git/': Could not resolve host: github.com\n" >&2
+    exit 128
+  fi
   mkdir -p "$last/.git" && printf '{"name":"appstrate"}\n' > "$last/package.json"
   exit 0
 fi

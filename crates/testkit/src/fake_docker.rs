@@ -12,6 +12,7 @@
 //! | `FAKE_DOCKER_UP_EXIT` | exit code of `compose … up -d` (default 0) |
 //! | `FAKE_DOCKER_UP_SLEEP` | seconds `up` sleeps before answering |
 //! | `FAKE_DOCKER_SERVE_PORT` | `up` starts an HTTP server answering 200 there |
+//! | `FAKE_DOCKER_PS` | output of `compose … ps` (e.g. `--format json` lines) |
 //! | `FAKE_DOCKER_EXIT` | exit code of every other compose verb (default 0) |
 
 use std::path::{Path, PathBuf};
@@ -32,6 +33,10 @@ case "$1" in
       exit "${FAKE_DOCKER_COMPOSE_LS_EXIT:-0}"
     fi
     if [ "$1" = "--project-name" ]; then shift 2; fi
+    if [ "$1" = "ps" ] && [ -n "$FAKE_DOCKER_PS" ]; then
+      printf '%s\n' "$FAKE_DOCKER_PS"
+      exit "${FAKE_DOCKER_EXIT:-0}"
+    fi
     if [ "$1" = "up" ]; then
       code="${FAKE_DOCKER_UP_EXIT:-0}"
       if [ "$code" = 0 ] && [ -n "$FAKE_DOCKER_SERVE_PORT" ]; then

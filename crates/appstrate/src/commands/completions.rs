@@ -1,9 +1,8 @@
 //! `appstrate completions <shell>`: a completion script on stdout.
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_complete::Shell;
 
-use crate::cli::Cli;
 use crate::context::Context;
 use crate::error::{CliError, ExitStatus};
 
@@ -15,7 +14,7 @@ pub struct CompletionsArgs {
 }
 
 pub fn run(ctx: &mut Context, args: CompletionsArgs) -> Result<ExitStatus, CliError> {
-    let mut command = Cli::command();
+    let mut command = crate::help::command();
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut command, "appstrate", &mut script);
     ctx.ui.out(&String::from_utf8_lossy(&script))?;

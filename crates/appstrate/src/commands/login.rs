@@ -47,7 +47,6 @@ pub async fn run(ctx: &mut Context, args: LoginArgs) -> Result<ExitStatus, CliEr
     let config = Config::load(&config_dir)?;
     let name = ctx.profile_name(config.default_profile());
     let existing = config.profile(&name);
-    ctx.ui.frames_on_stderr = true;
     ctx.ui
         .intro(&format!("Appstrate login — profile \"{name}\""))?;
 
@@ -168,9 +167,9 @@ pub async fn run(ctx: &mut Context, args: LoginArgs) -> Result<ExitStatus, CliEr
     }
     ctx.ui.outro(&banner)?;
     if org.is_none() {
-        ctx.ui.line("No org pinned — pass -H \"X-Org-Id: …\" on each call, or run `appstrate org switch` later.")?;
+        ctx.ui.warn("No org pinned — pass -H \"X-Org-Id: …\" on each call, or run `appstrate org switch` later.");
     } else if app.is_none() && !args.no_app {
-        ctx.ui.line("No app pinned — pass -H \"X-Application-Id: …\" on each call, or run `appstrate app switch` later.")?;
+        ctx.ui.warn("No app pinned — pass -H \"X-Application-Id: …\" on each call, or run `appstrate app switch` later.");
     }
     Ok(ExitStatus::SUCCESS)
 }
@@ -248,7 +247,7 @@ async fn pin_org(
         orgs[0].clone()
     } else if orgs.is_empty() {
         if !ctx.ui.interactive() {
-            ctx.ui.line("No organization yet on this account — run `appstrate org create <name>` to create one.")?;
+            ctx.ui.warn("No organization yet on this account — run `appstrate org create <name>` to create one.");
             return Ok(None);
         }
         let name = ctx.ui.prompt_text("Organization name", None)?;
@@ -258,9 +257,8 @@ async fn pin_org(
         api::create_org(session, name.trim(), Some(slug.trim())).await?
     } else {
         if !ctx.ui.interactive() {
-            ctx.ui.line(
-                "Multiple organizations — pass --org <id-or-slug> to pin non-interactively.",
-            )?;
+            ctx.ui
+                .warn("Multiple organizations — pass --org <id-or-slug> to pin non-interactively.");
             return Ok(None);
         }
         let choices = orgs

@@ -39,7 +39,6 @@ pub async fn run(ctx: &mut Context, args: LogoutArgs) -> Result<ExitStatus, CliE
     let config = Config::load(&config_dir)?;
     let name = ctx.profile_name(config.default_profile());
     let profile = config.profile(&name);
-    ctx.ui.frames_on_stderr = true;
     ctx.ui
         .intro(&format!("Appstrate logout — profile \"{name}\""))?;
     let store = CredentialStore::open(&ctx.env).await;

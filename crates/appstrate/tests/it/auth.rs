@@ -136,7 +136,7 @@ fn login_many_orgs_non_tty_asks_for_flag() {
     let env = TestEnv::new();
     let out = login(&env, &fake, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let text = stdout(&out);
+    let text = stderr(&out);
     assert!(
         text.contains("Multiple organizations — pass --org <id-or-slug> to pin non-interactively."),
         "{text}"
@@ -160,7 +160,7 @@ fn login_org_by_slug_and_by_id_and_unknown() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(config(&env).contains(&format!("orgId = \"{beta}\"")));
     assert!(
-        !stdout(&out).contains("No app pinned"),
+        !stderr(&out).contains("No app pinned"),
         "--no-app prints no hint"
     );
     assert_eq!(fake.count("GET", "/api/applications"), 0);
@@ -209,7 +209,7 @@ fn login_no_org_makes_no_org_call() {
     let out = login(&env, &fake, &["--no-org", "--org", "acme"]);
     assert!(out.status.success());
     assert_eq!(fake.count("GET", "/api/orgs"), 0);
-    assert!(stdout(&out).contains("No org pinned — pass -H \"X-Org-Id: …\""));
+    assert!(stderr(&out).contains("No org pinned — pass -H \"X-Org-Id: …\""));
 }
 
 #[test]
@@ -218,7 +218,7 @@ fn login_zero_orgs_non_tty_hint() {
     let env = TestEnv::new();
     let out = login(&env, &fake, &[]);
     assert!(out.status.success());
-    assert!(stdout(&out).contains(
+    assert!(stderr(&out).contains(
         "No organization yet on this account — run `appstrate org create <name>` to create one."
     ));
 }
@@ -236,7 +236,7 @@ fn login_org_list_failure_still_signs_in() {
         "{}",
         stderr(&out)
     );
-    assert!(stdout(&out).contains("No org pinned"));
+    assert!(stderr(&out).contains("No org pinned"));
     assert!(env.credentials_path().exists());
 }
 
@@ -303,13 +303,13 @@ fn login_apps_without_default_or_none_or_failing() {
         "{}",
         stderr(&out)
     );
-    assert!(stdout(&out).contains("No app pinned"));
+    assert!(stderr(&out).contains("No app pinned"));
     // Two apps, none default.
     fake.add_app(&org, "A", false);
     fake.add_app(&org, "B", false);
     let out = login(&env, &fake, &[]);
     assert!(stderr(&out).contains("none marked default"));
-    assert!(stdout(&out).contains("No app pinned"));
+    assert!(stderr(&out).contains("No app pinned"));
     // Failing list: org pinned, app not.
     fake.inject(Fault::status("/api/applications", 500));
     let out = login(&env, &fake, &[]);

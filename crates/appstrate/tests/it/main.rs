@@ -39,4 +39,5 @@ mod selfhost_install_tty;
 mod selfhost_lifecycle;
 mod selfhost_self_update;
 mod selfhost_tier0;
+mod snapshots;
 mod voice;

@@ -87,3 +87,20 @@ fn create_prompts_for_names() {
     let post = &env.fake.requests_to("POST", "/api/applications")[0];
     assert_eq!(post.body_text(), r#"{"name":"Typed App"}"#);
 }
+
+#[test]
+fn ctrl_c_in_a_prompt_cancels_plainly_with_130() {
+    let env = SignedIn::new();
+    let mut p = spawn(&env, &["org", "create"]);
+    p.expect("Organization name").expect("prompt");
+    p.send("\x03").expect("ctrl-c");
+    p.expect("└  Cancelled.").expect("cancel line");
+    let rest = p.expect(expectrl::Eof).expect("exits");
+    let tail = String::from_utf8_lossy(rest.before()).into_owned();
+    assert!(!tail.contains("error:"), "{tail}");
+    let status = format!("{:?}", p.get_process_mut().wait().expect("wait"));
+    assert!(
+        status.starts_with("Exited(") && status.ends_with(", 130)"),
+        "{status}"
+    );
+}

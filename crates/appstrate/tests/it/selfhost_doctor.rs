@@ -102,7 +102,8 @@ fn doctor_reports_installs_channels_and_local_install() {
     assert_eq!(json["composeDrift"][0]["varName"], "LOG_LEVEL");
 
     let out = sb.cmd().arg("doctor").env("PATH", &path).output().unwrap();
-    let text = stdout(&out);
+    // The human report is a frame: stderr.
+    let text = stderr(&out);
     assert!(
         text.contains("Found 2 installations of `appstrate` on $PATH:"),
         "{text}"
@@ -111,9 +112,10 @@ fn doctor_reports_installs_channels_and_local_install() {
     assert!(text.contains("appstrate install --upgrade-compose"));
     assert!(text.contains("Detected more than one installation. See above for cleanup hints."));
     assert!(
-        stderr(&out).is_empty(),
+        !text.contains("Silence this warning"),
         "doctor never prints the dual-install warning"
     );
+    assert_eq!(stdout(&out), "", "stdout is for data (--json)");
 
     let out = sb
         .cmd()
@@ -121,7 +123,7 @@ fn doctor_reports_installs_channels_and_local_install() {
         .env("PATH", sb.system_path())
         .output()
         .unwrap();
-    let text = stdout(&out);
+    let text = stderr(&out);
     assert!(
         text.contains("No `appstrate` binary found on $PATH.") && text.contains("Running binary: ")
     );

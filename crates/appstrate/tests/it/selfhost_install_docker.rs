@@ -143,7 +143,7 @@ fn tier3_fresh_install_writes_everything_and_runs_exact_docker_calls() {
     assert_eq!(pj["version"], 1);
     assert_eq!(pj["projectName"], name.as_str());
 
-    let text = stdout(&out);
+    let text = stderr(&out);
     assert!(
         text.contains(&format!("Appstrate is running at http://localhost:{port}.")),
         "{text}"
@@ -297,7 +297,7 @@ fn upgrade_inherits_tier_without_flag() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("Existing Tier 3 install detected — keeping Tier 3."));
+    assert!(stderr(&out).contains("Existing Tier 3 install detected — keeping Tier 3."));
     assert_eq!(
         std::fs::read_to_string(dir.join("docker-compose.yml")).unwrap(),
         compose_template(Tier::T3).unwrap()
@@ -354,8 +354,8 @@ fn failing_compose_up_on_fresh_install_keeps_files_and_says_how_to_resume() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
-        err.starts_with(
-            "error: docker compose up failed with exit code 3\nThe generated files are kept"
+        err.contains(
+            "└\nerror: docker compose up failed with exit code 3\nThe generated files are kept"
         ),
         "{err}"
     );
@@ -446,7 +446,7 @@ fn docker_missing_is_a_clear_error_and_writes_nothing() {
             .contains("Docker is required for this tier but was not found. Install Docker Desktop")
     );
     assert!(stderr(&out).contains("Tier 0"));
-    assert!(stdout(&out).contains("Docker not found"));
+    assert!(stderr(&out).contains("Docker not found"));
     assert!(!dir.exists());
     // Without any docker on PATH at all.
     let mut sb2 = Sandbox::new();
@@ -519,11 +519,17 @@ fn port_conflicts_strict_and_auto_pick() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
+    // Another program holds it: the message must not say it is Appstrate,
+    // nor send a user who ran the binary to `curl … | bash`.
     assert!(
-        err.contains(&format!("Port {port} is already in use (Appstrate).")),
+        err.contains(&format!("error: Port {port} is already in use by "))
+            && err.contains("\nhint: Re-run with --port <n> (or set APPSTRATE_PORT=<n>)"),
         "{err}"
     );
-    assert!(err.contains("curl -fsSL https://get.appstrate.dev | APPSTRATE_PORT=<n> bash"));
+    assert!(
+        !err.contains("(Appstrate)") && !err.contains("curl"),
+        "{err}"
+    );
     let out = sb
         .cmd()
         .args(["install", "--yes", "--tier", "2", "--dir"])
@@ -532,9 +538,11 @@ fn port_conflicts_strict_and_auto_pick() {
         .env("FAKE_DOCKER_UP_EXIT", "1")
         .output()
         .unwrap();
-    let text = stdout(&out);
+    let text = stderr(&out);
     assert!(
-        text.contains(&format!("Port {port} (Appstrate) in use.")) && text.contains("Auto-picked"),
+        text.contains(&format!("Port {port} is in use by "))
+            && text.contains("Appstrate will use port ")
+            && !text.contains("curl"),
         "{text}"
     );
     let env = env_map(&sb.dir("p2").join(".env"));
@@ -552,12 +560,23 @@ fn flag_validation_and_non_tty_messages() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("Invalid --tier value \"4\". Expected 0, 1, 2, or 3."));
     let out = sb.cmd().args(["install", "--tier", "2"]).output().unwrap();
-    assert!(stderr(&out).contains("Cannot prompt for install directory: stdin is not a TTY"));
-    let out = sb.cmd().args(["install", "--dir", "x"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
     assert!(
-        stderr(&out).contains("Cannot prompt for tier: stdin is not a TTY")
-            && stderr(&out).contains("--tier")
+        err.contains("error: Cannot prompt for install directory: stdin is not a TTY.\nhint: Re-run with `--dir <path>`, or `--yes` (APPSTRATE_YES=1)"),
+        "{err}"
     );
+    // Whoever ran the binary is not sent to `curl … | bash`.
+    assert!(!err.contains("curl"), "{err}");
+    let out = sb.cmd().args(["install", "--dir", "x"]).output().unwrap();
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "error: Cannot prompt for tier: stdin is not a TTY.\nhint: Re-run with `--tier N`"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("curl"), "{err}");
     let out = sb
         .cmd()
         .args(["install", "--tier", "2", "--dir", "x", "--port", "70000"])
@@ -676,7 +695,7 @@ fn owner_email_and_remote_url() {
     assert_eq!(env["AUTH_PLATFORM_ADMIN_EMAILS"], "boss@example.com");
     assert_eq!(env["AUTH_BOOTSTRAP_ORG_NAME"], "Acme");
     assert!(!env.contains_key("AUTH_BOOTSTRAP_TOKEN"));
-    let text = stdout(&out);
+    let text = stderr(&out);
     assert!(
         text.contains("Reverse proxy required")
             && text.contains("create your owner account")
@@ -702,7 +721,7 @@ fn upgrade_compose_repairs_stale_defaults() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("Compose file upgraded. Restart the stack to apply."));
+    assert!(stderr(&out).contains("Compose file upgraded. Restart the stack to apply."));
     assert!(
         std::fs::read_to_string(dir.join("docker-compose.yml"))
             .unwrap()
@@ -715,7 +734,7 @@ fn upgrade_compose_repairs_stale_defaults() {
         .arg(&dir)
         .output()
         .unwrap();
-    assert!(stdout(&out).contains("Already up to date"));
+    assert!(stderr(&out).contains("Already up to date"));
     let out = sb
         .cmd()
         .args(["install", "--upgrade-compose", "--dir"])

@@ -30,7 +30,7 @@ fn picks_a_tier_resolves_a_port_conflict_and_asks_the_optional_questions() {
     p.expect("recommended").unwrap();
     p.send("\x1b[A").unwrap(); // from the Tier 2 default up to Tier 3
     p.send("\r").unwrap();
-    p.expect(format!("Port {busy} (Appstrate) is already in use."))
+    p.expect(format!("Port {busy} is already in use by "))
         .unwrap();
     p.expect("New port for Appstrate").unwrap();
     p.send_line(port.to_string()).unwrap();

@@ -66,7 +66,7 @@ fn start_and_restart_wait_for_health_then_print_the_banner() {
             .unwrap();
         assert!(out.status.success(), "{verb}: {}", stderr(&out));
         assert!(sb.docker.argvs().last().unwrap().ends_with(want));
-        let text = stdout(&out);
+        let text = stderr(&out);
         assert!(
             text.contains("Appstrate is running at https://apps.example.com."),
             "{text}"
@@ -192,4 +192,66 @@ fn every_verb_explains_a_missing_install() {
         .unwrap();
     assert!(stderr(&out).contains(&format!("{}/rel/x", sb.home().display())));
     assert!(sb.docker.calls().is_empty());
+}
+
+#[test]
+fn status_json_reports_the_stack_with_documented_fields() {
+    let sb = Sandbox::new();
+    let dir = installed(&sb, "js");
+    std::fs::write(dir.join(".env"), "PORT=4123\n").unwrap();
+    std::fs::write(
+        dir.join("docker-compose.yml"),
+        "services:\n  appstrate:\n    image: x\n  postgres:\n    image: y\n",
+    )
+    .unwrap();
+    let ps = concat!(
+        r#"{"Name":"p-appstrate-1","Service":"appstrate","State":"running","Health":"healthy","Status":"Up 2 minutes (healthy)"}"#,
+        "\n",
+        r#"{"Name":"p-postgres-1","Service":"postgres","State":"exited","Health":"","Status":"Exited (1) 3 seconds ago"}"#
+    );
+    let out = sb
+        .cmd()
+        .args(["status", "--json", "--dir"])
+        .arg(&dir)
+        .env("FAKE_DOCKER_PS", ps)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report,
+        serde_json::json!({
+            "dir": dir.display().to_string(),
+            "tier": 1,
+            "kind": "docker",
+            "project": "appstrate-test-12345678",
+            "url": "http://localhost:4123",
+            "running": false,
+            "pid": null,
+            "log": null,
+            "services": [
+                {"name": "p-appstrate-1", "service": "appstrate", "state": "running", "health": "healthy", "status": "Up 2 minutes (healthy)"},
+                {"name": "p-postgres-1", "service": "postgres", "state": "exited", "health": "", "status": "Exited (1) 3 seconds ago"}
+            ]
+        })
+    );
+    assert_eq!(
+        sb.docker.calls().last().unwrap().argv,
+        "compose --project-name appstrate-test-12345678 ps --all --format json"
+    );
+    // A failing docker is an error, not an empty report.
+    let out = sb
+        .cmd()
+        .args(["status", "--json", "--dir"])
+        .arg(&dir)
+        .env("FAKE_DOCKER_EXIT", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    assert!(
+        stderr(&out).contains("error: docker compose ps failed with exit code 1"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -118,7 +118,7 @@ fn good_release_replaces_the_binary_and_the_new_one_runs() {
         stdout(&out),
         stderr(&out)
     );
-    assert!(stdout(&out).contains(&format!(
+    assert!(stderr(&out).contains(&format!(
         "Updated appstrate to {NEW_VERSION} ({})",
         r.bin.display()
     )));
@@ -225,7 +225,7 @@ fn versions_channels_and_pins() {
     let current = env!("CARGO_PKG_VERSION");
     let out = update(&r, &["--release", &format!("v{current}")]);
     assert!(out.status.success());
-    assert!(stdout(&out).contains(&format!(
+    assert!(stderr(&out).contains(&format!(
         "Already on appstrate {current}. Pass --force to reinstall."
     )));
     let out = update(&r, &["--release", "nope"]);

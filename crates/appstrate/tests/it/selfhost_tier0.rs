@@ -79,10 +79,19 @@ fn tier0_install_runs_detached_and_lifecycle_verbs_manage_it() {
         stdout(&out),
         stderr(&out)
     );
-    let text = stdout(&out);
+    let text = stderr(&out);
     assert!(
         text.contains("Source cloned") && text.contains("Dependencies installed"),
         "{text}"
+    );
+    assert!(
+        !text.contains("Cloning into"),
+        "git's output is captured: {text}"
+    );
+    assert!(
+        !stdout(&out).contains('│') && !stdout(&out).contains('◇'),
+        "no frame on stdout: {}",
+        stdout(&out)
     );
     assert!(
         text.contains(&format!(
@@ -142,6 +151,17 @@ fn tier0_install_runs_detached_and_lifecycle_verbs_manage_it() {
     );
     let out =
         t.sb.cmd()
+            .args(["status", "--json", "--dir"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (&report["running"], &report["pid"]),
+        (&serde_json::json!(true), &serde_json::json!(pid))
+    );
+    let out =
+        t.sb.cmd()
             .args(["logs", "--dir"])
             .arg(&dir)
             .output()
@@ -178,6 +198,27 @@ fn tier0_install_runs_detached_and_lifecycle_verbs_manage_it() {
             .output()
             .unwrap();
     assert!(stdout(&out).contains("Tier 0 dev server: stopped"));
+    let out =
+        t.sb.cmd()
+            .args(["status", "--json", "--dir"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report,
+        serde_json::json!({
+            "dir": dir.display().to_string(),
+            "tier": 0,
+            "kind": "tier0",
+            "project": null,
+            "url": format!("http://localhost:{port}"),
+            "running": false,
+            "pid": null,
+            "log": dir.join(".appstrate/tier0.log").display().to_string(),
+            "services": [],
+        })
+    );
 
     let out =
         t.sb.cmd()
@@ -206,8 +247,8 @@ fn tier0_install_runs_detached_and_lifecycle_verbs_manage_it() {
             .unwrap();
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     assert!(
-        stdout(&out).contains("Existing Tier 0 install detected")
-            && stdout(&out).contains("Source updated")
+        stderr(&out).contains("Existing Tier 0 install detected")
+            && stderr(&out).contains("Source updated")
     );
     assert!(dir.join("UPDATED").exists(), "git fetch + checkout ran");
     assert_eq!(
@@ -321,7 +362,23 @@ fn tier0_from_a_local_checkout_and_a_failing_clone() {
             .output()
             .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("git clone failed: exit 128"));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "error: git clone failed: exit 128 (fatal: unable to access 'https://github.com/appstrate/appstrate.git/': Could not resolve host: github.com)\n"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("\nhint: Check the network and that https://github.com/appstrate/appstrate.git is reachable, or install from a mirror or a local checkout: --source <git URL|path> (or APPSTRATE_SOURCE)\n"),
+        "{err}"
+    );
+    // git's own output was captured, not run into the spinner's line.
+    assert!(!err.contains("Cloning into"), "{err}");
+    assert_eq!(stdout(&out), "", "stdout is for data");
+    // The directory the install created is gone: nothing for `uninstall`
+    // to stumble on, and a re-run starts afresh.
+    assert!(!bad.exists(), "a failed install left {}", bad.display());
 
     let busy = t.sb.dir("busy");
     std::fs::create_dir_all(&busy).unwrap();
@@ -353,7 +410,7 @@ fn tier0_finds_bun_in_home_and_refuses_firecracker() {
             .output()
             .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(!stdout(&out).contains("Installing Bun"));
+    assert!(!stderr(&out).contains("Installing Bun"));
     let out =
         t.sb.cmd()
             .args(["stop", "--dir"])

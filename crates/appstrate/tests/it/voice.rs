@@ -147,15 +147,22 @@ fn subcommands(env: &TestEnv, path: &[&str]) -> Vec<String> {
     args.push("--help");
     let out = run(env, &args);
     let help = stdout(&out);
-    let Some((_, list)) = help.split_once("Commands:\n") else {
-        return Vec::new();
-    };
-    list.lines()
-        .take_while(|l| l.starts_with("  "))
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|name| *name != "help")
-        .map(str::to_string)
-        .collect()
+    // clap's `Commands:` list, or the top level's groups (`Auth commands:`).
+    let mut names = Vec::new();
+    let mut in_list = false;
+    for line in help.lines() {
+        if !line.starts_with(' ') {
+            in_list = line.ends_with("ommands:");
+            continue;
+        }
+        if in_list
+            && let Some(name) = line.split_whitespace().next()
+            && name != "help"
+        {
+            names.push(name.to_string());
+        }
+    }
+    names
 }
 
 #[test]
@@ -171,6 +178,13 @@ fn every_subcommand_has_help_on_stdout() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
         assert!(!out.stdout.is_empty(), "{args:?}");
         assert!(out.stderr.is_empty(), "{args:?}: {}", stderr(&out));
+        if refs != ["api"] {
+            // `api --help` is curl-style and has its own examples.
+            assert!(
+                stdout(&out).contains("\nExamples:\n  $ appstrate "),
+                "{args:?} has no examples"
+            );
+        }
         seen += 1;
         for sub in subcommands(&env, &refs) {
             let mut next = path.clone();
@@ -179,6 +193,44 @@ fn every_subcommand_has_help_on_stdout() {
         }
     }
     assert!(seen > 30, "walked only {seen} commands");
+}
+
+#[test]
+fn the_command_list_is_grouped_and_global_flags_stay_where_they_mean_something() {
+    let env = TestEnv::new();
+    let help = stdout(&run(&env, &["--help"]));
+    let headings: Vec<&str> = help.lines().filter(|l| l.ends_with("commands:")).collect();
+    assert_eq!(
+        headings,
+        [
+            "Instance commands:",
+            "Auth commands:",
+            "Context commands:",
+            "API commands:",
+            "Agent commands:",
+            "Tool commands:"
+        ]
+    );
+    for args in [
+        &["doctor", "--help"][..],
+        &["completions", "--help"],
+        &["afps", "inspect", "--help"],
+        &["install", "--help"],
+    ] {
+        let help = stdout(&run(&env, args));
+        assert!(
+            !help.contains("--profile") && !help.contains("--allow-http"),
+            "{args:?}: {help}"
+        );
+    }
+    let help = stdout(&run(&env, &["whoami", "--help"]));
+    assert!(
+        help.contains("Global options:\n  -p, --profile <NAME>"),
+        "{help}"
+    );
+    // Hidden, not refused: a script passing -p everywhere keeps working.
+    let out = run(&env, &["doctor", "-p", "x", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
 fn json_of(out: &Output) -> serde_json::Value {
@@ -274,4 +326,61 @@ fn allow_http_is_the_flag_and_insecure_a_hidden_alias() {
         "{}",
         stderr(&out)
     );
+}
+
+/// The characters of a clack frame; none may reach stdout.
+const FRAME_CHARS: [char; 9] = ['┌', '│', '└', '◇', '◆', '●', '▲', '╮', '╯'];
+
+fn assert_no_frame_on_stdout(args: &[&str], out: &Output) {
+    let text = stdout(out);
+    assert!(
+        !text.contains(FRAME_CHARS),
+        "{args:?} printed a frame on stdout: {text}"
+    );
+}
+
+#[test]
+fn stdout_carries_data_only_for_every_kind_of_command() {
+    use appstrate_testkit::fake_instance::{NewUser, Role};
+    let fake = FakeInstance::start();
+    let user = fake.add_user(NewUser::new("alice@example.com"));
+    let org = fake.add_org(&user, "Acme", "acme", Role::Owner);
+    fake.add_app(&org, "Main", true);
+    let env = TestEnv::new();
+    let (access, refresh) = fake.issue_tokens(&user);
+    env.seed_login(
+        "default",
+        fake.url(),
+        &user,
+        "alice@example.com",
+        Some(&org),
+        None,
+        &access,
+        &refresh,
+    );
+    let compose = env.home().join("stack");
+    std::fs::create_dir_all(&compose).unwrap();
+    std::fs::write(
+        compose.join("docker-compose.yml"),
+        "services:\n  a:\n    environment:\n      - LOG_LEVEL=${LOG_LEVEL:-info}\n",
+    )
+    .unwrap();
+    let cases: [&[&str]; 9] = [
+        &["whoami"],
+        &["token"],
+        &["org", "list"],
+        &["org", "switch", "acme"],
+        &["app", "current"],
+        &["doctor"],
+        &["install", "--upgrade-compose", "--dir", "stack"],
+        &["login", "--instance", "not-a-url"],
+        &["logout"],
+    ];
+    // Data stays on stdout.
+    let out = run(&env, &["org", "current"]);
+    assert_eq!(stdout(&out), format!("{org}\n"));
+    for args in cases {
+        let out = run(&env, args);
+        assert_no_frame_on_stdout(args, &out);
+    }
 }

@@ -77,8 +77,11 @@ async fn upgrade_port<U: InstallUi>(
     }
     let holder = port::describe_process_on_port(inherited);
     Err(crate::Error::new(format!(
-        "Port {inherited} is already in use (Appstrate).{} The existing .env in {} pins PORT={inherited}: free the port, or edit PORT in that .env.",
-        port::held_by_suffix(&holder),
+        "Port {inherited} is already in use by {}.",
+        port::holder_name(&holder)
+    ))
+    .with_hint(format!(
+        "The existing .env in {} pins PORT={inherited}: stop that program, or edit PORT in that .env",
         dir.display()
     ))
     .into())
@@ -96,21 +99,24 @@ fn ensure_port_free<U: InstallUi>(
             return Ok(current);
         }
         let holder = port::describe_process_on_port(current);
-        let held = port::held_by_suffix(&holder);
+        let held_by = port::holder_name(&holder);
         if auto && let Some(picked) = port::auto_pick(current) {
             ui.info(&format!(
-                "Port {current} (Appstrate) in use.{held} Auto-picked {picked} instead — pass --port <n> or pipe via `curl … | APPSTRATE_PORT=<n> bash` to override."
+                "Port {current} is in use by {held_by}: Appstrate will use port {picked} instead (pass --port <n> or set APPSTRATE_PORT=<n> to choose)."
             ))?;
             return Ok(picked);
         }
         if non_interactive {
             return Err(crate::Error::new(format!(
-                "Port {current} is already in use (Appstrate).{held} Re-run with --port <n>, or pipe via `curl -fsSL https://get.appstrate.dev | APPSTRATE_PORT=<n> bash` (note: `APPSTRATE_PORT=<n> curl … | bash` sets the var for curl, not bash — use the syntax above instead)."
+                "Port {current} is already in use by {held_by}."
             ))
+            .with_hint(
+                "Re-run with --port <n> (or set APPSTRATE_PORT=<n>), or stop the program holding it",
+            )
             .into());
         }
         ui.warn(&format!(
-            "Port {current} (Appstrate) is already in use.{held} Free it or pick a different port."
+            "Port {current} is already in use by {held_by}. Free it or pick another port for Appstrate."
         ));
         let answer = ui.ask("New port for Appstrate", &current.to_string())?;
         current = port::parse_port_value(answer.trim()).ok_or_else(|| {

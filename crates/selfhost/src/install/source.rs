@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{InstallPlan, InstallUi, step};
-use crate::process::{self, Output};
+use crate::process;
 use crate::secrets::{self, EnvInputs};
 use crate::tier::Tier;
 use crate::{Error, project, tier0};
@@ -29,6 +29,9 @@ pub async fn install_from_source<U: InstallUi>(
     input: &SourceInstall,
 ) -> Result<PathBuf, U::Error> {
     let dir = &plan.dir;
+    // A failed (or interrupted) first install leaves no directory behind:
+    // `uninstall` would not recognise it, and a re-run must find it absent.
+    let created = CreatedDir::if_absent(dir);
     let bun = ensure_bun(ui, plan.auto, input).await?;
     // A re-run updates the checkout; the running dev server goes first.
     if let Some(pid) = tier0::stop_dev_server(dir, Duration::from_secs(10)).await {
@@ -46,9 +49,13 @@ pub async fn install_from_source<U: InstallUi>(
             let bun_s = bun.to_string_lossy();
             let path_s = bun_path.to_string_lossy();
             let env = [("PATH", path_s.as_ref())];
-            match process::run(&bun_s, &["install"], Some(dir), Output::Inherit, &env).await {
-                0 => Ok(()),
-                code => Err(Error::new(format!("bun install failed with exit code {code}")).into()),
+            match process::run_quiet(&bun_s, &["install"], Some(dir), &env).await {
+                (0, _) => Ok(()),
+                (code, last) => Err(Error::new(process::with_last_line(
+                    format!("bun install failed with exit code {code}"),
+                    last.as_deref(),
+                ))
+                .into()),
             }
         },
     )
@@ -71,7 +78,34 @@ pub async fn install_from_source<U: InstallUi>(
             project::TIER0_FILE_RELPATH
         ))
     })?;
+    created.keep();
     Ok(bun)
+}
+
+/// The install directory when this install creates it: removed with
+/// everything in it when dropped before [`CreatedDir::keep`].
+struct CreatedDir {
+    path: Option<PathBuf>,
+}
+
+impl CreatedDir {
+    fn if_absent(dir: &Path) -> Self {
+        CreatedDir {
+            path: (!dir.exists()).then(|| dir.to_path_buf()),
+        }
+    }
+
+    fn keep(mut self) {
+        self.path = None;
+    }
+}
+
+impl Drop for CreatedDir {
+    fn drop(&mut self) {
+        if let Some(path) = &self.path {
+            let _ = std::fs::remove_dir_all(path);
+        }
+    }
 }
 
 /// Bun on PATH or in `~/.bun/bin`, else installed after asking (`--yes`
@@ -152,18 +186,23 @@ async fn tarball_fallback(
     let tmp = dir.join(".appstrate-source.tar.gz");
     let tmp_s = tmp.to_string_lossy().into_owned();
     let download = ["-fsSL", "-o", &tmp_s, &tarball_url];
-    let code = process::run("curl", &download, None, Output::Inherit, &[]).await;
+    let (code, last) = process::run_quiet("curl", &download, None, &[]).await;
     if code != 0 {
         let _ = std::fs::remove_file(&tmp);
-        return Err(Error::new(format!("Tarball download failed: exit {code}")));
+        return Err(Error::new(process::with_last_line(
+            format!("Tarball download failed: exit {code}"),
+            last.as_deref(),
+        ))
+        .with_hint("Check the network, or install from a mirror or a local checkout: --source <git URL|path> (or APPSTRATE_SOURCE)"));
     }
     let dir_s = dir.to_string_lossy();
     let extract = ["-xzf", &tmp_s, "--strip-components=1", "-C", &dir_s];
-    let code = process::run("tar", &extract, None, Output::Inherit, &[]).await;
+    let (code, last) = process::run_quiet("tar", &extract, None, &[]).await;
     let _ = std::fs::remove_file(&tmp);
     if code != 0 {
-        return Err(Error::new(format!(
-            "Tarball extraction failed: exit {code}"
+        return Err(Error::new(process::with_last_line(
+            format!("Tarball extraction failed: exit {code}"),
+            last.as_deref(),
         )));
     }
     Ok(())

@@ -210,10 +210,11 @@ async fn bring_up<U: InstallUi>(
     let name = &stack.project_name;
     let up_label = format!("Starting Appstrate (docker compose --project-name {name} up -d)");
     let up = checked_step(ui, &up_label, "Containers up", async {
-        match docker::compose(&plan.dir, name, &["up", "-d"]).await {
-            0 => Ok(()),
-            code => Err(Error::new(format!(
-                "docker compose up failed with exit code {code}"
+        match docker::compose_quiet(&plan.dir, name, &["up", "-d"]).await {
+            (0, _) => Ok(()),
+            (code, last) => Err(Error::new(crate::process::with_last_line(
+                format!("docker compose up failed with exit code {code}"),
+                last.as_deref(),
             ))),
         }
     })

@@ -95,7 +95,8 @@ fn bootstrap_followup(ctx: &Context, plan: &InstallPlan) -> Result<(), CliError>
         return Ok(());
     };
     let env_path = plan.dir.join(".env");
-    let body = if ctx.ui.stdout_tty {
+    // The note goes to stderr: the token is shown only when that is a terminal.
+    let body = if ctx.ui.stderr_tty {
         format!(
             "Open  {app_url}/claim\nPaste this one-time bootstrap token to become the owner:\n\n    {token}\n\nIt is also stored as AUTH_BOOTSTRAP_TOKEN in {}.",
             env_path.display()

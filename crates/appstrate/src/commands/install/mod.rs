@@ -176,9 +176,11 @@ fn resolve_dir(ctx: &Context, args: &InstallArgs, auto: bool) -> Result<PathBuf,
         return Ok(default);
     }
     if !ctx.ui.interactive() {
-        return Err(CliError::usage(
-            "Cannot prompt for install directory: stdin is not a TTY. Re-run with `--dir <path>` or `--yes` to accept ~/appstrate, e.g. `curl -fsSL https://get.appstrate.dev | bash -s -- --yes` or `curl -fsSL https://get.appstrate.dev | bash -s -- --tier 2 --dir ~/appstrate`.",
-        ));
+        return Err(
+            CliError::usage("Cannot prompt for install directory: stdin is not a TTY.").with_hint(
+                "Re-run with `--dir <path>`, or `--yes` (APPSTRATE_YES=1) to accept ~/appstrate",
+            ),
+        );
     }
     let answer = ctx
         .ui
@@ -219,7 +221,10 @@ async fn resolve_tier(
     }
     if !ctx.ui.interactive() {
         return Err(CliError::usage(
-            "Cannot prompt for tier: stdin is not a TTY. Re-run with `--tier N` (0, 1, 2, or 3), or pass `--yes` to accept the Docker-aware default, e.g. `curl -fsSL https://get.appstrate.dev | bash -s -- --yes` or `curl -fsSL https://get.appstrate.dev | bash -s -- --tier 2`.",
+            "Cannot prompt for tier: stdin is not a TTY.",
+        )
+        .with_hint(
+            "Re-run with `--tier N` (0, 1, 2 or 3), or `--yes` (APPSTRATE_YES=1) to accept the Docker-aware default",
         ));
     }
     let has_docker = docker::docker_available(probe).await;

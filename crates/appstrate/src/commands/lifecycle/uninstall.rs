@@ -52,7 +52,7 @@ pub async fn run(ctx: &mut Context, args: UninstallArgs) -> Result<ExitStatus, C
         // Ctrl-C or a closed terminal counts as "no".
         let confirmed = ctx.ui.confirm(&question, false).unwrap_or_default();
         if !confirmed {
-            ctx.ui.out("└  Uninstall cancelled.\n\n")?;
+            ctx.ui.frame("└  Uninstall cancelled.\n\n")?;
             return Err(CliError::silent(130));
         }
     }
