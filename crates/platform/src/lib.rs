@@ -17,6 +17,7 @@ pub mod http;
 pub mod instance;
 pub mod openapi_cache;
 pub mod reported;
+pub mod request_headers;
 pub mod runs;
 pub mod session;
 pub mod tokens;

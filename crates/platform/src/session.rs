@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use reqwest::Method;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::HeaderMap;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
@@ -21,8 +21,8 @@ use crate::error::{PlatformError, Result};
 use crate::fsutil;
 use crate::http::{self, network_error};
 use crate::instance::normalize_instance;
+use crate::request_headers::{self, Pins};
 use crate::tokens::{RefreshToken, TokenRecord, now_ms};
-use crate::user_agent;
 
 /// Refresh when this little of the access token's life remains.
 pub const PROACTIVE_REFRESH_MS: i64 = 30_000;
@@ -90,7 +90,7 @@ impl Session {
             name,
             profile,
             store,
-            http: http::client()?,
+            http: http::client(env)?,
         })
     }
 
@@ -303,43 +303,18 @@ impl Session {
         bearer: &str,
     ) -> Result<reqwest::RequestBuilder> {
         let url = format!("{instance}{path}");
-        let mut map = HeaderMap::new();
-        for (name, value) in headers {
-            let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(value),
-            ) else {
-                continue;
-            };
-            map.insert(name, value);
-        }
-        let mut auth = HeaderValue::from_str(&format!("Bearer {bearer}")).map_err(|_| {
-            PlatformError::Auth(format!(
-                "The stored access token is not a valid header value. {}",
-                login_hint(&self.name)
-            ))
-        })?;
-        auth.set_sensitive(true);
-        map.insert(reqwest::header::AUTHORIZATION, auth);
-        if let Ok(ua) = HeaderValue::from_str(&user_agent()) {
-            map.insert(reqwest::header::USER_AGENT, ua);
-        }
-        if body.is_some() && !map.contains_key(reqwest::header::CONTENT_TYPE) {
-            map.insert(
-                reqwest::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-        }
-        for (name, value) in [
-            ("x-org-id", &self.profile.org_id),
-            ("x-application-id", &self.profile.application_id),
-        ] {
-            if let Some(Ok(value)) = value.as_deref().map(HeaderValue::from_str)
-                && !map.contains_key(name)
-            {
-                map.insert(HeaderName::from_static(name), value);
-            }
-        }
+        let caller = headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+        let pins = Pins {
+            org_id: self.profile.org_id.as_deref(),
+            application_id: self.profile.application_id.as_deref(),
+        };
+        let map =
+            request_headers::authenticated(caller, bearer, pins, body.is_some()).map_err(|_| {
+                PlatformError::Auth(format!(
+                    "The stored access token is not a valid header value. {}",
+                    login_hint(&self.name)
+                ))
+            })?;
         let mut req = self.http.request(method.clone(), url).headers(map);
         if let Some(body) = body {
             req = req.body(body.to_string());
