@@ -327,9 +327,7 @@ impl RunStore {
         if run.is_terminal() || run.sink.as_ref().is_some_and(|s| s.closed) {
             return false;
         }
-        let mut status = terminal.status.clone();
-        let mut error = terminal.error.clone();
-        let usage = match (&terminal.usage, status.as_str()) {
+        let usage = match (&terminal.usage, terminal.status.as_str()) {
             (Some(usage), _) => usage.clone(),
             (None, "success") => json!({ "input_tokens": 0, "output_tokens": 0 }),
             (None, _) => run
@@ -337,35 +335,7 @@ impl RunStore {
                 .clone()
                 .unwrap_or_else(|| json!({ "input_tokens": 0, "output_tokens": 0 })),
         };
-        let mut output_errors = None;
-        if status == "success"
-            && let Some(schema) = &run.output_schema
-        {
-            let emitted = terminal.output.as_ref().and_then(Value::as_object);
-            let errors: Vec<String> = input_errors(schema, &emitted.cloned().unwrap_or_default())
-                .into_iter()
-                .map(|(field, message)| format!("Field '{field}': {message}"))
-                .collect();
-            if !errors.is_empty() {
-                let missing = errors.join("; ");
-                status = "failed".into();
-                error = Some(if emitted.is_some() {
-                    format!("Output validation failed: {missing}")
-                } else {
-                    format!(
-                        "Agent finished without calling the required `output` tool. This agent \
-                         declares an output schema, so it must call `output` exactly once before \
-                         finishing with all required fields (missing: {missing})."
-                    )
-                });
-                output_errors = Some(errors);
-            }
-        }
-        let tokens = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
-        if status == "success" && tokens("input_tokens") == 0 && tokens("output_tokens") == 0 {
-            status = "failed".into();
-            error = Some(LLM_UNREACHABLE.into());
-        }
+        let verdict = Verdict::of(run, &terminal, &usage);
         let result = terminal
             .output
             .clone()
@@ -374,8 +344,8 @@ impl RunStore {
         let duration = terminal.duration_ms.unwrap_or_else(|| {
             u64::try_from((now - run.started_at).whole_milliseconds()).unwrap_or(0)
         });
-        run.status = status.clone();
-        run.error = error.clone();
+        run.status = verdict.status.clone();
+        run.error = verdict.error.clone();
         run.result = result.clone();
         run.completed_at = Some(now);
         run.duration = Some(duration);
@@ -386,6 +356,24 @@ impl RunStore {
         if let Some(sink) = run.sink.as_mut() {
             sink.closed = true;
         }
+        self.append_closing_rows(run_id, verdict, result, now);
+        true
+    }
+
+    /// `system/output_validation` (when the output failed its schema),
+    /// `result/result` (a success with output), `system/run_completed`.
+    fn append_closing_rows(
+        &mut self,
+        run_id: &str,
+        verdict: Verdict,
+        result: Option<Value>,
+        now: OffsetDateTime,
+    ) {
+        let Verdict {
+            status,
+            error,
+            output_errors,
+        } = verdict;
         if let Some(errors) = output_errors {
             let data = json!({ "valid": false, "errors": errors });
             self.append_log(
@@ -417,6 +405,56 @@ impl RunStore {
             level,
             now,
         );
-        true
+    }
+}
+
+/// How a run really ended: a success whose output misses its schema, or
+/// that used no token, is recorded `failed`.
+struct Verdict {
+    status: String,
+    error: Option<String>,
+    /// The schema's complaints about the output, for the validation row.
+    output_errors: Option<Vec<String>>,
+}
+
+impl Verdict {
+    fn of(run: &RunRecord, terminal: &Terminal, usage: &Value) -> Verdict {
+        let mut verdict = Verdict {
+            status: terminal.status.clone(),
+            error: terminal.error.clone(),
+            output_errors: None,
+        };
+        if verdict.status == "success"
+            && let Some(schema) = &run.output_schema
+        {
+            let emitted = terminal.output.as_ref().and_then(Value::as_object);
+            let errors: Vec<String> = input_errors(schema, &emitted.cloned().unwrap_or_default())
+                .into_iter()
+                .map(|(field, message)| format!("Field '{field}': {message}"))
+                .collect();
+            if !errors.is_empty() {
+                let missing = errors.join("; ");
+                verdict.status = "failed".into();
+                verdict.error = Some(if emitted.is_some() {
+                    format!("Output validation failed: {missing}")
+                } else {
+                    format!(
+                        "Agent finished without calling the required `output` tool. This agent \
+                         declares an output schema, so it must call `output` exactly once before \
+                         finishing with all required fields (missing: {missing})."
+                    )
+                });
+                verdict.output_errors = Some(errors);
+            }
+        }
+        let tokens = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
+        if verdict.status == "success"
+            && tokens("input_tokens") == 0
+            && tokens("output_tokens") == 0
+        {
+            verdict.status = "failed".into();
+            verdict.error = Some(LLM_UNREACHABLE.into());
+        }
+        verdict
     }
 }
