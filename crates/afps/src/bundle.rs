@@ -267,75 +267,14 @@ struct DeclaredPackage {
 }
 
 fn bundle_from_files(files: FileMap, limits: &Limits) -> Result<Bundle, BundleError> {
-    let Some(bundle_json) = files.get("bundle.json") else {
-        return err(
-            ErrorCode::BundleJsonMissing,
-            "archive does not contain bundle.json",
-        );
-    };
-    let invalid = |m: String| BundleError::new(ErrorCode::BundleJsonInvalid, m);
-    let doc = match serde_json::from_str::<Value>(&decode_text(bundle_json)) {
-        Ok(Value::Object(o)) => o,
-        Ok(_) => return Err(invalid("bundle.json must be a JSON object".into())),
-        Err(e) => return Err(invalid(format!("bundle.json is not valid JSON: {e}"))),
-    };
-    let field = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_string);
-    let format_version = field("bundleFormatVersion")
-        .ok_or_else(|| invalid("bundle.json missing bundleFormatVersion".into()))?;
-    let root = field("root").ok_or_else(|| invalid("bundle.json missing root".into()))?;
-    let declared_integrity =
-        field("integrity").ok_or_else(|| invalid("bundle.json missing integrity".into()))?;
-    let Some(Value::Object(pkgs)) = doc.get("packages") else {
-        return Err(invalid("bundle.json packages must be an object".into()));
-    };
-    let mut declared = Vec::with_capacity(pkgs.len().min(limits.max_packages as usize));
-    for (id, entry) in pkgs {
-        let Some(entry) = entry.as_object() else {
-            return Err(invalid(format!(
-                "bundle.json.packages[{id}] must be an object"
-            )));
-        };
-        let (Some(path), Some(integrity)) = (
-            entry.get("path").and_then(Value::as_str),
-            entry.get("integrity").and_then(Value::as_str),
-        ) else {
-            return Err(invalid(format!(
-                "bundle.json.packages[{id}] missing path/integrity"
-            )));
-        };
-        declared.push(DeclaredPackage {
-            identity: id.clone(),
-            path: path.into(),
-            integrity: integrity.into(),
-        });
-    }
-    let metadata = match doc.get("metadata") {
-        None => None,
-        Some(Value::Object(m)) => Some(m.clone()),
-        Some(_) => return Err(invalid("bundle.json metadata must be an object".into())),
-    };
-
-    let major = format_version.split('.').next().unwrap_or("");
-    if major.is_empty()
-        || !major.bytes().all(|b| b.is_ascii_digit())
-        || major.parse::<u64>().ok() != Some(1)
-    {
-        return err(
-            ErrorCode::VersionUnsupported,
-            format!("bundleFormatVersion {format_version} not supported (accepts majors: 1)"),
-        );
-    }
-    if declared.len() as u64 > limits.max_packages {
-        return err(
-            ErrorCode::LimitsExceeded,
-            format!(
-                "bundle has {} packages — exceeds limit {}",
-                declared.len(),
-                limits.max_packages
-            ),
-        );
-    }
-
+    let BundleJson {
+        format_version,
+        root,
+        declared_integrity,
+        declared,
+        metadata,
+    } = BundleJson::parse(&files, limits)?;
+    check_format_and_size(&format_version, declared.len(), limits)?;
     let mut files = files;
     let mut packages = Vec::with_capacity(declared.len());
     for (i, d) in declared.iter().enumerate() {
@@ -357,9 +296,10 @@ fn bundle_from_files(files: FileMap, limits: &Limits) -> Result<Bundle, BundleEr
         );
     }
     if !packages.iter().any(|p: &Package| p.identity == root) {
-        return Err(invalid(format!(
-            "root {root} is not present in packages map"
-        )));
+        return Err(BundleError::new(
+            ErrorCode::BundleJsonInvalid,
+            format!("root {root} is not present in packages map"),
+        ));
     }
     Ok(Bundle {
         format_version,
@@ -369,6 +309,102 @@ fn bundle_from_files(files: FileMap, limits: &Limits) -> Result<Bundle, BundleEr
         metadata,
         kind: ArchiveKind::AfpsBundle,
     })
+}
+
+/// `bundle.json`: what the archive says it holds.
+struct BundleJson {
+    format_version: String,
+    root: String,
+    declared_integrity: String,
+    declared: Vec<DeclaredPackage>,
+    metadata: Option<Map<String, Value>>,
+}
+
+impl BundleJson {
+    fn parse(files: &FileMap, limits: &Limits) -> Result<BundleJson, BundleError> {
+        let Some(bundle_json) = files.get("bundle.json") else {
+            return err(
+                ErrorCode::BundleJsonMissing,
+                "archive does not contain bundle.json",
+            );
+        };
+        let invalid = |m: String| BundleError::new(ErrorCode::BundleJsonInvalid, m);
+        let doc = match serde_json::from_str::<Value>(&decode_text(bundle_json)) {
+            Ok(Value::Object(o)) => o,
+            Ok(_) => return Err(invalid("bundle.json must be a JSON object".into())),
+            Err(e) => return Err(invalid(format!("bundle.json is not valid JSON: {e}"))),
+        };
+        let field = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_string);
+        let format_version = field("bundleFormatVersion")
+            .ok_or_else(|| invalid("bundle.json missing bundleFormatVersion".into()))?;
+        let root = field("root").ok_or_else(|| invalid("bundle.json missing root".into()))?;
+        let declared_integrity =
+            field("integrity").ok_or_else(|| invalid("bundle.json missing integrity".into()))?;
+        let Some(Value::Object(pkgs)) = doc.get("packages") else {
+            return Err(invalid("bundle.json packages must be an object".into()));
+        };
+        let mut declared = Vec::with_capacity(pkgs.len().min(limits.max_packages as usize));
+        for (id, entry) in pkgs {
+            let Some(entry) = entry.as_object() else {
+                return Err(invalid(format!(
+                    "bundle.json.packages[{id}] must be an object"
+                )));
+            };
+            let (Some(path), Some(integrity)) = (
+                entry.get("path").and_then(Value::as_str),
+                entry.get("integrity").and_then(Value::as_str),
+            ) else {
+                return Err(invalid(format!(
+                    "bundle.json.packages[{id}] missing path/integrity"
+                )));
+            };
+            declared.push(DeclaredPackage {
+                identity: id.clone(),
+                path: path.into(),
+                integrity: integrity.into(),
+            });
+        }
+        let metadata = match doc.get("metadata") {
+            None => None,
+            Some(Value::Object(m)) => Some(m.clone()),
+            Some(_) => return Err(invalid("bundle.json metadata must be an object".into())),
+        };
+        Ok(BundleJson {
+            format_version,
+            root,
+            declared_integrity,
+            declared,
+            metadata,
+        })
+    }
+}
+
+/// A major `bundleFormatVersion` of 1, and no more packages than allowed.
+fn check_format_and_size(
+    format_version: &str,
+    package_count: usize,
+    limits: &Limits,
+) -> Result<(), BundleError> {
+    let major = format_version.split('.').next().unwrap_or("");
+    if major.is_empty()
+        || !major.bytes().all(|b| b.is_ascii_digit())
+        || major.parse::<u64>().ok() != Some(1)
+    {
+        return err(
+            ErrorCode::VersionUnsupported,
+            format!("bundleFormatVersion {format_version} not supported (accepts majors: 1)"),
+        );
+    }
+    if package_count as u64 > limits.max_packages {
+        return err(
+            ErrorCode::LimitsExceeded,
+            format!(
+                "bundle has {} packages — exceeds limit {}",
+                package_count, limits.max_packages
+            ),
+        );
+    }
+    Ok(())
 }
 
 /// The files under `path`, relative to it. Bytes are moved out of `files`
@@ -406,6 +442,42 @@ fn verify_package(
     limits: &Limits,
 ) -> Result<Package, BundleError> {
     let id = &d.identity;
+    check_declared(d, limits)?;
+    let Some(record_bytes) = pkg_files.remove("RECORD") else {
+        return err(
+            ErrorCode::RecordMissing,
+            format!("package {id} missing RECORD file"),
+        );
+    };
+    let record_body = decode_text(&record_bytes);
+    check_files_against_record(id, &pkg_files, &record_body)?;
+    let integrity = record_integrity(&record_body);
+    if !integrity_eq(&integrity, &d.integrity) {
+        return err(
+            ErrorCode::IntegrityMismatch,
+            format!("package {id}: per-package integrity mismatch"),
+        );
+    }
+    let Some(manifest_bytes) = pkg_files.get("manifest.json") else {
+        return err(
+            ErrorCode::BundleJsonInvalid,
+            format!("package {id} missing manifest.json"),
+        );
+    };
+    let manifest = parse_manifest(manifest_bytes, Some(id))?;
+    Ok(Package {
+        identity: id.clone(),
+        path: d.path.clone(),
+        manifest,
+        files: pkg_files,
+        record: record_body,
+        integrity,
+    })
+}
+
+/// The identity (length, shape) and path (`dir/`) a package is declared with.
+fn check_declared(d: &DeclaredPackage, limits: &Limits) -> Result<(), BundleError> {
+    let id = &d.identity;
     if id.len() > limits.max_identity_bytes {
         return err(
             ErrorCode::LimitsExceeded,
@@ -427,17 +499,20 @@ fn verify_package(
             format!("invalid package path for {id}: {:?}", d.path),
         );
     }
-    let Some(record_bytes) = pkg_files.remove("RECORD") else {
-        return err(
-            ErrorCode::RecordMissing,
-            format!("package {id} missing RECORD file"),
-        );
-    };
-    let record_body = decode_text(&record_bytes);
-    let entries = parse_record(&record_body)?;
+    Ok(())
+}
+
+/// Every file listed in RECORD with its size and hash, every RECORD entry
+/// present, and RECORD itself in canonical form.
+fn check_files_against_record(
+    id: &str,
+    pkg_files: &FileMap,
+    record_body: &str,
+) -> Result<(), BundleError> {
+    let entries = parse_record(record_body)?;
     let index: std::collections::HashMap<&str, &crate::integrity::RecordEntry> =
         entries.iter().map(|e| (e.path.as_str(), e)).collect();
-    for (rel, data) in &pkg_files {
+    for (rel, data) in pkg_files {
         let Some(entry) = index.get(rel.as_str()) else {
             return err(
                 ErrorCode::RecordMismatch,
@@ -472,33 +547,12 @@ fn verify_package(
             );
         }
     }
-    let recomputed = serialize_record(&compute_record_entries(&pkg_files))?;
+    let recomputed = serialize_record(&compute_record_entries(pkg_files))?;
     if recomputed != record_body {
         return err(
             ErrorCode::RecordMalformed,
             format!("RECORD in {id} is not in canonical form"),
         );
     }
-    let integrity = record_integrity(&record_body);
-    if !integrity_eq(&integrity, &d.integrity) {
-        return err(
-            ErrorCode::IntegrityMismatch,
-            format!("package {id}: per-package integrity mismatch"),
-        );
-    }
-    let Some(manifest_bytes) = pkg_files.get("manifest.json") else {
-        return err(
-            ErrorCode::BundleJsonInvalid,
-            format!("package {id} missing manifest.json"),
-        );
-    };
-    let manifest = parse_manifest(manifest_bytes, Some(id))?;
-    Ok(Package {
-        identity: id.clone(),
-        path: d.path.clone(),
-        manifest,
-        files: pkg_files,
-        record: record_body,
-        integrity,
-    })
+    Ok(())
 }

@@ -38,49 +38,92 @@ enum Flat {
 
 /// Parse as mustache.js does, including standalone-line stripping.
 fn parse(template: &str) -> Result<Vec<Token>, TemplateError> {
-    let mut open = "{{".to_string();
-    let mut close = "}}".to_string();
-    let mut tokens: Vec<Option<Flat>> = Vec::new();
-    let mut spaces: Vec<usize> = Vec::new();
-    let mut has_tag = false;
-    let mut non_space = false;
+    let mut scanner = Scanner::new();
     let mut rest = template;
-    let mut sections: Vec<String> = Vec::new();
-
-    let strip = |tokens: &mut Vec<Option<Flat>>,
-                 spaces: &mut Vec<usize>,
-                 has_tag: &mut bool,
-                 non_space: &mut bool| {
-        if *has_tag && !*non_space {
-            for i in spaces.drain(..) {
-                tokens[i] = None;
-            }
-        } else {
-            spaces.clear();
-        }
-        *has_tag = false;
-        *non_space = false;
-    };
-
     loop {
-        let text_end = rest.find(open.as_str()).unwrap_or(rest.len());
-        for ch in rest[..text_end].chars() {
-            if ch.is_whitespace() {
-                spaces.push(tokens.len());
-            } else {
-                non_space = true;
-            }
-            tokens.push(Some(Flat::Text(ch.to_string())));
-            if ch == '\n' {
-                strip(&mut tokens, &mut spaces, &mut has_tag, &mut non_space);
-            }
-        }
+        let text_end = rest.find(scanner.open.as_str()).unwrap_or(rest.len());
+        scanner.text(&rest[..text_end]);
         rest = &rest[text_end..];
         if rest.is_empty() {
             break;
         }
-        rest = &rest[open.len()..];
-        has_tag = true;
+        let (kind, value, after) = scanner.read_tag(&rest[scanner.open.len()..])?;
+        rest = after;
+        scanner.tag(kind, value)?;
+    }
+    scanner.strip_standalone();
+    if let Some(o) = scanner.sections.pop() {
+        return Err(TemplateError(format!("Unclosed section \"{o}\"")));
+    }
+    let mut flat = scanner.tokens.into_iter().flatten().peekable();
+    Ok(nest(&mut flat))
+}
+
+/// The state of one left-to-right scan: the current delimiters, the flat
+/// tokens (`None` once stripped), and what the current line holds.
+struct Scanner {
+    open: String,
+    close: String,
+    tokens: Vec<Option<Flat>>,
+    /// Indexes of the whitespace tokens of the current line.
+    spaces: Vec<usize>,
+    has_tag: bool,
+    non_space: bool,
+    sections: Vec<String>,
+}
+
+fn unclosed() -> TemplateError {
+    TemplateError("Unclosed tag".into())
+}
+
+impl Scanner {
+    fn new() -> Self {
+        Scanner {
+            open: "{{".to_string(),
+            close: "}}".to_string(),
+            tokens: Vec::new(),
+            spaces: Vec::new(),
+            has_tag: false,
+            non_space: false,
+            sections: Vec::new(),
+        }
+    }
+
+    /// A line that holds only tags and whitespace loses its whitespace.
+    fn strip_standalone(&mut self) {
+        if self.has_tag && !self.non_space {
+            for i in self.spaces.drain(..) {
+                self.tokens[i] = None;
+            }
+        } else {
+            self.spaces.clear();
+        }
+        self.has_tag = false;
+        self.non_space = false;
+    }
+
+    /// Plain text, one token a character (so whitespace can be stripped).
+    fn text(&mut self, text: &str) {
+        for ch in text.chars() {
+            if ch.is_whitespace() {
+                self.spaces.push(self.tokens.len());
+            } else {
+                self.non_space = true;
+            }
+            self.tokens.push(Some(Flat::Text(ch.to_string())));
+            if ch == '\n' {
+                self.strip_standalone();
+            }
+        }
+    }
+
+    /// The tag after an opening delimiter: its kind (`n` for a plain
+    /// variable), its value, and the text after the closing delimiter.
+    fn read_tag<'t>(
+        &mut self,
+        mut rest: &'t str,
+    ) -> Result<(char, String, &'t str), TemplateError> {
+        self.has_tag = true;
         let kind = match rest.chars().next() {
             Some(c @ ('#' | '^' | '/' | '>' | '{' | '&' | '=' | '!')) => {
                 rest = &rest[1..];
@@ -89,77 +132,68 @@ fn parse(template: &str) -> Result<Vec<Token>, TemplateError> {
             _ => 'n',
         };
         rest = rest.trim_start();
+        let close = self.close.as_str();
         let value;
         match kind {
             '=' => {
-                let end = rest
-                    .find('=')
-                    .ok_or_else(|| TemplateError("Unclosed tag".into()))?;
+                let end = rest.find('=').ok_or_else(unclosed)?;
                 value = rest[..end].to_string();
                 rest = &rest[end + 1..];
-                let c = rest
-                    .find(close.as_str())
-                    .ok_or_else(|| TemplateError("Unclosed tag".into()))?;
+                let c = rest.find(close).ok_or_else(unclosed)?;
                 rest = &rest[c..];
             }
             '{' => {
                 let closer = format!("}}{close}");
-                let end = rest
-                    .find(closer.as_str())
-                    .ok_or_else(|| TemplateError("Unclosed tag".into()))?;
+                let end = rest.find(closer.as_str()).ok_or_else(unclosed)?;
                 value = rest[..end].trim_end().to_string();
                 rest = &rest[end + 1..];
             }
             _ => {
-                let end = rest
-                    .find(close.as_str())
-                    .ok_or_else(|| TemplateError("Unclosed tag".into()))?;
+                let end = rest.find(close).ok_or_else(unclosed)?;
                 value = rest[..end].trim_end().to_string();
                 rest = &rest[end..];
             }
         }
-        let Some(after) = rest.strip_prefix(close.as_str()) else {
-            return Err(TemplateError("Unclosed tag".into()));
-        };
-        rest = after;
-        match kind {
+        let after = rest.strip_prefix(close).ok_or_else(unclosed)?;
+        Ok((kind, value, after))
+    }
+
+    /// The token of a tag; sections must close in order.
+    fn tag(&mut self, kind: char, value: String) -> Result<(), TemplateError> {
+        let token = match kind {
             '#' | '^' => {
-                sections.push(value.clone());
-                tokens.push(Some(Flat::Open(value, kind == '^')));
+                self.sections.push(value.clone());
+                Flat::Open(value, kind == '^')
             }
             '/' => {
-                match sections.pop() {
+                match self.sections.pop() {
                     None => return Err(TemplateError(format!("Unopened section \"{value}\""))),
                     Some(o) if o != value => {
                         return Err(TemplateError(format!("Unclosed section \"{o}\"")));
                     }
                     Some(_) => {}
                 }
-                tokens.push(Some(Flat::Close));
+                Flat::Close
             }
             'n' | '{' | '&' => {
-                non_space = true;
-                tokens.push(Some(Flat::Var(value)));
+                self.non_space = true;
+                Flat::Var(value)
             }
             '=' => {
                 let parts: Vec<&str> = value.split_whitespace().collect();
                 let [o, c] = parts[..] else {
                     return Err(TemplateError(format!("Invalid tags: {value}")));
                 };
-                open = o.to_string();
-                close = c.to_string();
-                tokens.push(Some(Flat::Skip));
+                self.open = o.to_string();
+                self.close = c.to_string();
+                Flat::Skip
             }
             // Comments and partials (no partials are ever provided) render nothing.
-            _ => tokens.push(Some(Flat::Skip)),
-        }
+            _ => Flat::Skip,
+        };
+        self.tokens.push(Some(token));
+        Ok(())
     }
-    strip(&mut tokens, &mut spaces, &mut has_tag, &mut non_space);
-    if let Some(o) = sections.pop() {
-        return Err(TemplateError(format!("Unclosed section \"{o}\"")));
-    }
-    let mut flat = tokens.into_iter().flatten().peekable();
-    Ok(nest(&mut flat))
 }
 
 fn nest(flat: &mut std::iter::Peekable<impl Iterator<Item = Flat>>) -> Vec<Token> {

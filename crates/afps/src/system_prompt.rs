@@ -170,58 +170,90 @@ fn memory_date(created: Option<&Value>) -> Option<String> {
     }
 }
 
-/// Render the prompt from explicit options and a context.
+/// Render the prompt from explicit options and a context: the sections
+/// in the platform's order, then `---` and the agent's own prompt.
 pub fn render_platform_prompt(opts: &PlatformPromptOptions, context: &ExecutionContext) -> String {
-    let mut s: Vec<String> = Vec::new();
-    let mut push = |line: &str| s.push(line.to_string());
+    let mut out = Lines::default();
+    environment(&mut out, opts);
+    communication(&mut out);
+    skills(&mut out, opts);
+    integrations(&mut out, opts);
+    user_input(&mut out, opts, context);
+    documents(&mut out, opts);
+    checkpoint(&mut out, context);
+    pinned_slots(&mut out, context);
+    memory(&mut out, context);
+    deliverables(&mut out, opts);
+    output_format(&mut out, opts);
+    format!("{}\n---\n\n{}", out.0.join("\n"), opts.template)
+}
 
-    push("## System\n");
-    push(&format!(
+/// The prompt's lines, joined with `\n` at the end.
+#[derive(Default)]
+struct Lines(Vec<String>);
+
+impl Lines {
+    fn push(&mut self, line: &str) {
+        self.0.push(line.to_string());
+    }
+}
+
+/// Who the agent is and where it runs: the container, network, Python, timeout, workspace.
+fn environment(out: &mut Lines, opts: &PlatformPromptOptions) {
+    out.push("## System\n");
+    out.push(&format!(
         "You are an AI agent running on the {} platform.",
         opts.platform_name
     ));
-    push("You execute a specific task inside an isolated, ephemeral container.\n");
-    push("### Environment");
-    push(
+    out.push("You execute a specific task inside an isolated, ephemeral container.\n");
+    out.push("### Environment");
+    out.push(
         "- **Ephemeral container**: This container is destroyed when your run ends. Any files you create, modifications you make, or data you store on the filesystem will be permanently lost. Do NOT rely on the filesystem for persistence.",
     );
-    push(
+    out.push(
         "- **Network access**: Outbound HTTP/HTTPS is available. Use `curl`, `fetch`, or any HTTP client to call public APIs and websites directly.",
     );
-    push(
+    out.push(
         "- **Python**: `python3` is available with common data libraries pre-installed (`openpyxl`, `pandas`, `requests`, `PyPDF2`). Import them directly — no `pip install` needed. Other packages can be added with `pip install` (the environment is discarded when the run ends).",
     );
     if let Some(t) = opts.timeout_seconds.filter(|t| *t != 0.0 && !t.is_nan()) {
-        push(&format!(
+        out.push(&format!(
             "- **Timeout**: You have {} seconds to complete this task. Work efficiently and output your result promptly.",
             f64_to_string(t)
         ));
     }
-    let has_uploads = !opts.uploads.is_empty();
-    push(&format!(
+    out.push(&format!(
         "- **Workspace**: Your current working directory is the agent workspace. {}You may use the filesystem for temporary processing during this run only.",
-        if has_uploads {
+        if !opts.uploads.is_empty() {
             "Input documents are available under `./documents/` (relative to cwd) and listed in the `## Documents` section below. "
         } else {
             ""
         }
     ));
-    push("");
+    out.push("");
+}
 
-    push("### Communication");
-    push(
+/// Tool calls are the only channel to the user; batch independent calls.
+fn communication(out: &mut Lines) {
+    out.push("### Communication");
+    out.push(
         "Anything you write as plain text — outside a tool call — is **never delivered to the user**. The platform may retain it as a debug execution trace for run operators, but it is not a result or user-facing message. The user does not see your prose, your reasoning, or any chat-style reply.\n",
     );
-    push(
+    out.push(
         "**The only way to communicate with the user is by calling a tool.** Every result, status update, intermediate finding, question, or error you want the user to receive MUST go through a tool that conveys it. If you would normally end a turn by writing a summary or \"here are your results\", call the appropriate tool instead. If no available tool can carry a given piece of information, that information cannot reach the user — do not assume a final text message will be read.\n",
     );
-    push(
+    out.push(
         "**Batch independent tool calls.** Every turn is a full round trip to the model, so a turn carrying one call costs the same as a turn carrying five: when several calls do not depend on each other's results, issue them together in the same turn — one turn per question, not one turn per file. Only a call whose input comes from a previous call's result has to wait for its own turn.\n",
     );
+}
 
+/// The skills copied into `.pi/skills/`.
+fn skills(out: &mut Lines, opts: &PlatformPromptOptions) {
     if !opts.skills.is_empty() {
-        push("### Skills");
-        push("The following skill references are available in your workspace at `.pi/skills/`:\n");
+        out.push("### Skills");
+        out.push(
+            "The following skill references are available in your workspace at `.pi/skills/`:\n",
+        );
         for skill in &opts.skills {
             let label = skill
                 .name
@@ -234,23 +266,29 @@ pub fn render_platform_prompt(opts: &PlatformPromptOptions, context: &ExecutionC
                 .filter(|d| !d.is_empty())
                 .map(|d| format!(": {d}"))
                 .unwrap_or_default();
-            push(&format!("- **{label}**{desc}"));
+            out.push(&format!("- **{label}**{desc}"));
         }
-        push("");
+        out.push("");
     }
+}
 
+/// One section an integration, with its API documentation.
+fn integrations(out: &mut Lines, opts: &PlatformPromptOptions) {
     for integ in &opts.integrations {
-        push(&format!("## Integration: {}\n", integ.id));
+        out.push(&format!("## Integration: {}\n", integ.id));
         if let Some(d) = integ.description.as_deref().filter(|d| !d.is_empty()) {
-            push(&format!("{d}\n"));
+            out.push(&format!("{d}\n"));
         }
         if let Some(doc) = integ.doc.as_deref().filter(|d| !d.trim().is_empty()) {
-            push("### API Documentation\n");
-            push(doc);
-            push("");
+            out.push("### API Documentation\n");
+            out.push(doc);
+            out.push("");
         }
     }
+}
 
+/// The input values (file fields go to Documents), typed by the schema when there is one.
+fn user_input(out: &mut Lines, opts: &PlatformPromptOptions, context: &ExecutionContext) {
     let props = opts
         .input_schema
         .as_ref()
@@ -265,7 +303,7 @@ pub fn render_platform_prompt(opts: &PlatformPromptOptions, context: &ExecutionC
         })
         .collect();
     if !non_file_inputs.is_empty() || props.is_some_and(|p| !p.is_empty()) {
-        push("## User Input\n");
+        out.push("## User Input\n");
         if let Some(props) = props {
             for (key, prop) in props {
                 if is_file_field(prop) {
@@ -285,73 +323,87 @@ pub fn render_platform_prompt(opts: &PlatformPromptOptions, context: &ExecutionC
                     .get("description")
                     .and_then(Value::as_str)
                     .unwrap_or("");
-                push(&format!(
+                out.push(&format!(
                     "- **{key}** ({}, {req}): {description}{value}",
                     type_label(prop)
                 ));
             }
         } else {
             for (key, value) in &non_file_inputs {
-                push(&format!("- **{key}**: {}", to_js_string(value)));
+                out.push(&format!("- **{key}**: {}", to_js_string(value)));
             }
         }
-        push("");
+        out.push("");
     }
+}
 
-    if has_uploads {
-        push("## Documents\n");
-        push("The following documents are available on the local filesystem:\n");
+/// The uploaded documents and where they are.
+fn documents(out: &mut Lines, opts: &PlatformPromptOptions) {
+    if !opts.uploads.is_empty() {
+        out.push("## Documents\n");
+        out.push("The following documents are available on the local filesystem:\n");
         for f in &opts.uploads {
             let ty = if f.mime_type.is_empty() {
                 "unknown"
             } else {
                 &f.mime_type
             };
-            push(&format!(
+            out.push(&format!(
                 "- **{}** ({ty}, {}) → `{}`",
                 f.name,
                 format_file_size(f.size),
                 f.path
             ));
         }
-        push("\nRead the documents directly from the filesystem (paths are relative to cwd).\n");
+        out.push(
+            "\nRead the documents directly from the filesystem (paths are relative to cwd).\n",
+        );
     }
+}
 
+/// The checkpoint the previous run left.
+fn checkpoint(out: &mut Lines, context: &ExecutionContext) {
     if let Some(checkpoint) = context.checkpoint.as_ref().filter(|c| !c.is_null()) {
-        push("## Checkpoint\n");
-        push(
+        out.push("## Checkpoint\n");
+        out.push(
             "This agent supports stateful operation across runs. Your most recent run left the following checkpoint:\n",
         );
-        push("```json");
-        push(&stringify_pretty(checkpoint));
-        push("```\n");
-        push(
+        out.push("```json");
+        out.push(&stringify_pretty(checkpoint));
+        out.push("```\n");
+        out.push(
             "Use this checkpoint to resume work, avoid reprocessing data, or build on previous results.\n",
         );
     }
+}
 
+/// Named pinned slots, in UTF-16 key order.
+fn pinned_slots(out: &mut Lines, context: &ExecutionContext) {
     if let Some(slots) = context.pinned_slots.as_ref().filter(|s| !s.is_empty()) {
-        push("## Pinned Slots\n");
-        push("Named pinned slots (always visible across runs):\n");
+        out.push("## Pinned Slots\n");
+        out.push("Named pinned slots (always visible across runs):\n");
         let mut keys: Vec<&String> = slots.keys().collect();
         keys.sort_by(|a, b| appstrate_jsjson::cmp_utf16(a, b));
         for key in keys {
-            push(&format!("### {key}"));
+            out.push(&format!("### {key}"));
             match &slots[key] {
-                Value::String(v) => push(v),
+                Value::String(v) => out.push(v),
                 v => {
-                    push("```json");
-                    push(&stringify_pretty(v));
-                    push("```");
+                    out.push("```json");
+                    out.push(&stringify_pretty(v));
+                    out.push("```");
                 }
             }
-            push("");
+            out.push("");
         }
     }
+}
 
+/// Pinned memories, with their dates.
+fn memory(out: &mut Lines, context: &ExecutionContext) {
     if !context.memories.is_empty() {
-        push("## Memory\n");
-        push("Pinned memories (always visible across runs):\n");
+        out.push("## Memory\n");
+        out.push("Pinned memories (always visible across runs):\n");
         for mem in &context.memories {
             let content = match mem.get("content") {
                 None => "undefined".to_string(),
@@ -360,21 +412,27 @@ pub fn render_platform_prompt(opts: &PlatformPromptOptions, context: &ExecutionC
             let date = memory_date(mem.get("createdAt"))
                 .map(|d| format!(" ({d})"))
                 .unwrap_or_default();
-            push(&format!("- {content}{date}"));
+            out.push(&format!("- {content}{date}"));
         }
-        push("");
+        out.push("");
     }
+}
 
+/// Where files for the user go, and how to name them.
+fn deliverables(out: &mut Lines, opts: &PlatformPromptOptions) {
     if opts.deliverables {
-        push("## Deliverables\n");
-        push(
+        out.push("## Deliverables\n");
+        out.push(
             "Write any file you produce for the user (generated documents, exports, data files) under `./outputs/` — everything there is published automatically as a downloadable document when the run ends. Hidden files (dotfiles, and anything under a hidden directory) are ignored by this automatic publish. Give every deliverable a concise, descriptive, task-specific kebab-case filename in the user's language, including enough subject or scope to remain understandable outside this run (for example, `./outputs/analyse-concurrents-restaurants-lyon.md`). Never use context-free names such as `report.md`, `summary.md`, `output.md`, `result.md`, or `document.md`. If the user expects a written report or summary without specifying a format, use markdown with such a descriptive filename.\n",
         );
     }
+}
 
+/// The `output` tool contract and the schema it must satisfy.
+fn output_format(out: &mut Lines, opts: &PlatformPromptOptions) {
     if let Some(schema) = opts.output_schema.as_ref().filter(|s| !s.is_empty()) {
-        push("## Output Format\n");
-        push(
+        out.push("## Output Format\n");
+        out.push(
             "You MUST call the `output` tool **exactly once**, as your FINAL action, with a `data` parameter that satisfies the JSON Schema below. Provide ALL required fields in that single call — do not probe with `output({})` first, and do not split the payload across multiple calls. A successful `output` call ends the run immediately: finish all other work before calling it, and do not plan any message or step after it.\n",
         );
         let required: Vec<&str> = schema
@@ -383,7 +441,7 @@ pub fn render_platform_prompt(opts: &PlatformPromptOptions, context: &ExecutionC
             .map(|a| a.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
         if let Some(Value::Object(props)) = schema.get("properties") {
-            push("### Required shape\n");
+            out.push("### Required shape\n");
             for (key, prop) in props {
                 let req = if required.contains(&key.as_str()) {
                     "required"
@@ -395,20 +453,18 @@ pub fn render_platform_prompt(opts: &PlatformPromptOptions, context: &ExecutionC
                     .and_then(Value::as_str)
                     .map(|d| format!(": {d}"))
                     .unwrap_or_default();
-                push(&format!(
+                out.push(&format!(
                     "- **{key}** ({}, {req}){description}",
                     type_label(prop)
                 ));
             }
-            push("");
+            out.push("");
         }
-        push("### Full JSON Schema\n");
-        push("```json");
-        push(&stringify_pretty(&Value::Object(schema.clone())));
-        push("```\n");
+        out.push("### Full JSON Schema\n");
+        out.push("```json");
+        out.push(&stringify_pretty(&Value::Object(schema.clone())));
+        out.push("```\n");
     }
-
-    format!("{}\n---\n\n{}", s.join("\n"), opts.template)
 }
 
 /// JavaScript truthiness of a JSON value.

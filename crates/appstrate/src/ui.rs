@@ -416,7 +416,8 @@ pub fn forced_color(var: impl Fn(&str) -> Option<String>) -> Option<bool> {
 
 /// clap's colour for help and usage errors, by the rule of [`color_enabled`].
 pub fn clap_color_choice() -> clap::ColorChoice {
-    match forced_color(|name| std::env::var(name).ok()) {
+    let env = Env::from_process();
+    match forced_color(|name| env.var(name).map(str::to_string)) {
         Some(true) => clap::ColorChoice::Always,
         Some(false) => clap::ColorChoice::Never,
         None => clap::ColorChoice::Auto,

@@ -380,12 +380,33 @@ fn verbose_redacts_every_authorization() {
             "x",
         ],
     );
-    assert!(r.stderr.contains("> POST /api/foo HTTP/1.1\r\n"));
-    assert!(r.stderr.contains(&format!("> Host: {}\r\n", rec.addr())));
-    assert!(r.stderr.contains("> Authorization: Bearer [REDACTED]\r\n"));
-    assert!(r.stderr.contains("> X-Org-Id: org_42\r\n"));
-    assert!(r.stderr.contains("< HTTP/1.1 200 OK\r\n"));
     assert!(!r.stderr.contains("user-supplied-secret"));
+    assert!(
+        r.stderr.contains("> POST /api/foo HTTP/1.1\r\n"),
+        "CRLF lines"
+    );
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"127\.0\.0\.1:\d+", "[ADDR]");
+    settings.add_filter(r"(?m)^< date: .*$", "< date: [DATE]");
+    settings.bind(|| {
+        insta::assert_snapshot!(r.stderr, @r#"
+        * Profile: "default" → http://[ADDR]
+        * Bearer injected from keyring, never exposed to caller
+        > POST /api/foo HTTP/1.1
+        > Host: [ADDR]
+        > User-Agent: appstrate-cli/0.1.0
+        > Accept: */*
+        > Authorization: Bearer [REDACTED]
+        > X-Org-Id: org_42
+        > X-Application-Id: app_7
+        >
+        < HTTP/1.1 200 OK
+        < content-type: application/json
+        < content-length: 12
+        < date: [DATE]
+        <
+        "#);
+    });
     assert_eq!(r.out(), DEFAULT_BODY);
 }
 

@@ -13,6 +13,9 @@
 //! - [`write_string_literal`] / [`string_literal`]: a JSON string literal;
 //! - [`to_js_string`] / [`join`]: `String(value)` and `Array.prototype.join`.
 
+// Functions stay short enough to read at once (ARCHITECTURE.md, "Lints").
+#![warn(clippy::too_many_lines)]
+
 mod display;
 mod number;
 mod order;

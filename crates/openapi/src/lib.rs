@@ -6,6 +6,9 @@
 //! document and decides about colour; everything here is a function of its
 //! inputs, so it is tested and benchmarked alone.
 
+// Functions stay short enough to read at once (ARCHITECTURE.md, "Lints").
+#![warn(clippy::too_many_lines)]
+
 pub mod collation;
 pub mod deref;
 pub mod document;

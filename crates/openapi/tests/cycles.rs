@@ -169,10 +169,17 @@ fn text_show_of_a_circular_operation_works() {
     let ops = collect_operations(&doc);
     let op = find_operation(&ops, "getTree", None).expect("exists");
     let payload = show_json(&doc, &op);
-    assert_eq!(
-        format_show(op.method, op.path, &payload["operation"], false),
-        "GET /tree\noperationId: getTree\n\nParameters:\n  query.depth: integer\n\nResponses:\n  200 — The tree\n    application/json\n"
-    );
+    insta::assert_snapshot!(format_show(op.method, op.path, &payload["operation"], false), @r"
+    GET /tree
+    operationId: getTree
+
+    Parameters:
+      query.depth: integer
+
+    Responses:
+      200 — The tree
+        application/json
+    ");
 }
 
 #[test]

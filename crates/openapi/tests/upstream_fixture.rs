@@ -17,6 +17,14 @@ fn by_id<'a>(ops: &[Operation<'a>], id: &str) -> Operation<'a> {
     find_operation(ops, id, None).unwrap_or_else(|| panic!("fixture drift: {id}"))
 }
 
+/// Snapshot settings that show colour codes as `<32>`…`<0>`, so a
+/// coloured rendering reads as text.
+fn ansi_visible() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"\x1b\[([0-9;]*)m", "<$1>");
+    settings
+}
+
 fn ids(ops: &[Operation<'_>]) -> Vec<String> {
     ops.iter()
         .map(|o| o.operation_id().unwrap_or("?").to_string())
@@ -131,28 +139,31 @@ fn lookup() {
 fn list_text_plain_and_coloured() {
     let doc = doc();
     let ops = collect_operations(&doc);
-    assert_eq!(
-        format_list(&ops, false),
-        "GET    /api/agents — List agents [agents]\n\
-         GET    /api/agents/{id} — Get an agent [agents]\n\
-         PUT    /api/agents/{id} — Update an agent [agents]\n\
-         GET    /api/deprecated — Legacy endpoint [legacy] [deprecated]\n\
-         GET    /api/runs — List runs [runs]\n\
-         POST   /api/runs — Create a run [runs]\n\
-         GET    /api/runs/{id} — Get a run [runs]\n\
-         DELETE /api/runs/{id} — Cancel a run [runs]\n"
-    );
+    let plain = format_list(&ops, false);
+    // One line per operation, each ending in a newline (snapshots trim the last).
+    assert_eq!(plain.matches('\n').count(), ops.len());
+    insta::assert_snapshot!(plain, @r"
+    GET    /api/agents — List agents [agents]
+    GET    /api/agents/{id} — Get an agent [agents]
+    PUT    /api/agents/{id} — Update an agent [agents]
+    GET    /api/deprecated — Legacy endpoint [legacy] [deprecated]
+    GET    /api/runs — List runs [runs]
+    POST   /api/runs — Create a run [runs]
+    GET    /api/runs/{id} — Get a run [runs]
+    DELETE /api/runs/{id} — Cancel a run [runs]
+    ");
     let legacy = [
         by_id(&ops, "legacyThing"),
         by_id(&ops, "createRun"),
         by_id(&ops, "cancelRun"),
     ];
-    assert_eq!(
-        format_list(&legacy, true),
-        "\x1b[32mGET   \x1b[0m /api/deprecated — \x1b[2mLegacy endpoint\x1b[0m \x1b[36m[legacy]\x1b[0m \x1b[1m\x1b[31m[deprecated]\x1b[0m\n\
-         \x1b[33mPOST  \x1b[0m /api/runs — \x1b[2mCreate a run\x1b[0m \x1b[36m[runs]\x1b[0m\n\
-         \x1b[31mDELETE\x1b[0m /api/runs/{id} — \x1b[2mCancel a run\x1b[0m \x1b[36m[runs]\x1b[0m\n"
-    );
+    ansi_visible().bind(|| {
+        insta::assert_snapshot!(format_list(&legacy, true), @r"
+        <32>GET   <0> /api/deprecated — <2>Legacy endpoint<0> <36>[legacy]<0> <1><31>[deprecated]<0>
+        <33>POST  <0> /api/runs — <2>Create a run<0> <36>[runs]<0>
+        <31>DELETE<0> /api/runs/{id} — <2>Cancel a run<0> <36>[runs]<0>
+        ");
+    });
     assert!(!format_list(&ops, false).contains('\x1b'));
     assert_eq!(
         format_list(&[], true),
@@ -170,13 +181,12 @@ fn list_line_edge_cases() {
         "patch": {"summary": 5, "tags": ["only"], "deprecated": false}
     }}});
     let ops = collect_operations(&doc);
-    assert_eq!(
-        format_list(&ops, false),
-        "PATCH  /x [only]\n\
-         HEAD   /x [a,2,,true] [deprecated]\n\
-         OPTIONS /x\n\
-         TRACE  /x [deprecated]\n"
-    );
+    insta::assert_snapshot!(format_list(&ops, false), @r"
+    PATCH  /x [only]
+    HEAD   /x [a,2,,true] [deprecated]
+    OPTIONS /x
+    TRACE  /x [deprecated]
+    ");
     assert_eq!(
         appstrate_jsjson::stringify(&list_json(&ops)),
         r#"[{"method":"PATCH","path":"/x","tags":["only"]},{"method":"HEAD","path":"/x","tags":["a"]},{"method":"OPTIONS","path":"/x"},{"method":"TRACE","path":"/x","summary":""}]"#
@@ -224,39 +234,39 @@ fn show(doc: &Value, id: &str, color: bool) -> String {
 #[test]
 fn show_text_sections() {
     let doc = doc();
-    assert_eq!(
-        show(&doc, "listRuns", false),
-        "GET /api/runs\n\
-         operationId: listRuns\n\
-         tags: runs\n\
-         \n\
-         List runs\n\
-         \n\
-         Return the list of runs for the current org.\n\
-         \n\
-         Parameters:\n\
-         \x20 query.limit: integer — Max number of runs to return.\n\
-         \n\
-         Responses:\n\
-         \x20 200 — OK\n\
-         \x20   application/json\n\
-         \x20 401 — Unauthorized\n"
-    );
-    assert_eq!(
-        show(&doc, "createRun", false),
-        "POST /api/runs\n\
-         operationId: createRun\n\
-         tags: runs\n\
-         \n\
-         Create a run\n\
-         \n\
-         Request body (required):\n\
-         \x20 application/json\n\
-         \n\
-         Responses:\n\
-         \x20 201 — Created\n\
-         \x20   application/json\n"
-    );
+    let list_runs = show(&doc, "listRuns", false);
+    assert!(list_runs.ends_with("Unauthorized\n"), "{list_runs:?}");
+    insta::assert_snapshot!(list_runs, @r"
+    GET /api/runs
+    operationId: listRuns
+    tags: runs
+
+    List runs
+
+    Return the list of runs for the current org.
+
+    Parameters:
+      query.limit: integer — Max number of runs to return.
+
+    Responses:
+      200 — OK
+        application/json
+      401 — Unauthorized
+    ");
+    insta::assert_snapshot!(show(&doc, "createRun", false), @r"
+    POST /api/runs
+    operationId: createRun
+    tags: runs
+
+    Create a run
+
+    Request body (required):
+      application/json
+
+    Responses:
+      201 — Created
+        application/json
+    ");
     let get_run = show(&doc, "getRun", false);
     assert!(
         get_run.contains("\n  path.id: string (required)\n"),
@@ -282,20 +292,21 @@ fn show_text_sections() {
 #[test]
 fn show_text_coloured() {
     let doc = doc();
-    assert_eq!(
-        show(&doc, "cancelRun", true),
-        "\x1b[31m\x1b[1mDELETE\x1b[0m /api/runs/{id}\n\
-         \x1b[2moperationId: cancelRun\x1b[0m\n\
-         \x1b[36mtags: runs\x1b[0m\n\
-         \n\
-         \x1b[1mCancel a run\x1b[0m\n\
-         \n\
-         \x1b[1mParameters:\x1b[0m\n\
-         \x20 \x1b[36mpath\x1b[0m.\x1b[1mid\x1b[0m: string\x1b[31m (required)\x1b[0m\n\
-         \n\
-         \x1b[1mResponses:\x1b[0m\n\
-         \x20 \x1b[32m\x1b[1m204\x1b[0m — \x1b[2mNo content\x1b[0m\n"
-    );
+    ansi_visible().bind(|| {
+        insta::assert_snapshot!(show(&doc, "cancelRun", true), @r"
+        <31><1>DELETE<0> /api/runs/{id}
+        <2>operationId: cancelRun<0>
+        <36>tags: runs<0>
+
+        <1>Cancel a run<0>
+
+        <1>Parameters:<0>
+          <36>path<0>.<1>id<0>: string<31> (required)<0>
+
+        <1>Responses:<0>
+          <32><1>204<0> — <2>No content<0>
+        ");
+    });
 }
 
 #[test]
@@ -312,30 +323,29 @@ fn show_text_edge_cases() {
     }}}});
     let ops = collect_operations(&doc);
     let op = ops[0];
-    assert_eq!(
-        format_show(op.method, op.path, op.op, false),
-        "POST /x\n\
-         operationId: 7\n\
-         tags: b, c\n\
-         \n\
-         Padded.\n\
-         \n\
-         Parameters:\n\
-         \x20 ?.?: any\n\
-         \x20 header.n: any\n\
-         \n\
-         Request body:\n\
-         \x20 (no content)\n\
-         \n\
-         Responses:\n\
-         \x20 30\n\
-         \x20 200\n\
-         \x20   text/plain\n\
-         \x20   application/json\n\
-         \x20 1000\n\
-         \x20 5XX\n\
-         \x20 default — Other\n"
-    );
+    insta::assert_snapshot!(format_show(op.method, op.path, op.op, false), @r"
+    POST /x
+    operationId: 7
+    tags: b, c
+
+    Padded.
+
+    Parameters:
+      ?.?: any
+      header.n: any
+
+    Request body:
+      (no content)
+
+    Responses:
+      30
+      200
+        text/plain
+        application/json
+      1000
+      5XX
+      default — Other
+    ");
 }
 
 #[test]

@@ -9,7 +9,7 @@
 //! instance's own origin.
 
 use reqwest::Method;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::HeaderMap;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
@@ -18,8 +18,8 @@ use crate::env::Env;
 use crate::error::{PlatformError, Result};
 use crate::http::{self, network_error};
 use crate::instance::normalize_instance;
+use crate::request_headers::{self, Pins};
 use crate::session::Session;
-use crate::user_agent;
 
 /// Larger JSON replies are refused: no answer `run` reads comes close.
 const MAX_JSON_REPLY_BYTES: u64 = 16 * 1024 * 1024;
@@ -82,7 +82,7 @@ impl PlatformAccess {
                     .or_else(|| profile.as_ref().and_then(|p| p.org_id.clone())),
                 profile_name,
                 credential: Credential::ApiKey(key),
-                http: http::client()?,
+                http: http::client(env)?,
             }));
         }
         let Some(profile) = profile else {
@@ -95,7 +95,7 @@ impl PlatformAccess {
             org_id: profile.org_id,
             profile_name,
             credential: Credential::Profile(Box::new(session)),
-            http: http::client()?,
+            http: http::client(env)?,
         }))
     }
 
@@ -157,31 +157,19 @@ impl PlatformAccess {
         }
     }
 
-    fn headers(&self, bearer: &str, json_body: bool) -> Result<HeaderMap> {
-        let mut map = HeaderMap::new();
-        let mut auth = HeaderValue::from_str(&format!("Bearer {bearer}")).map_err(|_| {
-            PlatformError::Auth("The API key or access token is not a valid header value.".into())
-        })?;
-        auth.set_sensitive(true);
-        map.insert(reqwest::header::AUTHORIZATION, auth);
-        if let Ok(ua) = HeaderValue::from_str(&user_agent()) {
-            map.insert(reqwest::header::USER_AGENT, ua);
-        }
-        if json_body {
-            map.insert(
-                reqwest::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-        }
-        for (name, value) in [
-            ("x-application-id", &self.application_id),
-            ("x-org-id", &self.org_id),
-        ] {
-            if let Some(Ok(value)) = value.as_deref().map(HeaderValue::from_str) {
-                map.insert(HeaderName::from_static(name), value);
-            }
-        }
-        Ok(map)
+    /// The request headers (one rule for every request: [`request_headers`]).
+    fn headers(&self, extra: &[(&str, &str)], bearer: &str, json_body: bool) -> Result<HeaderMap> {
+        let pins = Pins {
+            org_id: self.org_id.as_deref(),
+            application_id: self.application_id.as_deref(),
+        };
+        request_headers::authenticated(extra.iter().copied(), bearer, pins, json_body).map_err(
+            |_| {
+                PlatformError::Auth(
+                    "The API key or access token is not a valid header value.".into(),
+                )
+            },
+        )
     }
 
     async fn send_once(
@@ -192,15 +180,7 @@ impl PlatformAccess {
         body: Option<&Value>,
         bearer: &str,
     ) -> Result<reqwest::Response> {
-        let mut headers = self.headers(bearer, body.is_some())?;
-        for (name, value) in extra_headers {
-            if let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(value),
-            ) {
-                headers.insert(name, value);
-            }
-        }
+        let headers = self.headers(extra_headers, bearer, body.is_some())?;
         let mut req = self.http.request(method.clone(), url).headers(headers);
         if let Some(body) = body {
             req = req.body(body.to_string());
@@ -263,15 +243,7 @@ impl PlatformAccess {
     ) -> Result<reqwest::Response> {
         let url = format!("{}{path_and_query}", self.instance);
         let bearer = self.bearer().await?;
-        let mut headers = self.headers(&bearer, false)?;
-        for (name, value) in extra_headers {
-            if let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(value),
-            ) {
-                headers.append(name, value);
-            }
-        }
+        let headers = self.headers(extra_headers, &bearer, false)?;
         let mut req = self.http.request(method, &url).headers(headers);
         if let Some(body) = body {
             req = req.body(body);

@@ -76,7 +76,7 @@ impl CredentialStore {
                 keyring: None,
                 warned: Cell::new(false),
             };
-            match linux::SecretServiceStore::connect().await {
+            match linux::SecretServiceStore::connect(env).await {
                 Ok(keyring) => {
                     store.kind = BackendKind::Keyring;
                     store.keyring = Some(keyring);
@@ -423,7 +423,7 @@ mod linux {
 
     use secret_service::{EncryptionType, Error as SsError, SecretService};
 
-    use super::{KEYRING_SERVICE, KeyringError};
+    use super::{Env, KEYRING_SERVICE, KeyringError};
 
     /// D-Bus calls that hang (a prompt nobody can answer) are cut off.
     const TIMEOUT: Duration = Duration::from_secs(10);
@@ -470,9 +470,11 @@ mod linux {
     }
 
     impl SecretServiceStore {
-        pub async fn connect() -> Result<Self, KeyringError> {
-            if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none_or(|v| v.is_empty()) {
-                let runtime_bus = std::env::var_os("XDG_RUNTIME_DIR")
+        /// `env` tells whether there is a session bus to try at all.
+        pub async fn connect(env: &Env) -> Result<Self, KeyringError> {
+            if env.var("DBUS_SESSION_BUS_ADDRESS").is_none() {
+                let runtime_bus = env
+                    .var("XDG_RUNTIME_DIR")
                     .map(|d| std::path::PathBuf::from(d).join("bus"));
                 if !runtime_bus.is_some_and(|p| p.exists()) {
                     return Err(KeyringError::Missing("no D-Bus session bus".into()));

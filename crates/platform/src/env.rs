@@ -92,6 +92,24 @@ impl Env {
             .map(std::time::Duration::from_millis)
     }
 
+    /// `APPSTRATE_HTTP_TIMEOUT`: seconds before a request to the instance
+    /// gives up (slow links, tests), else [`crate::http::DEFAULT_TIMEOUT`].
+    pub fn http_timeout(&self) -> std::time::Duration {
+        self.var("APPSTRATE_HTTP_TIMEOUT")
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .map(std::time::Duration::from_secs_f64)
+            .unwrap_or(crate::http::DEFAULT_TIMEOUT)
+    }
+
+    /// A graphical session to open a browser in: `DISPLAY` or
+    /// `WAYLAND_DISPLAY` is set (only Linux is ever without one).
+    pub fn has_display(&self) -> bool {
+        !cfg!(target_os = "linux")
+            || self.var("DISPLAY").is_some()
+            || self.var("WAYLAND_DISPLAY").is_some()
+    }
+
     /// The variable `name` trimmed, when that leaves something.
     pub fn var_trimmed(&self, name: &str) -> Option<String> {
         self.var(name)
@@ -143,5 +161,79 @@ mod tests {
         assert_eq!(env.var_trimmed("MISSING"), None);
         let debug = format!("{env:?}");
         assert!(debug.contains("SECRET_KEY") && !debug.contains("sk-live-123"));
+    }
+
+    #[test]
+    fn http_timeout_takes_positive_seconds_only() {
+        let mut env = Env::default();
+        assert_eq!(env.http_timeout(), crate::http::DEFAULT_TIMEOUT);
+        env.set_var("APPSTRATE_HTTP_TIMEOUT", "2.5");
+        assert_eq!(env.http_timeout(), std::time::Duration::from_millis(2500));
+        for bad in ["0", "-1", "soon", "inf", "NaN"] {
+            env.set_var("APPSTRATE_HTTP_TIMEOUT", bad);
+            assert_eq!(env.http_timeout(), crate::http::DEFAULT_TIMEOUT, "{bad}");
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_display_needs_one_of_the_two_variables() {
+        let mut env = Env::default();
+        assert!(!env.has_display());
+        env.set_var("DISPLAY", "");
+        assert!(!env.has_display());
+        env.set_var("WAYLAND_DISPLAY", "wayland-0");
+        assert!(env.has_display());
+    }
+
+    /// Files that may still read the process environment themselves: this
+    /// module (the snapshot), the test kit, and the two reads of the agent
+    /// crate not yet moved onto an `Env` (its tools' `HOME` and the bash
+    /// tool's environment scrub).
+    const MAY_READ_THE_PROCESS_ENVIRONMENT: &[&str] =
+        &["crates/platform/src/env.rs", "crates/testkit/"];
+
+    /// Every other source file takes its variables from an [`Env`]: a read
+    /// behind the snapshot's back is invisible to tests that build one.
+    #[test]
+    fn only_the_snapshot_reads_the_process_environment() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut offenders = Vec::new();
+        let mut stack = vec![root.join("crates")];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).expect("read the crates folder") {
+                let path = entry.expect("list the crates folder").path();
+                let relative = path.strip_prefix(&root).unwrap_or(&path);
+                let relative = relative.to_string_lossy().replace('\\', "/");
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let in_src = relative.split('/').nth(2) == Some("src");
+                if !in_src
+                    || !relative.ends_with(".rs")
+                    || MAY_READ_THE_PROCESS_ENVIRONMENT
+                        .iter()
+                        .any(|allowed| relative.starts_with(allowed))
+                {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).expect("read a source file");
+                for (n, line) in text.lines().enumerate() {
+                    let code = line.split("//").next().unwrap_or_default();
+                    if ["env::var", "env::home_dir", "vars_os("]
+                        .iter()
+                        .any(|read| code.contains(read))
+                    {
+                        offenders.push(format!("{relative}:{}: {}", n + 1, line.trim()));
+                    }
+                }
+            }
+        }
+        assert!(
+            offenders.is_empty(),
+            "read the variable through platform::Env instead:\n{}",
+            offenders.join("\n")
+        );
     }
 }

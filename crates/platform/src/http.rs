@@ -2,18 +2,12 @@
 
 use std::time::Duration;
 
+use crate::env::Env;
 use crate::error::PlatformError;
 
-/// Seconds before a request to the instance gives up, overridable with
-/// `APPSTRATE_HTTP_TIMEOUT` (seconds) for slow links and for tests.
-fn request_timeout() -> Duration {
-    std::env::var("APPSTRATE_HTTP_TIMEOUT")
-        .ok()
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|v| v.is_finite() && *v > 0.0)
-        .map(Duration::from_secs_f64)
-        .unwrap_or(Duration::from_secs(30))
-}
+/// How long a request to the instance may take when
+/// `APPSTRATE_HTTP_TIMEOUT` does not say ([`Env::http_timeout`]).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The most a reply from the instance may weigh in memory.
 pub const REPLY_LIMIT: u64 = 16 * 1024 * 1024;
@@ -24,9 +18,9 @@ pub const OPENAPI_REPLY_LIMIT: u64 = 64 * 1024 * 1024;
 /// bounded time, and **no redirects**: every request may carry a bearer,
 /// a refresh token or the org/app pins, and a hop to another origin would
 /// hand them over (see COMPATIBILITY.md). A 3xx reaches the caller, which
-/// turns it into [`redirect_error`].
-pub fn client() -> Result<reqwest::Client, PlatformError> {
-    let timeout = request_timeout();
+/// turns it into [`redirect_error`]. `env` gives the request timeout.
+pub fn client(env: &Env) -> Result<reqwest::Client, PlatformError> {
+    let timeout = env.http_timeout();
     reqwest::Client::builder()
         .use_rustls_tls()
         .redirect(reqwest::redirect::Policy::none())

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use reqwest::Method;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::HeaderMap;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
@@ -21,8 +21,18 @@ use crate::error::{PlatformError, Result};
 use crate::fsutil;
 use crate::http::{self, network_error};
 use crate::instance::normalize_instance;
+use crate::request_headers::{self, Pins};
 use crate::tokens::{RefreshToken, TokenRecord, now_ms};
-use crate::user_agent;
+
+/// One request as the caller asked for it, sent once a bearer per try.
+struct Call<'a> {
+    url: String,
+    method: &'a Method,
+    headers: &'a [(String, String)],
+    body: Option<&'a Value>,
+    /// The most the reply may weigh.
+    limit: u64,
+}
 
 /// Refresh when this little of the access token's life remains.
 pub const PROACTIVE_REFRESH_MS: i64 = 30_000;
@@ -90,7 +100,7 @@ impl Session {
             name,
             profile,
             store,
-            http: http::client()?,
+            http: http::client(env)?,
         })
     }
 
@@ -293,81 +303,40 @@ impl Session {
         Ok(self.refresh_serialised(rejected).await?.access_token)
     }
 
-    fn build(
-        &self,
-        instance: &str,
-        method: &Method,
-        path: &str,
-        headers: &[(String, String)],
-        body: Option<&Value>,
-        bearer: &str,
-    ) -> Result<reqwest::RequestBuilder> {
-        let url = format!("{instance}{path}");
-        let mut map = HeaderMap::new();
-        for (name, value) in headers {
-            let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(value),
-            ) else {
-                continue;
-            };
-            map.insert(name, value);
-        }
-        let mut auth = HeaderValue::from_str(&format!("Bearer {bearer}")).map_err(|_| {
-            PlatformError::Auth(format!(
-                "The stored access token is not a valid header value. {}",
-                login_hint(&self.name)
-            ))
-        })?;
-        auth.set_sensitive(true);
-        map.insert(reqwest::header::AUTHORIZATION, auth);
-        if let Ok(ua) = HeaderValue::from_str(&user_agent()) {
-            map.insert(reqwest::header::USER_AGENT, ua);
-        }
-        if body.is_some() && !map.contains_key(reqwest::header::CONTENT_TYPE) {
-            map.insert(
-                reqwest::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-        }
-        for (name, value) in [
-            ("x-org-id", &self.profile.org_id),
-            ("x-application-id", &self.profile.application_id),
-        ] {
-            if let Some(Ok(value)) = value.as_deref().map(HeaderValue::from_str)
-                && !map.contains_key(name)
-            {
-                map.insert(HeaderName::from_static(name), value);
-            }
-        }
-        let mut req = self.http.request(method.clone(), url).headers(map);
-        if let Some(body) = body {
+    fn build(&self, call: &Call<'_>, bearer: &str) -> Result<reqwest::RequestBuilder> {
+        let caller = call.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+        let pins = Pins {
+            org_id: self.profile.org_id.as_deref(),
+            application_id: self.profile.application_id.as_deref(),
+        };
+        let map = request_headers::authenticated(caller, bearer, pins, call.body.is_some())
+            .map_err(|_| {
+                PlatformError::Auth(format!(
+                    "The stored access token is not a valid header value. {}",
+                    login_hint(&self.name)
+                ))
+            })?;
+        let mut req = self
+            .http
+            .request(call.method.clone(), &call.url)
+            .headers(map);
+        if let Some(body) = call.body {
             req = req.body(body.to_string());
         }
         Ok(req)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn send_once(
-        &self,
-        instance: &str,
-        method: &Method,
-        path: &str,
-        headers: &[(String, String)],
-        body: Option<&Value>,
-        bearer: &str,
-        limit: u64,
-    ) -> Result<RawResponse> {
-        let url = format!("{instance}{path}");
+    async fn send_once(&self, call: &Call<'_>, bearer: &str) -> Result<RawResponse> {
+        let url = &call.url;
         let resp = self
-            .build(instance, method, path, headers, body, bearer)?
+            .build(call, bearer)?
             .send()
             .await
-            .map_err(|e| network_error(&url, &e))?;
-        http::refuse_redirect(&url, &resp)?;
+            .map_err(|e| network_error(url, &e))?;
+        http::refuse_redirect(url, &resp)?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let body = http::read_capped(&url, resp, limit).await?;
+        let body = http::read_capped(url, resp, call.limit).await?;
         Ok(RawResponse {
             status: status.as_u16(),
             reason: status.canonical_reason().unwrap_or("").to_string(),
@@ -386,18 +355,15 @@ impl Session {
         headers: &[(String, String)],
         body: Option<&Value>,
     ) -> Result<RawResponse> {
-        let instance = self.instance()?;
-        let bearer = self.access_token().await?;
-        self.send_once(
-            &instance,
-            &method,
-            path,
+        let call = Call {
+            url: format!("{}{path}", self.instance()?),
+            method: &method,
             headers,
             body,
-            &bearer,
-            http::REPLY_LIMIT,
-        )
-        .await
+            limit: http::REPLY_LIMIT,
+        };
+        let bearer = self.access_token().await?;
+        self.send_once(&call, &bearer).await
     }
 
     /// An authenticated request with proactive refresh and one reactive
@@ -423,11 +389,15 @@ impl Session {
         body: Option<&Value>,
         limit: u64,
     ) -> Result<RawResponse> {
-        let instance = self.instance()?;
+        let call = Call {
+            url: format!("{}{path}", self.instance()?),
+            method: &method,
+            headers,
+            body,
+            limit,
+        };
         let bearer = self.access_token().await?;
-        let first = self
-            .send_once(&instance, &method, path, headers, body, &bearer, limit)
-            .await?;
+        let first = self.send_once(&call, &bearer).await?;
         if first.status != 401 {
             return Ok(first);
         }
@@ -436,17 +406,7 @@ impl Session {
         };
         if stored.access_token.as_str() != bearer.as_str() {
             // Another caller rotated meanwhile: try its token first.
-            let retry = self
-                .send_once(
-                    &instance,
-                    &method,
-                    path,
-                    headers,
-                    body,
-                    &stored.access_token,
-                    limit,
-                )
-                .await?;
+            let retry = self.send_once(&call, &stored.access_token).await?;
             if retry.status != 401 {
                 return Ok(retry);
             }
@@ -455,16 +415,7 @@ impl Session {
             Ok(rotated) => rotated,
             Err(_) => return Ok(first),
         };
-        self.send_once(
-            &instance,
-            &method,
-            path,
-            headers,
-            body,
-            &rotated.access_token,
-            limit,
-        )
-        .await
+        self.send_once(&call, &rotated.access_token).await
     }
 
     /// `apiFetch`: JSON in, JSON out, errors as docs/platform-api.md#errors says.

@@ -295,141 +295,170 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
     if let Ok(mut r) = state.requests.lock() {
         r.push(recorded.clone());
     }
-    let path = parts.uri.path().to_string();
     let q = query_map(parts.uri.query());
-    let num = |k: &str, d: u64| q.get(k).and_then(|v| v.parse().ok()).unwrap_or(d);
+    Ok(respond(&state, parts.uri.path(), &q, &recorded).await)
+}
 
-    let response = if path == "/echo" {
-        full(
-            200,
-            &[("content-type", "application/json")],
-            echo_json(&recorded),
-        )
-    } else if let Some(code) = path.strip_prefix("/status/") {
+/// The query parameter `key` as a number, else `default`.
+fn num(q: &HashMap<String, String>, key: &str, default: u64) -> u64 {
+    q.get(key).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// The reply of each route (see the module docs); anything else gets
+/// [`DEFAULT_BODY`].
+async fn respond(
+    state: &Arc<State>,
+    path: &str,
+    q: &HashMap<String, String>,
+    recorded: &RecordedRequest,
+) -> Response<Body> {
+    let text = [("content-type", "text/plain")];
+    if let Some(code) = path.strip_prefix("/status/") {
         let code: u16 = code.parse().unwrap_or(500);
-        full(
-            code,
-            &[("content-type", "text/plain")],
-            format!("status {code}\n"),
-        )
-    } else if let Some(code) = path.strip_prefix("/redirect/") {
+        return full(code, &text, format!("status {code}\n"));
+    }
+    if let Some(code) = path.strip_prefix("/redirect/") {
         let code: u16 = code.parse().unwrap_or(302);
         let to = q.get("to").cloned().unwrap_or_else(|| "/".into());
-        full(code, &[("location", to.as_str())], Bytes::new())
-    } else if path == "/gzip" || path == "/deflate" || path == "/br" {
-        let encoded = compress(&path[1..], COMPRESSIBLE_TEXT.as_bytes());
-        full(
+        return full(code, &[("location", to.as_str())], Bytes::new());
+    }
+    match path {
+        "/echo" => full(
             200,
-            &[
-                ("content-type", "text/plain"),
-                ("content-encoding", &path[1..]),
-            ],
-            encoded,
-        )
-    } else if path == "/bad-gzip" {
-        full(
+            &[("content-type", "application/json")],
+            echo_json(recorded),
+        ),
+        "/gzip" | "/deflate" | "/br" => {
+            let encoded = compress(&path[1..], COMPRESSIBLE_TEXT.as_bytes());
+            full(
+                200,
+                &[
+                    ("content-type", "text/plain"),
+                    ("content-encoding", &path[1..]),
+                ],
+                encoded,
+            )
+        }
+        "/bad-gzip" => full(
             200,
             &[("content-type", "text/plain"), ("content-encoding", "gzip")],
             "this is not gzip",
-        )
-    } else if path == "/slow" {
-        let chunks = num("chunks", 3);
-        let delay = Duration::from_millis(num("delay_ms", 100));
-        let stream = futures_util::stream::unfold(0u64, move |i| async move {
-            if i >= chunks {
+        ),
+        "/slow" => slow(
+            num(q, "chunks", 3),
+            Duration::from_millis(num(q, "delay_ms", 100)),
+        ),
+        "/stall-headers" => {
+            tokio::time::sleep(Duration::from_millis(num(q, "ms", 3_600_000))).await;
+            full(200, &text, "late\n")
+        }
+        "/stall-body" => stall_body(),
+        "/flaky" => flaky(state, q),
+        "/sse" => sse(state.clone()),
+        "/bytes" => bytes(num(q, "n", 1024)),
+        _ => full(200, &[("content-type", "application/json")], DEFAULT_BODY),
+    }
+}
+
+/// `chunks` lines `chunk <i>`, `delay` apart.
+fn slow(chunks: u64, delay: Duration) -> Response<Body> {
+    let stream = futures_util::stream::unfold(0u64, move |i| async move {
+        if i >= chunks {
+            return None;
+        }
+        if i > 0 {
+            tokio::time::sleep(delay).await;
+        }
+        Some((Bytes::from(format!("chunk {i}\n")), i + 1))
+    });
+    streamed(&[("content-type", "text/plain")], stream)
+}
+
+/// `first\n`, then nothing for an hour.
+fn stall_body() -> Response<Body> {
+    let stream = futures_util::stream::unfold(0u8, |i| async move {
+        match i {
+            0 => Some((Bytes::from_static(b"first\n"), 1)),
+            _ => {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                None
+            }
+        }
+    });
+    streamed(&[("content-type", "text/plain")], stream)
+}
+
+/// Fails (`status`, optional `retry_after`) the first `fail` times a
+/// `key` is asked for, then succeeds.
+fn flaky(state: &State, q: &HashMap<String, String>) -> Response<Body> {
+    let key = q.get("key").cloned().unwrap_or_default();
+    let fail = num(q, "fail", 1) as u32;
+    let seen = {
+        let mut map = state.flaky.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(key).or_insert(0);
+        *n += 1;
+        *n
+    };
+    if seen > fail {
+        return full(
+            200,
+            &[("content-type", "text/plain")],
+            format!("attempt {seen} ok\n"),
+        );
+    }
+    let status = num(q, "status", 503) as u16;
+    let mut headers = vec![("content-type", "text/plain")];
+    if let Some(ra) = q.get("retry_after") {
+        headers.push(("retry-after", ra.as_str()));
+    }
+    full(status, &headers, format!("attempt {seen} failed\n"))
+}
+
+/// Two server-sent events; the second waits for the test's gate.
+fn sse(state: Arc<State>) -> Response<Body> {
+    let stream = futures_util::stream::unfold(0u8, move |i| {
+        let st = state.clone();
+        async move {
+            match i {
+                0 => Some((Bytes::from_static(b"data: first\n\n"), 1)),
+                1 => {
+                    st.gate.notified().await;
+                    Some((Bytes::from_static(b"data: second\n\n"), 2))
+                }
+                _ => None,
+            }
+        }
+    });
+    streamed(
+        &[
+            ("content-type", "text/event-stream"),
+            ("cache-control", "no-cache"),
+        ],
+        stream,
+    )
+}
+
+/// `total` bytes of `0123456789…` in 64 KiB chunks, length declared.
+fn bytes(total: u64) -> Response<Body> {
+    let chunk: Bytes = Bytes::from(b"0123456789".repeat(64 * 1024 / 10 + 1)).slice(..64 * 1024);
+    let stream = futures_util::stream::unfold(0u64, move |sent| {
+        let chunk = chunk.clone();
+        async move {
+            if sent >= total {
                 return None;
             }
-            if i > 0 {
-                tokio::time::sleep(delay).await;
-            }
-            Some((Bytes::from(format!("chunk {i}\n")), i + 1))
-        });
-        streamed(&[("content-type", "text/plain")], stream)
-    } else if path == "/stall-headers" {
-        tokio::time::sleep(Duration::from_millis(num("ms", 3_600_000))).await;
-        full(200, &[("content-type", "text/plain")], "late\n")
-    } else if path == "/stall-body" {
-        let stream = futures_util::stream::unfold(0u8, |i| async move {
-            match i {
-                0 => Some((Bytes::from_static(b"first\n"), 1)),
-                _ => {
-                    tokio::time::sleep(Duration::from_secs(3600)).await;
-                    None
-                }
-            }
-        });
-        streamed(&[("content-type", "text/plain")], stream)
-    } else if path == "/flaky" {
-        let key = q.get("key").cloned().unwrap_or_default();
-        let fail = num("fail", 1) as u32;
-        let seen = {
-            let mut map = state.flaky.lock().unwrap_or_else(|p| p.into_inner());
-            let n = map.entry(key).or_insert(0);
-            *n += 1;
-            *n
-        };
-        if seen <= fail {
-            let status = num("status", 503) as u16;
-            let mut headers = vec![("content-type", "text/plain")];
-            let ra = q.get("retry_after").cloned();
-            if let Some(ra) = &ra {
-                headers.push(("retry-after", ra.as_str()));
-            }
-            full(status, &headers, format!("attempt {seen} failed\n"))
-        } else {
-            full(
-                200,
-                &[("content-type", "text/plain")],
-                format!("attempt {seen} ok\n"),
-            )
+            let n = (total - sent).min(chunk.len() as u64) as usize;
+            Some((chunk.slice(..n), sent + n as u64))
         }
-    } else if path == "/sse" {
-        let st = state.clone();
-        let stream = futures_util::stream::unfold(0u8, move |i| {
-            let st = st.clone();
-            async move {
-                match i {
-                    0 => Some((Bytes::from_static(b"data: first\n\n"), 1)),
-                    1 => {
-                        st.gate.notified().await;
-                        Some((Bytes::from_static(b"data: second\n\n"), 2))
-                    }
-                    _ => None,
-                }
-            }
-        });
-        streamed(
-            &[
-                ("content-type", "text/event-stream"),
-                ("cache-control", "no-cache"),
-            ],
-            stream,
-        )
-    } else if path == "/bytes" {
-        let total = num("n", 1024);
-        let chunk: Bytes = Bytes::from(b"0123456789".repeat(64 * 1024 / 10 + 1)).slice(..64 * 1024);
-        let stream = futures_util::stream::unfold(0u64, move |sent| {
-            let chunk = chunk.clone();
-            async move {
-                if sent >= total {
-                    return None;
-                }
-                let n = (total - sent).min(chunk.len() as u64) as usize;
-                Some((chunk.slice(..n), sent + n as u64))
-            }
-        });
-        let len = total.to_string();
-        streamed(
-            &[
-                ("content-type", "application/octet-stream"),
-                ("content-length", &len),
-            ],
-            stream,
-        )
-    } else {
-        full(200, &[("content-type", "application/json")], DEFAULT_BODY)
-    };
-    Ok(response)
+    });
+    let len = total.to_string();
+    streamed(
+        &[
+            ("content-type", "application/octet-stream"),
+            ("content-length", &len),
+        ],
+        stream,
+    )
 }
 
 /// Compresses with the named `Content-Encoding`.

@@ -50,89 +50,18 @@ pub async fn run(ctx: &mut Context, args: LoginArgs) -> Result<ExitStatus, CliEr
     ctx.ui
         .intro(&format!("Appstrate login — profile \"{name}\""))?;
 
-    let raw_instance = match &args.instance {
-        Some(url) => url.clone(),
-        None if !ctx.ui.interactive() => {
-            return Err(CliError::usage(
-                "No instance given, and stdin is not a terminal to ask for one.",
-            )
-            .with_hint("Pass it: appstrate login --instance <URL>"));
-        }
-        None => {
-            let default = existing
-                .as_ref()
-                .map(|p| p.instance.clone())
-                .unwrap_or_else(|| "http://localhost:3000".into());
-            ctx.ui.prompt_text("Instance URL", Some(&default))?
-        }
-    };
-    let instance = normalize_instance(&raw_instance, ctx.env.insecure)?;
-    let http = appstrate_platform::http::client()?;
+    let instance = ask_instance(ctx, &args, existing.as_ref())?;
+    let http = appstrate_platform::http::client(&ctx.env)?;
     // Before the user approves anything: an approval whose tokens cannot be
     // stored leaves a live session on the server and none here.
     let store = CredentialStore::open(&ctx.env).await;
     store.check_usable()?;
 
-    let spinner = ctx.ui.spinner("Requesting device code");
-    let code = match auth::request_device_code(&http, &instance, ctx.env.insecure).await {
-        Ok(code) => code,
-        Err(err) => {
-            spinner.fail();
-            return Err(err.into());
-        }
-    };
-    let minutes = (code.expires_in as f64 / 60.0).round() as u64;
-    spinner.stop(&ctx.ui, &format!("Code received — expires in {minutes}m"))?;
-    ctx.ui.frame(&format!(
-        "\n  Visit: {}\n  Code:  {}\n\n",
-        code.verification_uri,
-        auth::format_user_code(&code.user_code)
-    ))?;
-    if !ctx.env.no_open && !headless() {
-        // Best effort: the URL is on screen either way.
-        let _ = webbrowser::open(&code.verification_uri_complete);
-    }
-
-    let device_name = match &args.device_name {
-        Some(name) => Some(name.clone()),
-        None => Some(
-            gethostname::gethostname()
-                .to_string_lossy()
-                .trim()
-                .to_string(),
-        ),
-    };
-    let spinner = ctx.ui.spinner("Waiting for approval in your browser");
     let started = now_ms();
-    let token = match auth::poll_for_token(&http, &instance, &code, device_name.as_deref()).await {
-        Ok(token) => token,
-        Err(err) => {
-            spinner.fail();
-            return Err(err.into());
-        }
-    };
-    spinner.stop(&ctx.ui, "Approved")?;
-
+    let token = device_flow(ctx, &http, &instance, &args).await?;
     // Persist: identity from the JWT, then tokens, then the profile row.
     let (user_id, email) = tokens::identity(&token.access_token)?;
-    let Some(refresh_token) = token.refresh_token else {
-        return Err(CliError::user(
-            "Server did not issue a refresh token — the instance may be running a pre-2.x Appstrate. Upgrade the server, or use `--instance` to target a 2.x instance.",
-        ));
-    };
-    let Some(refresh_expires_in) = token.refresh_expires_in else {
-        return Err(CliError::user(
-            "Server returned a refresh token without refresh_expires_in — the response is non-conforming. Check the server version and any middleware transforming the /api/auth/cli/token response, then retry.",
-        ));
-    };
-    let record = TokenRecord {
-        access_token: token.access_token,
-        expires_at: started + token.expires_in * 1000,
-        refresh: Some(RefreshToken {
-            token: refresh_token,
-            expires_at: started + refresh_expires_in * 1000,
-        }),
-    };
+    let record = token_record(token, started)?;
     let replaced = store.load(&name).await.ok().flatten();
     store.save(&name, &record).await?;
     if let (Some(old), Some(previous)) = (replaced, existing.as_ref()) {
@@ -157,12 +86,119 @@ pub async fn run(ctx: &mut Context, args: LoginArgs) -> Result<ExitStatus, CliEr
         Some(_) if !args.no_app => pin_app(ctx, &mut session, &args).await?,
         _ => None,
     };
+    finish(ctx, &args, &email, org.as_ref(), app.as_ref())?;
+    Ok(ExitStatus::SUCCESS)
+}
 
+/// `--instance`, else asked (the profile's instance as the default),
+/// validated.
+fn ask_instance(
+    ctx: &mut Context,
+    args: &LoginArgs,
+    existing: Option<&Profile>,
+) -> Result<String, CliError> {
+    let raw_instance = match &args.instance {
+        Some(url) => url.clone(),
+        None if !ctx.ui.interactive() => {
+            return Err(CliError::usage(
+                "No instance given, and stdin is not a terminal to ask for one.",
+            )
+            .with_hint("Pass it: appstrate login --instance <URL>"));
+        }
+        None => {
+            let default = existing
+                .map(|p| p.instance.clone())
+                .unwrap_or_else(|| "http://localhost:3000".into());
+            ctx.ui.prompt_text("Instance URL", Some(&default))?
+        }
+    };
+    Ok(normalize_instance(&raw_instance, ctx.env.insecure)?)
+}
+
+/// The device flow: a code, shown (and opened in a browser when there is
+/// one), then the poll until the user approves it.
+async fn device_flow(
+    ctx: &Context,
+    http: &reqwest::Client,
+    instance: &str,
+    args: &LoginArgs,
+) -> Result<auth::TokenResponse, CliError> {
+    let spinner = ctx.ui.spinner("Requesting device code");
+    let code = match auth::request_device_code(http, instance, ctx.env.insecure).await {
+        Ok(code) => code,
+        Err(err) => {
+            spinner.fail();
+            return Err(err.into());
+        }
+    };
+    let minutes = (code.expires_in as f64 / 60.0).round() as u64;
+    spinner.stop(&ctx.ui, &format!("Code received — expires in {minutes}m"))?;
+    ctx.ui.frame(&format!(
+        "\n  Visit: {}\n  Code:  {}\n\n",
+        code.verification_uri,
+        auth::format_user_code(&code.user_code)
+    ))?;
+    if !ctx.env.no_open && ctx.env.has_display() {
+        // Best effort: the URL is on screen either way.
+        let _ = webbrowser::open(&code.verification_uri_complete);
+    }
+
+    let device_name = match &args.device_name {
+        Some(name) => name.clone(),
+        None => gethostname::gethostname()
+            .to_string_lossy()
+            .trim()
+            .to_string(),
+    };
+    let spinner = ctx.ui.spinner("Waiting for approval in your browser");
+    match auth::poll_for_token(http, instance, &code, Some(&device_name)).await {
+        Ok(token) => {
+            spinner.stop(&ctx.ui, "Approved")?;
+            Ok(token)
+        }
+        Err(err) => {
+            spinner.fail();
+            Err(err.into())
+        }
+    }
+}
+
+/// The record to store: a 2.x instance always rotates refresh tokens and
+/// says how long they live; `started` is when the poll began.
+fn token_record(token: auth::TokenResponse, started: i64) -> Result<TokenRecord, CliError> {
+    let Some(refresh_token) = token.refresh_token else {
+        return Err(CliError::user(
+            "Server did not issue a refresh token — the instance may be running a pre-2.x Appstrate. Upgrade the server, or use `--instance` to target a 2.x instance.",
+        ));
+    };
+    let Some(refresh_expires_in) = token.refresh_expires_in else {
+        return Err(CliError::user(
+            "Server returned a refresh token without refresh_expires_in — the response is non-conforming. Check the server version and any middleware transforming the /api/auth/cli/token response, then retry.",
+        ));
+    };
+    Ok(TokenRecord {
+        access_token: token.access_token,
+        expires_at: started + token.expires_in * 1000,
+        refresh: Some(RefreshToken {
+            token: refresh_token,
+            expires_at: started + refresh_expires_in * 1000,
+        }),
+    })
+}
+
+/// The closing banner, and what to do about a pin that was not made.
+fn finish(
+    ctx: &Context,
+    args: &LoginArgs,
+    email: &str,
+    org: Option<&Org>,
+    app: Option<&Application>,
+) -> Result<(), CliError> {
     let mut banner = format!("Logged in as {email}");
-    if let Some(org) = &org {
+    if let Some(org) = org {
         banner.push_str(&format!(" to \"{}\" ({})", org.name, org.id));
     }
-    if let Some(app) = &app {
+    if let Some(app) = app {
         banner.push_str(&format!(" / app \"{}\" ({})", app.name, app.id));
     }
     ctx.ui.outro(&banner)?;
@@ -171,7 +207,7 @@ pub async fn run(ctx: &mut Context, args: LoginArgs) -> Result<ExitStatus, CliEr
     } else if app.is_none() && !args.no_app {
         ctx.ui.warn("No app pinned — pass -H \"X-Application-Id: …\" on each call, or run `appstrate app switch` later.");
     }
-    Ok(ExitStatus::SUCCESS)
+    Ok(())
 }
 
 /// Signs out the session this login replaced (its refresh token would
@@ -197,13 +233,6 @@ async fn revoke_replaced(
             "warning: could not revoke the previous session of profile \"{name}\" ({err}); it stays valid on the server until it expires or you revoke it from the dashboard."
         ));
     }
-}
-
-/// No graphical session to open a browser in.
-fn headless() -> bool {
-    cfg!(target_os = "linux")
-        && std::env::var_os("DISPLAY").is_none_or(|v| v.is_empty())
-        && std::env::var_os("WAYLAND_DISPLAY").is_none_or(|v| v.is_empty())
 }
 
 /// Pins `org`; a different org than before clears the app pin in the same write.

@@ -93,7 +93,7 @@ pub async fn run(ctx: &mut Context, args: LogoutArgs) -> Result<ExitStatus, CliE
         } else if let Some(refresh) = &tokens.refresh {
             let result = async {
                 let instance = normalize_instance(&profile.instance, ctx.env.insecure)?;
-                let http = appstrate_platform::http::client()?;
+                let http = appstrate_platform::http::client(&ctx.env)?;
                 auth::revoke(&http, &instance, &refresh.token).await
             }
             .await;

@@ -67,42 +67,44 @@ pub async fn run(ctx: &mut Context, args: JsonArgs) -> Result<ExitStatus, CliErr
     }
     out.push(String::new());
     match decode_jwt_payload(&tokens.access_token) {
-        Ok(claims) => {
-            out.push("JWT claims".into());
-            for key in ["iss", "aud", "sub", "azp", "actor_type"] {
-                out.push(row(&format!("  {key}:"), &string_claim(&claims, key)));
-            }
-            let scope = claims
-                .get("scope")
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .unwrap_or("(none)");
-            out.push(row("  scope:", scope));
-            out.push(row("  iat:", &time_claim(&claims, "iat")));
-            out.push(row("  exp:", &time_claim(&claims, "exp")));
-            out.push(row("  jti:", &string_claim(&claims, "jti")));
-            if let Some(exp) = claims.get("exp").and_then(Value::as_f64) {
-                let delta = (exp * 1000.0 - tokens.expires_at as f64).abs();
-                if delta > 2000.0 {
-                    out.push(String::new());
-                    out.push(format!(
-                        "  ⚠  JWT `exp` and stored `expiresAt` differ by {}s.",
-                        (delta / 1000.0).round() as i64
-                    ));
-                    out.push(
-                        "     The CLI's proactive-rotation decisions key off the stored value;"
-                            .into(),
-                    );
-                    out.push(
-                        "     re-run `appstrate login` if calls start unexpectedly 401-ing.".into(),
-                    );
-                }
-            }
-        }
+        Ok(claims) => out.extend(claim_rows(&claims, tokens.expires_at)),
         Err(_) => out.push(row("JWT claims:", "unavailable (token is not a JWT)")),
     }
     ctx.ui.out(&(out.join("\n") + "\n"))?;
     Ok(ExitStatus::SUCCESS)
+}
+
+/// The access token's claims worth knowing, and a warning when its `exp`
+/// and the stored expiry (`expires_at`, ms) disagree.
+fn claim_rows(claims: &Map<String, Value>, expires_at: i64) -> Vec<String> {
+    let mut out = vec!["JWT claims".to_string()];
+    for key in ["iss", "aud", "sub", "azp", "actor_type"] {
+        out.push(row(&format!("  {key}:"), &string_claim(claims, key)));
+    }
+    let scope = claims
+        .get("scope")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("(none)");
+    out.push(row("  scope:", scope));
+    out.push(row("  iat:", &time_claim(claims, "iat")));
+    out.push(row("  exp:", &time_claim(claims, "exp")));
+    out.push(row("  jti:", &string_claim(claims, "jti")));
+    if let Some(exp) = claims.get("exp").and_then(Value::as_f64) {
+        let delta = (exp * 1000.0 - expires_at as f64).abs();
+        if delta > 2000.0 {
+            out.push(String::new());
+            out.push(format!(
+                "  ⚠  JWT `exp` and stored `expiresAt` differ by {}s.",
+                (delta / 1000.0).round() as i64
+            ));
+            out.push(
+                "     The CLI's proactive-rotation decisions key off the stored value;".into(),
+            );
+            out.push("     re-run `appstrate login` if calls start unexpectedly 401-ing.".into());
+        }
+    }
+    out
 }
 
 /// A label padded so values start at column 20.

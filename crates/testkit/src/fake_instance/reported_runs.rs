@@ -18,7 +18,8 @@ use super::agents::export_version;
 use super::platform::{AppScope, Perm, require_perm};
 use super::routes::{ParsedRequest, json_object, json_response};
 use super::runs::{
-    RunRecord, Terminal, effective_input, input_errors, input_schema, output_schema, runner_context,
+    NewRun, RunRecord, Terminal, effective_input, input_errors, input_schema, output_schema,
+    runner_context,
 };
 use super::state::{Problem, State, iso, unix_now, uuid_v4};
 
@@ -43,6 +44,23 @@ pub(crate) struct Sink {
     pub received: Vec<Value>,
     pub finalize_body: Option<Value>,
     pub heartbeats: usize,
+}
+
+impl Sink {
+    /// A sink nothing has been sent to yet.
+    fn open(secret: String, expires_at: OffsetDateTime) -> Self {
+        Sink {
+            secret,
+            expires_at,
+            closed: false,
+            last_sequence: 0,
+            buffer: BTreeMap::new(),
+            seen_webhook_ids: HashSet::new(),
+            received: Vec::new(),
+            finalize_body: None,
+            heartbeats: 0,
+        }
+    }
 }
 
 /// Injected failures of the ingestion routes (count, status).
@@ -105,165 +123,15 @@ pub(crate) fn register(
 ) -> Result<Response, Problem> {
     require_perm(state, scope, Perm::AgentsRun)?;
     let body = json_object(req)?;
-    reject_unknown_keys(
-        &body,
-        &[
-            "source",
-            "applicationId",
-            "input",
-            "dependency_overrides",
-            "contextSnapshot",
-            "sink",
-        ],
-        "",
-    )?;
-    let Some(Value::Object(source)) = body.get("source") else {
-        return Err(validation("source", "Required"));
-    };
-    let application_id = string_field(&body, "applicationId", "applicationId")?;
-    let caller_input = match body.get("input") {
-        None => Map::new(),
-        Some(Value::Object(input)) => input.clone(),
-        Some(_) => return Err(validation("input", "Expected object")),
-    };
-    let context_snapshot = match body.get("contextSnapshot") {
-        None => None,
-        Some(Value::Object(snapshot)) => {
-            if Value::Object(snapshot.clone()).to_string().len() > CONTEXT_SNAPSHOT_MAX_BYTES {
-                return Err(validation(
-                    "contextSnapshot",
-                    &format!("contextSnapshot exceeds {CONTEXT_SNAPSHOT_MAX_BYTES} bytes"),
-                ));
-            }
-            Some(Value::Object(snapshot.clone()))
-        }
-        Some(_) => return Err(validation("contextSnapshot", "Expected object")),
-    };
-    let ttl = match body.get("sink") {
-        None => DEFAULT_SINK_TTL_SECS,
-        Some(Value::Object(sink)) => {
-            reject_unknown_keys(sink, &["ttl_seconds"], "sink")?;
-            match sink.get("ttl_seconds") {
-                None => DEFAULT_SINK_TTL_SECS,
-                Some(v) => v
-                    .as_i64()
-                    .filter(|t| (1..=MAX_SINK_TTL_SECS).contains(t))
-                    .ok_or_else(|| {
-                        validation("sink.ttl_seconds", "Expected an integer in 1..=86400")
-                    })?,
-            }
-        }
-        Some(_) => return Err(validation("sink", "Expected object")),
-    };
-    let dependency_overrides = match body.get("dependency_overrides") {
-        None => None,
-        Some(Value::Object(m)) if m.values().all(Value::is_string) => {
-            (!m.is_empty()).then(|| Value::Object(m.clone()))
-        }
-        Some(_) => {
-            return Err(validation(
-                "dependency_overrides",
-                "Expected a map of strings",
-            ));
-        }
-    };
-    if application_id != scope.app_id {
+    let parsed = RegisterBody::parse(&body)?;
+    if parsed.application_id != scope.app_id {
         return Err(Problem::forbidden(
             "Caller's application scope does not include this application",
         ));
     }
-
-    let (package_id, version_label, input, output) = match source
-        .get("kind")
-        .and_then(Value::as_str)
-    {
-        Some("registry") => {
-            reject_unknown_keys(
-                source,
-                &["kind", "packageId", "stage", "spec", "integrity"],
-                "source",
-            )?;
-            let package_id = string_field(source, "packageId", "source.packageId")?.to_owned();
-            let stage = match source.get("stage") {
-                None => "published",
-                Some(Value::String(s)) if s == "draft" || s == "published" => s.as_str(),
-                Some(_) => {
-                    return Err(validation("source.stage", "Expected 'draft' | 'published'"));
-                }
-            };
-            let spec = match source.get("spec") {
-                None => None,
-                Some(Value::String(s)) => Some(s.clone()),
-                Some(_) => return Err(validation("source.spec", "Expected string")),
-            };
-            if stage == "draft" && spec.is_some() {
-                return Err(Problem::new(
-                    400,
-                    "draft_with_spec",
-                    "Conflicting Source",
-                    "stage: 'draft' cannot be combined with a spec — drafts have no published id",
-                ));
-            }
-            let agent = registry_agent(state, scope, &package_id)?;
-            let (manifest, label) = if stage == "draft" {
-                (agent.draft_manifest().clone(), "draft".to_owned())
-            } else {
-                let version = export_version(agent, &scope.app_id, spec.as_deref())?;
-                if version.yanked {
-                    return Err(Problem::new(
-                        410,
-                        "version_yanked",
-                        "Version Yanked",
-                        format!(
-                            "Version '{}' of '{package_id}' has been yanked",
-                            version.version
-                        ),
-                    ));
-                }
-                (
-                    version.bundle.root_package().manifest.clone(),
-                    version.version.clone(),
-                )
-            };
-            let install = agent.install(&scope.app_id).cloned().unwrap_or_default();
-            let schema = input_schema(&manifest);
-            let input = effective_input(
-                schema,
-                &install.values,
-                &install.locked,
-                Some(&caller_input),
-            )?;
-            if let Some(schema) = schema
-                && let Some((field, message)) = input_errors(schema, &input).into_iter().next()
-            {
-                return Err(Problem::new(
-                    400,
-                    "invalid_input",
-                    "Invalid Input",
-                    format!("{field}: {message}"),
-                ));
-            }
-            (package_id, Some(label), input, output_schema(&manifest))
-        }
-        Some("inline") => {
-            reject_unknown_keys(source, &["kind", "manifest", "prompt"], "source")?;
-            let Some(Value::Object(manifest)) = source.get("manifest") else {
-                return Err(validation("source.manifest", "Expected object"));
-            };
-            string_field(source, "prompt", "source.prompt")?;
-            let schema = input_schema(manifest);
-            let input = effective_input(schema, &Map::new(), &[], Some(&caller_input))?;
-            if let Some(schema) = schema
-                && let Some((field, message)) = input_errors(schema, &input).into_iter().next()
-            {
-                return Err(Problem::validation_failed(
-                    &format!("input.{field}"),
-                    &message,
-                ));
-            }
-            let shadow = format!("@inline/r-{}", &uuid_v4()[..8]);
-            (shadow, None, input, output_schema(manifest))
-        }
+    let source = match parsed.source.get("kind").and_then(Value::as_str) {
+        Some("registry") => registry_source(state, scope, parsed.source, &parsed.caller_input)?,
+        Some("inline") => inline_source(parsed.source, &parsed.caller_input)?,
         _ => {
             return Err(validation(
                 "source.kind",
@@ -271,50 +139,29 @@ pub(crate) fn register(
             ));
         }
     };
-
-    let (runner_name, runner_kind) = runner_context(state, req, scope);
     let now = state.next_timestamp();
     let run_id = format!("run_{}", uuid_v4());
     let secret = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-    let expires_at = now + time::Duration::seconds(ttl);
+    let expires_at = now + time::Duration::seconds(parsed.ttl);
     let run = RunRecord {
-        id: run_id.clone(),
-        org_id: scope.org_id.clone(),
-        app_id: scope.app_id.clone(),
-        package_id: package_id.clone(),
-        user_id: Some(scope.user_id.clone()),
-        api_key_id: scope.api_key_id.clone(),
-        status: "pending".into(),
-        input: Value::Object(input),
-        result: None,
-        error: None,
-        started_at: now,
-        completed_at: None,
-        duration: None,
-        cost: None,
-        token_usage: None,
-        version_ref: Some(version_label.clone().unwrap_or_else(|| "draft".into())),
-        version_label,
-        model_label: None,
-        model_source: None,
-        runner_name,
-        runner_kind,
-        run_origin: "remote",
-        context_snapshot,
-        dependency_overrides,
-        run_number: state.runs.next_run_number(&scope.app_id, &package_id),
-        output_schema: output,
-        sink: Some(Sink {
-            secret: secret.clone(),
-            expires_at,
-            closed: false,
-            last_sequence: 0,
-            buffer: BTreeMap::new(),
-            seen_webhook_ids: HashSet::new(),
-            received: Vec::new(),
-            finalize_body: None,
-            heartbeats: 0,
-        }),
+        context_snapshot: parsed.context_snapshot,
+        dependency_overrides: parsed.dependency_overrides,
+        output_schema: source.output_schema,
+        sink: Some(Sink::open(secret.clone(), expires_at)),
+        ..RunRecord::new(NewRun {
+            scope,
+            id: run_id.clone(),
+            run_number: state
+                .runs
+                .next_run_number(&scope.app_id, &source.package_id),
+            package_id: source.package_id,
+            status: "pending",
+            run_origin: "remote",
+            input: source.input,
+            version_label: source.version_label,
+            runner: runner_context(state, req, scope),
+            started_at: now,
+        })
     };
     state.runs.runs.push(run);
     let url = format!("{}/api/runs/{run_id}/events", state.base_url);
@@ -333,6 +180,219 @@ pub(crate) fn register(
             "expiresAt": iso(expires_at),
         }),
     ))
+}
+
+/// The register body, checked field by field as the platform's schema does.
+struct RegisterBody<'a> {
+    source: &'a Map<String, Value>,
+    application_id: &'a str,
+    caller_input: Map<String, Value>,
+    context_snapshot: Option<Value>,
+    /// Sink lifetime, seconds.
+    ttl: i64,
+    dependency_overrides: Option<Value>,
+}
+
+impl<'a> RegisterBody<'a> {
+    fn parse(body: &'a Map<String, Value>) -> Result<Self, Problem> {
+        reject_unknown_keys(
+            body,
+            &[
+                "source",
+                "applicationId",
+                "input",
+                "dependency_overrides",
+                "contextSnapshot",
+                "sink",
+            ],
+            "",
+        )?;
+        let Some(Value::Object(source)) = body.get("source") else {
+            return Err(validation("source", "Required"));
+        };
+        let application_id = string_field(body, "applicationId", "applicationId")?;
+        let caller_input = match body.get("input") {
+            None => Map::new(),
+            Some(Value::Object(input)) => input.clone(),
+            Some(_) => return Err(validation("input", "Expected object")),
+        };
+        Ok(RegisterBody {
+            source,
+            application_id,
+            caller_input,
+            context_snapshot: context_snapshot(body)?,
+            ttl: sink_ttl(body)?,
+            dependency_overrides: dependency_overrides(body)?,
+        })
+    }
+}
+
+/// `contextSnapshot`: an object of at most 16 KiB of JSON.
+fn context_snapshot(body: &Map<String, Value>) -> Result<Option<Value>, Problem> {
+    match body.get("contextSnapshot") {
+        None => Ok(None),
+        Some(Value::Object(snapshot)) => {
+            if Value::Object(snapshot.clone()).to_string().len() > CONTEXT_SNAPSHOT_MAX_BYTES {
+                return Err(validation(
+                    "contextSnapshot",
+                    &format!("contextSnapshot exceeds {CONTEXT_SNAPSHOT_MAX_BYTES} bytes"),
+                ));
+            }
+            Ok(Some(Value::Object(snapshot.clone())))
+        }
+        Some(_) => Err(validation("contextSnapshot", "Expected object")),
+    }
+}
+
+/// `sink.ttl_seconds`: 1 to 86 400, else the default.
+fn sink_ttl(body: &Map<String, Value>) -> Result<i64, Problem> {
+    Ok(match body.get("sink") {
+        None => DEFAULT_SINK_TTL_SECS,
+        Some(Value::Object(sink)) => {
+            reject_unknown_keys(sink, &["ttl_seconds"], "sink")?;
+            match sink.get("ttl_seconds") {
+                None => DEFAULT_SINK_TTL_SECS,
+                Some(v) => v
+                    .as_i64()
+                    .filter(|t| (1..=MAX_SINK_TTL_SECS).contains(t))
+                    .ok_or_else(|| {
+                        validation("sink.ttl_seconds", "Expected an integer in 1..=86400")
+                    })?,
+            }
+        }
+        Some(_) => return Err(validation("sink", "Expected object")),
+    })
+}
+
+/// `dependency_overrides`: a non-empty map of strings, or nothing.
+fn dependency_overrides(body: &Map<String, Value>) -> Result<Option<Value>, Problem> {
+    Ok(match body.get("dependency_overrides") {
+        None => None,
+        Some(Value::Object(m)) if m.values().all(Value::is_string) => {
+            (!m.is_empty()).then(|| Value::Object(m.clone()))
+        }
+        Some(_) => {
+            return Err(validation(
+                "dependency_overrides",
+                "Expected a map of strings",
+            ));
+        }
+    })
+}
+
+/// What the source resolves to: the package (or an inline shadow id), the
+/// version, the layered input, the output schema to check the end against.
+struct ResolvedSource {
+    package_id: String,
+    version_label: Option<String>,
+    input: Map<String, Value>,
+    output_schema: Option<Map<String, Value>>,
+}
+
+/// `source.kind = registry`: an installed agent, its draft or a published
+/// (not yanked) version, the input layered over the application's values.
+fn registry_source(
+    state: &State,
+    scope: &AppScope,
+    source: &Map<String, Value>,
+    caller_input: &Map<String, Value>,
+) -> Result<ResolvedSource, Problem> {
+    reject_unknown_keys(
+        source,
+        &["kind", "packageId", "stage", "spec", "integrity"],
+        "source",
+    )?;
+    let package_id = string_field(source, "packageId", "source.packageId")?.to_owned();
+    let stage = match source.get("stage") {
+        None => "published",
+        Some(Value::String(s)) if s == "draft" || s == "published" => s.as_str(),
+        Some(_) => {
+            return Err(validation("source.stage", "Expected 'draft' | 'published'"));
+        }
+    };
+    let spec = match source.get("spec") {
+        None => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(validation("source.spec", "Expected string")),
+    };
+    if stage == "draft" && spec.is_some() {
+        return Err(Problem::new(
+            400,
+            "draft_with_spec",
+            "Conflicting Source",
+            "stage: 'draft' cannot be combined with a spec — drafts have no published id",
+        ));
+    }
+    let agent = registry_agent(state, scope, &package_id)?;
+    let (manifest, label) = if stage == "draft" {
+        (agent.draft_manifest().clone(), "draft".to_owned())
+    } else {
+        let version = export_version(agent, &scope.app_id, spec.as_deref())?;
+        if version.yanked {
+            return Err(Problem::new(
+                410,
+                "version_yanked",
+                "Version Yanked",
+                format!(
+                    "Version '{}' of '{package_id}' has been yanked",
+                    version.version
+                ),
+            ));
+        }
+        (
+            version.bundle.root_package().manifest.clone(),
+            version.version.clone(),
+        )
+    };
+    let install = agent.install(&scope.app_id).cloned().unwrap_or_default();
+    let schema = input_schema(&manifest);
+    let input = effective_input(schema, &install.values, &install.locked, Some(caller_input))?;
+    if let Some(schema) = schema
+        && let Some((field, message)) = input_errors(schema, &input).into_iter().next()
+    {
+        return Err(Problem::new(
+            400,
+            "invalid_input",
+            "Invalid Input",
+            format!("{field}: {message}"),
+        ));
+    }
+    Ok(ResolvedSource {
+        package_id,
+        version_label: Some(label),
+        input,
+        output_schema: output_schema(&manifest),
+    })
+}
+
+/// `source.kind = inline`: the manifest and prompt travel in the body; the
+/// run gets a shadow id `@inline/r-…`.
+fn inline_source(
+    source: &Map<String, Value>,
+    caller_input: &Map<String, Value>,
+) -> Result<ResolvedSource, Problem> {
+    reject_unknown_keys(source, &["kind", "manifest", "prompt"], "source")?;
+    let Some(Value::Object(manifest)) = source.get("manifest") else {
+        return Err(validation("source.manifest", "Expected object"));
+    };
+    string_field(source, "prompt", "source.prompt")?;
+    let schema = input_schema(manifest);
+    let input = effective_input(schema, &Map::new(), &[], Some(caller_input))?;
+    if let Some(schema) = schema
+        && let Some((field, message)) = input_errors(schema, &input).into_iter().next()
+    {
+        return Err(Problem::validation_failed(
+            &format!("input.{field}"),
+            &message,
+        ));
+    }
+    let shadow = format!("@inline/r-{}", &uuid_v4()[..8]);
+    Ok(ResolvedSource {
+        package_id: shadow,
+        version_label: None,
+        input,
+        output_schema: output_schema(manifest),
+    })
 }
 
 /// `resolveRegistryAgent`'s lookup: 404 `package_not_found` outside the

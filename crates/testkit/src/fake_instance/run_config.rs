@@ -131,91 +131,117 @@ pub(crate) fn put_setting(
         return Err(super::agents::agent_not_found(id));
     }
     match setting {
-        "model" => {
-            let model_id = optional_string(&body, "modelId")?.flatten();
-            if let Some(model_id) = &model_id
-                && !model_exists(state, &scope.org_id, model_id)
-            {
-                return Err(Problem::not_found(format!("Model '{model_id}' not found")));
-            }
-            let generation = body.get("generation").cloned();
-            let agent = installed(state, scope, id)?;
-            let install = agent
-                .install_mut(&scope.app_id)
-                .ok_or_else(|| not_installed(id, &scope.app_id))?;
-            install.model_id = model_id.clone();
-            if let Some(generation) = generation.clone() {
-                install.generation = (!generation.is_null()).then_some(generation);
-            }
-            Ok(json_response(
-                StatusCode::OK,
-                &json!({ "modelId": model_id, "generation": install.generation }),
-            ))
-        }
-        "proxy" => {
-            let proxy_id = optional_string(&body, "proxyId")?.flatten();
-            let agent = installed(state, scope, id)?;
-            let install = agent
-                .install_mut(&scope.app_id)
-                .ok_or_else(|| not_installed(id, &scope.app_id))?;
-            install.proxy_id = proxy_id.clone();
-            Ok(json_response(
-                StatusCode::OK,
-                &json!({ "proxyId": proxy_id }),
-            ))
-        }
-        _ => {
-            let values = match body.get("values") {
-                None | Some(Value::Null) => Map::new(),
-                Some(Value::Object(values)) => values.clone(),
-                Some(_) => return Err(Problem::validation_failed("values", "Expected object")),
-            };
-            let locked: Vec<String> = match body.get("locked_fields") {
-                None | Some(Value::Null) => Vec::new(),
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .map(|v| v.as_str().map(str::to_owned))
-                    .collect::<Option<_>>()
-                    .ok_or_else(|| {
-                        Problem::validation_failed("locked_fields", "Expected array of strings")
-                    })?,
-                Some(_) => {
-                    return Err(Problem::validation_failed(
-                        "locked_fields",
-                        "Expected array",
-                    ));
-                }
-            };
-            let agent = installed(state, scope, id)?;
-            let (properties, required) = input_schema(agent);
-            // Unknown keys are pruned, as the platform does.
-            let values: Map<String, Value> = values
-                .into_iter()
-                .filter(|(k, _)| properties.contains_key(k))
-                .collect();
-            let locked: Vec<String> = locked
-                .into_iter()
-                .filter(|k| properties.contains_key(k))
-                .collect();
-            if let Some(field) = locked
-                .iter()
-                .find(|f| required.contains(f) && !values.contains_key(f.as_str()))
-            {
-                return Err(Problem::invalid_request(format!(
-                    "Locked field '{field}' is required and must have a value"
-                )));
-            }
-            let install = agent
-                .install_mut(&scope.app_id)
-                .ok_or_else(|| not_installed(id, &scope.app_id))?;
-            install.values = values.clone();
-            install.locked = locked.clone();
-            Ok(json_response(
-                StatusCode::OK,
-                &json!({ "values": values, "locked_fields": locked }),
-            ))
-        }
+        "model" => put_model(state, scope, id, &body),
+        "proxy" => put_proxy(state, scope, id, &body),
+        _ => put_input_settings(state, scope, id, &body),
     }
+}
+
+/// `{modelId, generation}`: a known model (or null), the generation kept
+/// unless given.
+fn put_model(
+    state: &mut State,
+    scope: &AppScope,
+    id: &str,
+    body: &Map<String, Value>,
+) -> Result<Response, Problem> {
+    let model_id = optional_string(body, "modelId")?.flatten();
+    if let Some(model_id) = &model_id
+        && !model_exists(state, &scope.org_id, model_id)
+    {
+        return Err(Problem::not_found(format!("Model '{model_id}' not found")));
+    }
+    let generation = body.get("generation").cloned();
+    let agent = installed(state, scope, id)?;
+    let install = agent
+        .install_mut(&scope.app_id)
+        .ok_or_else(|| not_installed(id, &scope.app_id))?;
+    install.model_id = model_id.clone();
+    if let Some(generation) = generation.clone() {
+        install.generation = (!generation.is_null()).then_some(generation);
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "modelId": model_id, "generation": install.generation }),
+    ))
+}
+
+/// `{proxyId}` (or null).
+fn put_proxy(
+    state: &mut State,
+    scope: &AppScope,
+    id: &str,
+    body: &Map<String, Value>,
+) -> Result<Response, Problem> {
+    let proxy_id = optional_string(body, "proxyId")?.flatten();
+    let agent = installed(state, scope, id)?;
+    let install = agent
+        .install_mut(&scope.app_id)
+        .ok_or_else(|| not_installed(id, &scope.app_id))?;
+    install.proxy_id = proxy_id.clone();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "proxyId": proxy_id }),
+    ))
+}
+
+/// `{values, locked_fields}`: keys outside the input schema are pruned; a
+/// locked required field needs a value.
+fn put_input_settings(
+    state: &mut State,
+    scope: &AppScope,
+    id: &str,
+    body: &Map<String, Value>,
+) -> Result<Response, Problem> {
+    let values = match body.get("values") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(values)) => values.clone(),
+        Some(_) => return Err(Problem::validation_failed("values", "Expected object")),
+    };
+    let locked: Vec<String> = match body.get("locked_fields") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                Problem::validation_failed("locked_fields", "Expected array of strings")
+            })?,
+        Some(_) => {
+            return Err(Problem::validation_failed(
+                "locked_fields",
+                "Expected array",
+            ));
+        }
+    };
+    let agent = installed(state, scope, id)?;
+    let (properties, required) = input_schema(agent);
+    // Unknown keys are pruned, as the platform does.
+    let values: Map<String, Value> = values
+        .into_iter()
+        .filter(|(k, _)| properties.contains_key(k))
+        .collect();
+    let locked: Vec<String> = locked
+        .into_iter()
+        .filter(|k| properties.contains_key(k))
+        .collect();
+    if let Some(field) = locked
+        .iter()
+        .find(|f| required.contains(f) && !values.contains_key(f.as_str()))
+    {
+        return Err(Problem::invalid_request(format!(
+            "Locked field '{field}' is required and must have a value"
+        )));
+    }
+    let install = agent
+        .install_mut(&scope.app_id)
+        .ok_or_else(|| not_installed(id, &scope.app_id))?;
+    install.values = values.clone();
+    install.locked = locked.clone();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "values": values, "locked_fields": locked }),
+    ))
 }
 
 /// `PUT /api/applications/{app}/packages/@s/n`.

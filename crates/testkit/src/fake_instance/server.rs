@@ -122,79 +122,9 @@ async fn handle(
     };
 
     // Log first, so that even a dropped or stalled request is on record.
-    let fault = {
-        let mut state = lock(&shared);
-        state.requests.push(RecordedRequest {
-            method: parsed.method.clone(),
-            path: parsed.path.clone(),
-            query: parts.uri.query().map(str::to_owned),
-            headers: parts
-                .headers
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_owned(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect(),
-            body: parsed.body.clone(),
-        });
-        let matching = state
-            .faults
-            .iter_mut()
-            .find(|f| f.matches(&parsed.method, &parsed.path, &parsed.body));
-        matching.map(|fault| {
-            if let Some(n) = fault.remaining.as_mut() {
-                *n = n.saturating_sub(1);
-            }
-            fault.action.clone()
-        })
-    };
-
-    match fault {
-        None => {}
-        Some(FaultAction::Delay(delay)) => tokio::time::sleep(delay).await,
-        Some(FaultAction::Respond {
-            status,
-            headers,
-            body,
-        }) => {
-            let mut response = Response::new(Body::from(body));
-            *response.status_mut() =
-                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            for (name, value) in headers {
-                if let (Ok(name), Ok(value)) = (
-                    header::HeaderName::from_bytes(name.as_bytes()),
-                    HeaderValue::from_str(&value),
-                ) {
-                    response.headers_mut().insert(name, value);
-                }
-            }
-            return with_request_id(response, &request_id);
-        }
-        Some(FaultAction::Truncate {
-            status,
-            content_type,
-            body,
-        }) => {
-            return truncated(status, &content_type, body);
-        }
-        Some(FaultAction::Huge {
-            status,
-            content_type,
-            len,
-            declare_length,
-        }) => {
-            return huge(status, &content_type, len, declare_length);
-        }
-        Some(FaultAction::Stall) => std::future::pending::<()>().await,
-        Some(FaultAction::DropConnection) => {
-            if let Some(connection) = connection {
-                connection.kill.notify_one();
-            }
-            std::future::pending::<()>().await;
-        }
+    let fault = record_and_match_fault(&shared, &parsed);
+    if let Some(response) = play_fault(fault, connection).await {
+        return with_request_id(response, &request_id);
     }
 
     if let Some(response) = platform::handle(&shared, &parsed).await {
@@ -208,6 +138,89 @@ async fn handle(
         }
     };
     with_request_id(response, &request_id)
+}
+
+/// Logs the request, then takes the first fault that matches it (one use
+/// of a counted fault).
+fn record_and_match_fault(shared: &Shared, parsed: &ParsedRequest) -> Option<FaultAction> {
+    let mut state = lock(shared);
+    state.requests.push(RecordedRequest {
+        method: parsed.method.clone(),
+        path: parsed.path.clone(),
+        query: parsed.query.clone(),
+        headers: parsed
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: parsed.body.clone(),
+    });
+    let matching = state
+        .faults
+        .iter_mut()
+        .find(|f| f.matches(&parsed.method, &parsed.path, &parsed.body));
+    matching.map(|fault| {
+        if let Some(n) = fault.remaining.as_mut() {
+            *n = n.saturating_sub(1);
+        }
+        fault.action.clone()
+    })
+}
+
+/// What an injected fault does: a reply of its own, or (after a delay)
+/// `None` to go on to the routes; a stall or a dropped connection never
+/// returns.
+async fn play_fault(
+    fault: Option<FaultAction>,
+    connection: Option<Connection>,
+) -> Option<Response> {
+    match fault? {
+        FaultAction::Delay(delay) => {
+            tokio::time::sleep(delay).await;
+            None
+        }
+        FaultAction::Respond {
+            status,
+            headers,
+            body,
+        } => {
+            let mut response = Response::new(Body::from(body));
+            *response.status_mut() =
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            for (name, value) in headers {
+                if let (Ok(name), Ok(value)) = (
+                    header::HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_str(&value),
+                ) {
+                    response.headers_mut().insert(name, value);
+                }
+            }
+            Some(response)
+        }
+        FaultAction::Truncate {
+            status,
+            content_type,
+            body,
+        } => Some(truncated(status, &content_type, body)),
+        FaultAction::Huge {
+            status,
+            content_type,
+            len,
+            declare_length,
+        } => Some(huge(status, &content_type, len, declare_length)),
+        FaultAction::Stall => std::future::pending().await,
+        FaultAction::DropConnection => {
+            if let Some(connection) = connection {
+                connection.kill.notify_one();
+            }
+            std::future::pending().await
+        }
+    }
 }
 
 fn with_request_id(mut response: Response, request_id: &str) -> Response {

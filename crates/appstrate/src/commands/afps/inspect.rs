@@ -1,10 +1,10 @@
 //! `appstrate afps inspect <file> [--json]`: identity, type, packages,
 //! files, integrity and signature status.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use appstrate_afps::Bundle;
 use appstrate_afps::signing::{parse_signature_doc, read_bundle_signature};
+use appstrate_afps::{Bundle, Package};
 use appstrate_jsjson::stringify_pretty;
 use clap::Args;
 use serde_json::{Value, json};
@@ -40,49 +40,87 @@ fn signature_summary(b: &Bundle) -> Value {
 
 pub fn run(ctx: &mut Context, a: InspectArgs) -> Result<ExitStatus, CliError> {
     let b = load(ctx, &a.file)?;
-    let compressed = std::fs::metadata(&a.file).map(|m| m.len()).unwrap_or(0);
-    let root = b.root_package();
-    let mut packages: Vec<_> = b.packages.iter().collect();
+    let mut packages: Vec<&Package> = b.packages.iter().collect();
     packages.sort_by(|x, y| appstrate_jsjson::cmp_utf16(&x.identity, &y.identity));
-    let decompressed: usize = b
-        .packages
-        .iter()
-        .flat_map(|p| p.files.values())
-        .map(Vec::len)
-        .sum();
+    let sizes = Sizes {
+        compressed: std::fs::metadata(&a.file).map(|m| m.len()).unwrap_or(0),
+        decompressed: b
+            .packages
+            .iter()
+            .flat_map(|p| p.files.values())
+            .map(Vec::len)
+            .sum(),
+    };
     let signature = signature_summary(&b);
     if a.json {
-        let report = json!({
-            "file": a.file.display().to_string(),
-            "kind": b.kind.as_str(),
-            "bundleFormatVersion": b.format_version,
-            "root": b.root,
-            "type": root.package_type(),
-            "integrity": b.integrity,
-            "compressedSize": compressed,
-            "decompressedSize": decompressed,
-            "manifest": Value::Object(root.manifest.clone()),
-            "promptBytes": root.file("prompt.md").map_or(0, <[u8]>::len),
-            "packages": packages.iter().map(|p| json!({
-                "identity": p.identity,
-                "type": p.package_type(),
-                "path": p.path,
-                "integrity": p.integrity,
-                "files": p.files.iter().map(|(f, d)| json!({"path": f, "size": d.len()})).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
-            "signature": signature,
-            "metadata": b.metadata.clone().map(Value::Object),
-        });
+        let report = json_report(&a.file, &b, &packages, &sizes, signature);
         ctx.ui.line(&stringify_pretty(&report))?;
-        return Ok(ExitStatus::SUCCESS);
+    } else {
+        ctx.ui
+            .out(&text_report(&a.file, &b, &packages, &sizes, &signature))?;
     }
+    Ok(ExitStatus::SUCCESS)
+}
+
+/// The file's size, and the files' sizes once inflated.
+struct Sizes {
+    compressed: u64,
+    decompressed: usize,
+}
+
+/// `--json`: one document, packages in UTF-16 identity order.
+fn json_report(
+    file: &Path,
+    b: &Bundle,
+    packages: &[&Package],
+    sizes: &Sizes,
+    signature: Value,
+) -> Value {
+    let root = b.root_package();
+    json!({
+        "file": file.display().to_string(),
+        "kind": b.kind.as_str(),
+        "bundleFormatVersion": b.format_version,
+        "root": b.root,
+        "type": root.package_type(),
+        "integrity": b.integrity,
+        "compressedSize": sizes.compressed,
+        "decompressedSize": sizes.decompressed,
+        "manifest": Value::Object(root.manifest.clone()),
+        "promptBytes": root.file("prompt.md").map_or(0, <[u8]>::len),
+        "packages": packages.iter().map(|p| json!({
+            "identity": p.identity,
+            "type": p.package_type(),
+            "path": p.path,
+            "integrity": p.integrity,
+            "files": p.files.iter().map(|(f, d)| json!({"path": f, "size": d.len()})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "signature": signature,
+        "metadata": b.metadata.clone().map(Value::Object),
+    })
+}
+
+/// The text report: the root's identity, each package with its files, the
+/// signature's status.
+fn text_report(
+    file: &Path,
+    b: &Bundle,
+    packages: &[&Package],
+    sizes: &Sizes,
+    signature: &Value,
+) -> String {
+    let root = b.root_package();
     let field = |k: &str| {
         root.manifest
             .get(k)
             .map_or_else(|| "<unknown>".to_string(), appstrate_jsjson::to_js_string)
     };
+    let Sizes {
+        compressed,
+        decompressed,
+    } = sizes;
     let mut out = String::new();
-    out.push_str(&format!("Bundle: {}\n", a.file.display()));
+    out.push_str(&format!("Bundle: {}\n", file.display()));
     out.push_str(&format!(
         "  format:        {} (bundleFormatVersion {})\n",
         b.kind.as_str(),
@@ -98,7 +136,7 @@ pub fn run(ctx: &mut Context, a: InspectArgs) -> Result<ExitStatus, CliError> {
         "  size:          {compressed}B zipped / {decompressed}B raw\n"
     ));
     out.push_str(&format!("  packages:      {}\n", b.packages.len()));
-    for p in &packages {
+    for p in packages {
         out.push_str(&format!(
             "    - {} ({}, {} files, {})\n",
             p.identity,
@@ -110,21 +148,30 @@ pub fn run(ctx: &mut Context, a: InspectArgs) -> Result<ExitStatus, CliError> {
             out.push_str(&format!("        · {f} ({}B)\n", d.len()));
         }
     }
-    match &signature {
-        Value::Null => out.push_str("  signature:     <none>\n"),
+    out.push_str(&signature_line(signature));
+    out
+}
+
+/// `  signature:     …` for none, a present (unverified) one, or a
+/// malformed one.
+fn signature_line(signature: &Value) -> String {
+    match signature {
+        Value::Null => "  signature:     <none>\n".to_string(),
         s if s.get("keyId").is_some() => {
             let chain = s["chainLength"].as_u64().unwrap_or(0);
-            out.push_str(&format!(
+            format!(
                 "  signature:     ed25519 keyId={}{} (not verified; use `appstrate afps verify --trust-root`)\n",
                 s["keyId"].as_str().unwrap_or(""),
-                if chain > 0 { format!(" chain={chain}") } else { String::new() }
-            ));
+                if chain > 0 {
+                    format!(" chain={chain}")
+                } else {
+                    String::new()
+                }
+            )
         }
-        s => out.push_str(&format!(
+        s => format!(
             "  signature:     malformed ({})\n",
             s["detail"].as_str().unwrap_or("")
-        )),
+        ),
     }
-    ctx.ui.out(&out)?;
-    Ok(ExitStatus::SUCCESS)
 }

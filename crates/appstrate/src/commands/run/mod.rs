@@ -5,6 +5,7 @@
 
 mod bundle_source;
 mod inputs;
+mod launch;
 mod local;
 mod model;
 mod options;
@@ -165,4 +166,14 @@ fn console_sink(
             colour,
         ))
     }
+}
+
+/// `--output`: the RunResult, 2-space indented, with a trailing newline
+/// (local and remote runs alike).
+fn write_result(path: &std::path::Path, result: &serde_json::Value) -> Result<(), CliError> {
+    let mut text =
+        serde_json::to_string_pretty(result).map_err(|e| CliError::user(e.to_string()))?;
+    text.push('\n');
+    appstrate_platform::fsutil::write_atomic(path, text.as_bytes(), 0o644)
+        .map_err(|e| CliError::user(format!("Cannot write --output {}: {e}", path.display())))
 }

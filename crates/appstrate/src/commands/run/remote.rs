@@ -11,8 +11,10 @@ use appstrate_platform::access::PlatformAccess;
 use appstrate_platform::runs::{self, Reply, RunsApi, TriggerBody};
 use serde_json::{Value, json};
 
+use tokio::sync::mpsc::UnboundedReceiver;
+
 use super::inputs::read_input;
-use super::{AgentRef, RunArgs, Settings};
+use super::{AgentRef, RunArgs, Settings, write_result};
 use crate::context::Context;
 use crate::error::{CliError, ErrorKind, ExitStatus};
 
@@ -29,21 +31,8 @@ pub async fn run(
     agent: AgentRef,
 ) -> Result<ExitStatus, CliError> {
     let input = read_input(&args)?;
-    let access =
-        PlatformAccess::resolve(&ctx.env, ctx.global.profile.as_deref(), args.api_key.as_deref())
-            .await?
-            .ok_or_else(|| {
-                CliError::new(
-                    ErrorKind::Auth,
-                    "Running an agent by id requires a logged-in profile or an API key",
-                )
-                .with_hint("run `appstrate login`, or pass --api-key (or set APPSTRATE_API_KEY with APPSTRATE_INSTANCE)")
-            })?;
-    access.require_application()?;
-    let instance = access.instance().to_string();
+    let access = signed_in(ctx, &args).await?;
     let api = RunsApi::new(&access);
-
-    let run_id_key = args.run_id.clone().unwrap_or_else(new_cli_run_id);
     let body = TriggerBody {
         input,
         model_id: args
@@ -55,43 +44,104 @@ pub async fn run(
             .clone()
             .or_else(|| ctx.env.var("APPSTRATE_PROXY").map(str::to_string)),
     };
-    let spec = agent.spec.as_deref();
     // Claimed before the trigger: a signal that lands once the run exists
     // waits in the channel for the follow loop (cancel or detach), none
     // falls between the two.
     let mut signals = crate::error::claim_signals();
+    let run = trigger(&api, &access, &agent, &args, &body, &mut signals).await?;
+    announce(&run, &args, &agent);
+    let outcome = follow(ctx, &args, &settings, &api, &run, &mut signals).await?;
+    finish(&args, &run, outcome)
+}
+
+/// The API key or signed-in profile, with a pinned application.
+async fn signed_in(ctx: &Context, args: &RunArgs) -> Result<PlatformAccess, CliError> {
+    let access =
+        PlatformAccess::resolve(&ctx.env, ctx.global.profile.as_deref(), args.api_key.as_deref())
+            .await?
+            .ok_or_else(|| {
+                CliError::new(
+                    ErrorKind::Auth,
+                    "Running an agent by id requires a logged-in profile or an API key",
+                )
+                .with_hint("run `appstrate login`, or pass --api-key (or set APPSTRATE_API_KEY with APPSTRATE_INSTANCE)")
+            })?;
+    access.require_application()?;
+    Ok(access)
+}
+
+/// The run the platform created: where it lives and how to name it.
+struct Triggered {
+    run_id: String,
+    instance: String,
+    dashboard_url: String,
+}
+
+/// Triggers the run (`--run-id` is the Idempotency-Key); a signal before
+/// the platform answered stops here.
+async fn trigger(
+    api: &RunsApi<'_>,
+    access: &PlatformAccess,
+    agent: &AgentRef,
+    args: &RunArgs,
+    body: &TriggerBody,
+    signals: &mut UnboundedReceiver<i32>,
+) -> Result<Triggered, CliError> {
+    let instance = access.instance().to_string();
+    let key = args.run_id.clone().unwrap_or_else(new_cli_run_id);
+    let spec = agent.spec.as_deref();
     let triggered = tokio::select! {
         biased;
         Some(signal) = signals.recv() => return Err(CliError::interrupted(signal)),
-        triggered = api.trigger(&agent.id, spec, &body, &run_id_key) => triggered?,
+        triggered = api.trigger(&agent.id, spec, body, &key) => triggered?,
     };
-    let run = match triggered {
-        Ok(run) => run,
-        Err(reply) => return Err(trigger_error(&reply, &agent.id, &run_id_key, &instance)),
-    };
+    let run = triggered.map_err(|reply| trigger_error(&reply, &agent.id, &key, &instance))?;
     let run_id = run
         .get("id")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    let url = dashboard_url(&instance, &agent.id, &run_id);
+    Ok(Triggered {
+        dashboard_url: dashboard_url(&instance, &agent.id, &run_id),
+        run_id,
+        instance,
+    })
+}
 
-    let mut sink = super::console_sink(args.json, settings.verbosity, ctx.ui.color);
+/// The triggered run as one JSON line (`--json`), else two status lines.
+fn announce(run: &Triggered, args: &RunArgs, agent: &AgentRef) {
+    let Triggered {
+        run_id,
+        instance,
+        dashboard_url,
+    } = run;
     if args.json {
         print_json_line(&json!({
             "type": "appstrate.remote.triggered",
             "runId": run_id,
             "instance": instance,
-            "dashboardUrl": url,
+            "dashboardUrl": dashboard_url,
         }));
     } else {
         crate::ui::warn_line(&format!(
             "→ running {} (reporting to {instance} as {run_id})",
-            agent.label(spec)
+            agent.label(agent.spec.as_deref())
         ));
-        crate::ui::warn_line(&format!("→ dashboard: {url}"));
+        crate::ui::warn_line(&format!("→ dashboard: {dashboard_url}"));
     }
+}
 
+/// Follows the run to its end (or a signal's cancel or detach), printing
+/// its events as a local run would.
+async fn follow(
+    ctx: &Context,
+    args: &RunArgs,
+    settings: &Settings,
+    api: &RunsApi<'_>,
+    run: &Triggered,
+    signals: &mut UnboundedReceiver<i32>,
+) -> Result<Outcome, CliError> {
+    let mut sink = super::console_sink(args.json, settings.verbosity, ctx.ui.color);
     let policy = SignalPolicy::resolve(
         settings.cancel_on_exit,
         args.json,
@@ -99,40 +149,40 @@ pub async fn run(
     );
     let json_mode = args.json;
     let mut notify = |notice: Notice| {
-        if json_mode {
-            return;
-        }
-        match notice {
-            Notice::Cancelling => {
-                crate::ui::warn_line("\nshutdown received, cancelling remote run...")
-            }
-            Notice::CancelFailed(e) => {
-                crate::ui::warn_line(&format!("warn: cancel request failed: {e}"))
-            }
-            Notice::RecordRetry(e) => crate::ui::warn_line(&format!(
-                "warn: run record refresh failed (will retry): {e}"
-            )),
+        if !json_mode {
+            crate::ui::warn_line(&notice_line(notice));
         }
     };
     let opts = FollowOptions {
         poll: ctx.env.remote_poll().unwrap_or(remote::DEFAULT_POLL),
         policy,
     };
-    let outcome = remote::follow(
-        &api,
-        &run_id,
-        sink.as_mut(),
-        &mut signals,
-        &mut notify,
-        opts,
-    )
-    .await
-    .map_err(|e| {
-        CliError::new(ErrorKind::Server, e.to_string()).with_hint(format!(
-            "the run may still be going on {instance}: see {url} or `appstrate api GET /api/runs/{run_id}`"
-        ))
-    })?;
+    let Triggered {
+        run_id,
+        instance,
+        dashboard_url,
+    } = run;
+    remote::follow(api, run_id, sink.as_mut(), signals, &mut notify, opts)
+        .await
+        .map_err(|e| {
+            CliError::new(ErrorKind::Server, e.to_string()).with_hint(format!(
+                "the run may still be going on {instance}: see {dashboard_url} or `appstrate api GET /api/runs/{run_id}`"
+            ))
+        })
+}
 
+/// What the follow loop has to say, as a status line.
+fn notice_line(notice: Notice) -> String {
+    match notice {
+        Notice::Cancelling => "\nshutdown received, cancelling remote run...".to_string(),
+        Notice::CancelFailed(e) => format!("warn: cancel request failed: {e}"),
+        Notice::RecordRetry(e) => format!("warn: run record refresh failed (will retry): {e}"),
+    }
+}
+
+/// `--output` and the exit status of a finished run; a detached run says
+/// how to follow it.
+fn finish(args: &RunArgs, run: &Triggered, outcome: Outcome) -> Result<ExitStatus, CliError> {
     match outcome {
         Outcome::Finished {
             result,
@@ -151,6 +201,9 @@ pub async fn run(
             })
         }
         Outcome::Detached { signal } => {
+            let Triggered {
+                run_id, instance, ..
+            } = run;
             if args.json {
                 print_json_line(&json!({
                     "type": "appstrate.remote.detached",
@@ -177,15 +230,6 @@ fn print_json_line(value: &Value) {
     // A closed stdout must not stop the run being followed.
     let _ = writeln!(out, "{value}");
     let _ = out.flush();
-}
-
-/// `--output`: the RunResult, 2-space indented, with a trailing newline.
-fn write_result(path: &std::path::Path, result: &Value) -> Result<(), CliError> {
-    let mut text =
-        serde_json::to_string_pretty(result).map_err(|e| CliError::user(e.to_string()))?;
-    text.push('\n');
-    appstrate_platform::fsutil::write_atomic(path, text.as_bytes(), 0o644)
-        .map_err(|e| CliError::user(format!("Cannot write --output {}: {e}", path.display())))
 }
 
 /// A refused trigger as one line with what to do about it.

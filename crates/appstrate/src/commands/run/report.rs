@@ -91,7 +91,7 @@ pub async fn register(
         Ok(run) => run,
         Err(e) => return fall_back(settings, e.to_string()).map(Err),
     };
-    let http = appstrate_platform::http::client()?;
+    let http = appstrate_platform::http::client(env)?;
     let (mut reporter, sink) = Reporter::start(run, http);
     reporter.start_heartbeat(heartbeat_interval(env));
     Ok(Ok(Reporting {
