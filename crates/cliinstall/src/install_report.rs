@@ -79,7 +79,8 @@ pub async fn probe_binary(hit: &Hit) -> Installation {
     }
     let v = process::capture(&hit.binary, &["--version"], None, limit).await;
     if v.ok {
-        inst.version = Some(v.stdout.trim().to_string());
+        // A long `--version` goes on after its first line (commit, build…).
+        inst.version = Some(v.stdout.lines().next().unwrap_or("").trim().to_string());
     } else if v.stderr == "timeout" {
         inst.probe_error = Some("timeout".into());
     } else {
