@@ -585,3 +585,42 @@ fn a_tampered_release_installs_nothing() {
     .assert_refused(Script::Piped(&get_sh()), "cargo install --locked appstrate");
     assert_eq!(release.server.requests().len(), served);
 }
+
+/// `--version`: the version line scripts read, then the build facts; a
+/// debug build (this test's) is of no install channel. `-V` stays one line.
+#[test]
+fn version_names_commit_date_channel_and_target() {
+    let env = test_env::TestEnv::new();
+    let bin = assert_cmd::cargo::cargo_bin("appstrate");
+    let mut cmd =
+        test_env::isolated_command(&bin, env.home(), std::ffi::OsStr::new("/nonexistent"));
+    let out = run_ok(cmd.arg("--version"));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    assert_eq!(lines[0], concat!("appstrate ", env!("CARGO_PKG_VERSION")));
+    let commit = lines[1].strip_prefix("commit:  ").unwrap();
+    assert!(
+        commit == "unknown"
+            || (commit.len() == 12 && commit.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{commit}"
+    );
+    let date = lines[2].strip_prefix("built:   ").unwrap();
+    assert!(
+        date.len() == 10
+            && date.as_bytes()[4] == b'-'
+            && date.as_bytes()[7] == b'-'
+            && date[..4].parse::<u32>().unwrap() >= 2025,
+        "{date}"
+    );
+    assert_eq!(lines[3], "channel: unknown");
+    let target = lines[4].strip_prefix("target:  ").unwrap();
+    assert!(target.starts_with(std::env::consts::ARCH), "{target}");
+    let mut cmd =
+        test_env::isolated_command(&bin, env.home(), std::ffi::OsStr::new("/nonexistent"));
+    let out = run_ok(cmd.arg("-V"));
+    assert_eq!(
+        stdout(&out),
+        concat!("appstrate ", env!("CARGO_PKG_VERSION"), "\n")
+    );
+}
