@@ -217,7 +217,7 @@ main() {
     esac
   done
 
-  for tool in uname id mktemp tar gzip awk sed cut cp mv chmod mkdir rm; do need "$tool"; done
+  for tool in uname id mktemp tar gzip awk sed head cut cp mv chmod mkdir rm; do need "$tool"; done
   platform="$(detect_platform)"
   download_url="${APPSTRATE_RELEASES_DOWNLOAD_URL:-https://github.com/$repository/releases/download}"
   download_url="${download_url%/}"
