@@ -13,12 +13,28 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:
   70   internal error (a bug: please report it)
   130  interrupted (128 + signal number)";
 
+/// `--version`: the version alone on the first line (what scripts and older
+/// `doctor`s read), then the build facts `build.rs` stamps; `-V` prints the
+/// first line only.
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\ncommit:  ",
+    env!("APPSTRATE_BUILD_COMMIT"),
+    "\nbuilt:   ",
+    env!("APPSTRATE_BUILD_DATE"),
+    "\nchannel: ",
+    env!("APPSTRATE_INSTALL_SOURCE_STAMP"),
+    "\ntarget:  ",
+    env!("APPSTRATE_BUILD_TARGET"),
+);
+
 /// The official command-line tool for Appstrate: install an instance, sign
 /// in, pin an organization and application, drive the API, run agents.
 #[derive(Debug, Parser)]
 #[command(
     name = "appstrate",
     version,
+    long_version = LONG_VERSION,
     propagate_version = true,
     max_term_width = 100,
     arg_required_else_help = true,
@@ -104,6 +120,9 @@ pub enum Command {
     /// Machine-readable version and install channel (stable JSON contract)
     #[command(name = "__install-source", hide = true)]
     InstallSource,
+    /// Write the man pages (generated from this command tree) into a directory
+    #[command(name = "__man", hide = true)]
+    Man(commands::man::ManArgs),
 }
 
 impl Command {
@@ -111,7 +130,7 @@ impl Command {
     pub fn skips_dual_install_check(&self) -> bool {
         matches!(
             self,
-            Command::Doctor(_) | Command::Completions(_) | Command::InstallSource
+            Command::Doctor(_) | Command::Completions(_) | Command::InstallSource | Command::Man(_)
         )
     }
 }

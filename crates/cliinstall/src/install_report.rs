@@ -79,7 +79,8 @@ pub async fn probe_binary(hit: &Hit) -> Installation {
     }
     let v = process::capture(&hit.binary, &["--version"], None, limit).await;
     if v.ok {
-        inst.version = Some(v.stdout.trim().to_string());
+        // A long `--version` goes on after its first line (commit, build…).
+        inst.version = Some(v.stdout.lines().next().unwrap_or("").trim().to_string());
     } else if v.stderr == "timeout" {
         inst.probe_error = Some("timeout".into());
     } else {
@@ -314,5 +315,33 @@ pub fn outro(r: &Report) -> &'static str {
         "No `appstrate` on $PATH — the running binary is not reachable by name."
     } else {
         "Healthy — single installation on PATH."
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A binary that predates `__install-source` is known by its
+    /// `--version`; a long one (commit, build date…) gives its first line.
+    #[tokio::test]
+    async fn version_probe_keeps_the_first_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let binary = dir.path().join("appstrate");
+        std::fs::write(
+            &binary,
+            "#!/bin/sh\n[ \"$1\" = --version ] || exit 2\nprintf 'appstrate 0.9.0\\ncommit:  0123456789ab\\n'\n",
+        )
+        .unwrap();
+        appstrate_fsutil::set_mode(&binary, 0o755).unwrap();
+        let path = binary.display().to_string();
+        let inst = probe_binary(&Hit {
+            path_entry: dir.path().display().to_string(),
+            binary: path.clone(),
+            real_path: path,
+        })
+        .await;
+        assert_eq!(inst.version.as_deref(), Some("appstrate 0.9.0"));
+        assert_eq!(inst.source, "unknown");
     }
 }

@@ -12,11 +12,21 @@ use sha2::{Digest, Sha256};
 
 use crate::{Error, Result};
 
-/// The Appstrate release key (`scripts/appstrate.pub`, fingerprint
-/// `1EF2FF084226C4FA`).
-pub const RELEASE_PUBLIC_KEY: &str = "RWT6xCZCCP/yHolAgDuDqBssxUflw7gInlZlaXEfQ4cFi5XN0KCtKr0e";
-pub const DEFAULT_API_URL: &str = "https://api.github.com/repos/appstrate/appstrate/releases";
-pub const DEFAULT_DOWNLOAD_URL: &str = "https://github.com/appstrate/appstrate/releases/download";
+/// This project's GitHub repository (`owner/name`); the `repository` of
+/// `Cargo.toml` must name it (a unit test checks), so `self-update` never
+/// installs another project's build — the original TypeScript CLI's releases
+/// live elsewhere and would replace this binary with the one it rewrites.
+pub const REPOSITORY: &str = "appstrate/appstrate-rs";
+/// This project's release key (`keys/minisign.pub`, key id
+/// `2BD26154A6C612A8`); its secret half signs `checksums.txt`.
+pub const RELEASE_PUBLIC_KEY: &str = "RWSoEsamVGHSK4Wsb5/3Wf2ZEB0asthohUwdSwECbu4Gdxd5IzZI7cdG";
+pub const DEFAULT_API_URL: &str = "https://api.github.com/repos/appstrate/appstrate-rs/releases";
+pub const DEFAULT_DOWNLOAD_URL: &str =
+    "https://github.com/appstrate/appstrate-rs/releases/download";
+/// The installer (`scripts/get.sh`), attached to every release.
+pub const INSTALLER_URL: &str =
+    "https://github.com/appstrate/appstrate-rs/releases/latest/download/get.sh";
+const ISSUES_URL: &str = "https://github.com/appstrate/appstrate-rs/issues";
 
 /// How this binary was installed, stamped at build time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,12 +58,18 @@ impl Channel {
 
     pub fn upgrade_hint(self) -> &'static str {
         match self {
-            Channel::Curl => "curl -fsSL https://get.appstrate.dev | bash",
+            Channel::Curl => concat!(
+                "curl -fsSL ",
+                "https://github.com/appstrate/appstrate-rs/releases/latest/download/get.sh",
+                " | sh"
+            ),
             Channel::Bun => "bun update -g appstrate",
             Channel::Cargo => "cargo install --locked appstrate",
-            Channel::Unknown => {
-                "reinstall via curl -fsSL https://get.appstrate.dev | bash, or `bun update -g appstrate`"
-            }
+            Channel::Unknown => concat!(
+                "reinstall via curl -fsSL ",
+                "https://github.com/appstrate/appstrate-rs/releases/latest/download/get.sh",
+                " | sh, or `cargo install --locked appstrate`"
+            ),
         }
     }
 }
@@ -121,7 +137,7 @@ pub fn parse_checksum_line(manifest: &str, asset: &str) -> Result<String> {
         .collect();
     match matches.as_slice() {
         [] => Err(Error::new(format!(
-            "Asset {asset} is not listed in the signed checksums manifest. This is either a broken release or tampering — refusing to install. Report at https://github.com/appstrate/appstrate/issues"
+            "Asset {asset} is not listed in the signed checksums manifest. This is either a broken release or tampering — refusing to install. Report at {ISSUES_URL}"
         ))),
         [hash] => {
             if hash.len() == 64
@@ -143,6 +159,12 @@ pub fn parse_checksum_line(manifest: &str, asset: &str) -> Result<String> {
     }
 }
 
+fn signature_refused() -> Error {
+    Error::new(format!(
+        "Signature verification FAILED. The checksums manifest was NOT signed by the Appstrate key. Refusing to install. Report at {ISSUES_URL}"
+    ))
+}
+
 /// Verifies the minisign signature of the manifest with `public_key`, and
 /// that its trusted comment names `version` (so an older, validly signed
 /// manifest cannot be replayed as a newer release).
@@ -152,11 +174,7 @@ pub fn verify_manifest(
     public_key: &str,
     version: &str,
 ) -> Result<()> {
-    let refuse = || {
-        Error::new(
-            "Signature verification FAILED. The checksums manifest was NOT signed by the Appstrate key. Refusing to install. Report at https://github.com/appstrate/appstrate/issues",
-        )
-    };
+    let refuse = signature_refused;
     let key = minisign_verify::PublicKey::from_base64(public_key)
         .map_err(|e| Error::new(format!("The release public key is invalid: {e}")))?;
     let sig = minisign_verify::Signature::decode(signature).map_err(|_| refuse())?;
@@ -369,9 +387,7 @@ pub async fn perform_update(
     );
     let (manifest, sig) = (manifest?, sig?);
     log("→ Verifying signature against Appstrate release key");
-    let sig_text = String::from_utf8(sig).map_err(|_| {
-        Error::new("Signature verification FAILED. The checksums manifest was NOT signed by the Appstrate key. Refusing to install. Report at https://github.com/appstrate/appstrate/issues")
-    })?;
+    let sig_text = String::from_utf8(sig).map_err(|_| signature_refused())?;
     verify_manifest(&manifest, &sig_text, plan.public_key, plan.target)?;
     let manifest_text = String::from_utf8_lossy(&manifest);
     let expected = parse_checksum_line(&manifest_text, plan.asset)?;
@@ -494,5 +510,31 @@ mod tests {
         assert_eq!(Channel::from_stamp(Some("brew")), Channel::Unknown);
         assert_eq!(Channel::from_stamp(None), Channel::Unknown);
         assert!(minisign_verify::PublicKey::from_base64(RELEASE_PUBLIC_KEY).is_ok());
+        assert!(Channel::Curl.upgrade_hint().contains(INSTALLER_URL));
+        assert!(Channel::Unknown.upgrade_hint().contains(INSTALLER_URL));
+    }
+
+    /// The endpoints and the key are this project's own: the repository
+    /// `Cargo.toml` names, and the public key committed in `keys/`.
+    #[test]
+    fn releases_are_this_projects() {
+        let repository = env!("CARGO_PKG_REPOSITORY");
+        assert_eq!(repository, format!("https://github.com/{REPOSITORY}"));
+        assert_eq!(
+            DEFAULT_API_URL,
+            format!("https://api.github.com/repos/{REPOSITORY}/releases")
+        );
+        assert_eq!(
+            DEFAULT_DOWNLOAD_URL,
+            format!("{repository}/releases/download")
+        );
+        assert!(INSTALLER_URL.starts_with(&format!("{repository}/releases/")));
+        assert!(ISSUES_URL.starts_with(repository));
+        let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        // A packaged crate (crates.io) ships without the workspace and its keys.
+        if workspace.join("Cargo.lock").exists() {
+            let text = std::fs::read_to_string(workspace.join("keys/minisign.pub")).unwrap();
+            assert_eq!(text.lines().nth(1), Some(RELEASE_PUBLIC_KEY));
+        }
     }
 }

@@ -12,6 +12,7 @@ pub mod install_source;
 pub mod lifecycle;
 pub mod login;
 pub mod logout;
+pub mod man;
 pub mod models;
 pub mod openapi;
 pub mod org;
@@ -63,6 +64,7 @@ pub async fn dispatch(ctx: &mut Context, command: Command) -> Result<ExitStatus,
         Command::SelfUpdate(args) => self_update::run(ctx, args).await,
         Command::Doctor(args) => doctor::run(ctx, args).await,
         Command::InstallSource => install_source::run(ctx),
+        Command::Man(args) => man::run(ctx, args),
     }
 }
 

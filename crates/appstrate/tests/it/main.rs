@@ -14,6 +14,7 @@ mod afps_cli;
 mod api_cli;
 mod api_oracle;
 mod auth;
+mod distribution;
 mod exit_codes;
 mod hardening;
 mod keyring;
