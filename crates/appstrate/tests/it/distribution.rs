@@ -474,14 +474,15 @@ fn a_release_installs_plain_and_verified_and_self_updates() {
             .env("APPSTRATE_TEST_INSTALL_SOURCE", "curl")
             .args(["self-update", "--force"]),
     );
+    // The outro is part of the frame: stderr (stdout is for data).
+    let said = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stdout(&out).contains(&format!(
+        said.contains(&format!(
             "Updated appstrate to {} ({})",
             &TAG[1..],
             installed.display()
         )),
-        "{}",
-        stdout(&out)
+        "{said}"
     );
     assert_eq!(std::fs::read(&installed).unwrap(), asset_bytes);
     assert_eq!(mode(&installed), 0o755);
