@@ -269,8 +269,15 @@ fn a_401_in_the_middle_of_the_walk_refreshes_once_and_goes_on() {
     let ids = env.fake.add_end_users(&env.acme, &env.acme_main, 500, 0);
     let stale = secrets(&env)[0].clone();
     env.fake.expire_access_tokens_after_list_pages(2);
-    let out = api(&env, &["--paginate", "/api/end-users?limit=100"]);
+    // -v traces every request: neither token may show (api() checks both).
+    let out = api(&env, &["-v", "--paginate", "/api/end-users?limit=100"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out)
+            .matches("> Authorization: Bearer [REDACTED]")
+            .count(),
+        6
+    );
     assert_eq!(ids_of(&json_of(&out)), ids);
     assert_eq!(env.fake.refresh_calls(), 1);
     let pages = env.fake.requests_to("GET", END_USERS);
