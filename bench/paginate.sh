@@ -6,12 +6,15 @@
 #   2. peak RSS (/usr/bin/time -v; for the loop, its largest process).
 # The ids printed by both ways are compared first.
 # Usage: bench/paginate.sh        Needs: hyperfine, curl, jq, a release build.
+#   ITEMS=<n> changes the list's length; PROFILE=dev measures the debug build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p appstrate
-cargo build --release -q -p appstrate-testkit --bin fake-instance-serve
-BIN=$PWD/target/release/appstrate
-SERVER=$PWD/target/release/fake-instance-serve
+PROFILE=${PROFILE:-release}
+# One build for both binaries (one feature resolution, no second build).
+cargo build --profile "$PROFILE" -q -p appstrate -p appstrate-testkit --bin appstrate --bin fake-instance-serve
+dir=$PROFILE; [ "$PROFILE" = dev ] && dir=debug
+BIN=$PWD/target/$dir/appstrate
+SERVER=$PWD/target/$dir/fake-instance-serve
 ITEMS=${ITEMS:-10000}
 
 work=$(mktemp -d)
