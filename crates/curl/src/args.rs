@@ -32,6 +32,25 @@ pub enum FailMode {
     WithBody,
 }
 
+/// Flags of `appstrate api` that curl does not have: how the binary reads
+/// the reply (docs/api-command.md#pages-and-jq). The engine only parses them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReplyFlags {
+    /// `--paginate`: follow `startingAfter=<last id>` while `hasMore`.
+    pub paginate: bool,
+    /// `--max-pages <n>`: stop paginating after `n` pages.
+    pub max_pages: Option<u32>,
+    /// `--jq <expr>`: filter the JSON reply.
+    pub jq: Option<String>,
+}
+
+impl ReplyFlags {
+    /// Whether any of them was given (the reply is then read, not streamed as is).
+    pub fn any(&self) -> bool {
+        self.paginate || self.max_pages.is_some() || self.jq.is_some()
+    }
+}
+
 /// The flags of `appstrate api`, as given.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CurlArgs {
@@ -70,6 +89,8 @@ pub struct CurlArgs {
     pub profile: Option<String>,
     /// Global `--insecure` found among the arguments: allow http:// instances.
     pub global_insecure: bool,
+    /// `--paginate`, `--max-pages`, `--jq`: ours, not curl's.
+    pub reply: ReplyFlags,
 }
 
 impl CurlArgs {
@@ -130,6 +151,9 @@ enum Flag {
     Help,
     Profile,
     GlobalInsecure,
+    Paginate,
+    MaxPages,
+    Jq,
 }
 
 impl Flag {
@@ -158,6 +182,8 @@ impl Flag {
                 | Cookie
                 | UploadFile
                 | Profile
+                | MaxPages
+                | Jq
         )
     }
 
@@ -170,6 +196,7 @@ impl Flag {
             RetryMaxTime => "--retry-max-time <seconds>",
             ConnectTimeout => "--connect-timeout <seconds>",
             MaxTime => "-m, --max-time <seconds>",
+            MaxPages => "--max-pages <n>",
             _ => "",
         }
     }
@@ -247,6 +274,9 @@ fn long_flag(name: &str) -> Option<Flag> {
         // The long form is the global http:// opt-in (docs/api-command.md#arguments); TLS
         // verification is skipped only by `-k`.
         "insecure" | "allow-http" => GlobalInsecure,
+        "paginate" => Paginate,
+        "max-pages" => MaxPages,
+        "jq" => Jq,
         _ => return None,
     })
 }
@@ -380,6 +410,9 @@ fn apply(args: &mut CurlArgs, flag: Flag, value: Option<String>) -> Result<(), A
         Help => args.help = true,
         Profile => args.profile = Some(v),
         GlobalInsecure => args.global_insecure = true,
+        Paginate => args.reply.paginate = true,
+        MaxPages => args.reply.max_pages = Some(positive_int(flag, &v)?),
+        Jq => args.reply.jq = Some(v),
     }
     Ok(())
 }
@@ -426,6 +459,17 @@ fn non_negative_int(flag: Flag, value: &str) -> Result<u32, ArgsError> {
             format!("expected a non-negative integer, got \"{value}\""),
         )
     })
+}
+
+fn positive_int(flag: Flag, value: &str) -> Result<u32, ArgsError> {
+    match value.trim().parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(invalid(
+            flag,
+            value,
+            format!("expected a positive integer, got \"{value}\""),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -489,6 +533,21 @@ mod tests {
         assert!(err.0.contains("expected a positive number of seconds"));
         assert!(parse(["-s"]).is_err());
         assert!(parse(["GET", "/x", "extra"]).is_err());
+    }
+
+    #[test]
+    fn reply_flags_are_parsed_apart_from_curl_flags() {
+        let a = p(&["--paginate", "--max-pages=3", "--jq", ".data[].id", "/x"]);
+        assert!(a.reply.paginate);
+        assert_eq!(a.reply.max_pages, Some(3));
+        assert_eq!(a.reply.jq.as_deref(), Some(".data[].id"));
+        assert_eq!(a.positionals, vec!["/x"]);
+        // A curl value that looks like one of ours stays a value.
+        let a = p(&["-d", "--paginate", "/x"]);
+        assert!(!a.reply.any());
+        assert_eq!(a.data, vec![DataArg::Data("--paginate".into())]);
+        let err = parse(["--max-pages", "0", "/x"]).map(|_| ()).unwrap_err();
+        assert!(err.0.contains("expected a positive integer"), "{err}");
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub struct Streams<'a> {
 }
 
 /// How a run ended before the exit code is known.
-enum Outcome {
+pub(crate) enum Outcome {
     Done(u8),
     Net(NetError),
     /// A local failure with its message and exit code.
@@ -142,7 +142,7 @@ pub fn write_out(
     let _ = stdout.flush();
 }
 
-fn build_client(plan: &RequestPlan) -> Result<reqwest::Client, String> {
+pub(crate) fn build_client(plan: &RequestPlan) -> Result<reqwest::Client, String> {
     let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
         .redirect(reqwest::redirect::Policy::none())
@@ -190,15 +190,41 @@ async fn run(
         Ok(c) => c,
         Err(e) => return Outcome::Local(e, 1),
     };
-    let mut url = plan.url.clone();
-    if !plan.get_data.is_empty() {
-        match body::query_from_data(&plan.get_data).await {
-            Ok(q) => crate::plan::append_query(&mut url, &q),
-            Err(e) => return e.into(),
-        }
-    }
+    let url = match initial_url(plan).await {
+        Ok(url) => url,
+        Err(e) => return e,
+    };
     m.url_effective = url.to_string();
     let mut sink = Sink::new(stdout, plan.output.file.clone());
+    match send_with_retries(plan, &client, url, bearer, stderr, &mut sink, m, upload).await {
+        Ok(response) => respond(plan, response, stderr, &mut sink, m).await,
+        Err(outcome) => outcome,
+    }
+}
+
+/// The plan's URL with the `-G` data appended (its `@file`s read now).
+pub(crate) async fn initial_url(plan: &RequestPlan) -> Result<Url, Outcome> {
+    let mut url = plan.url.clone();
+    if !plan.get_data.is_empty() {
+        let query = body::query_from_data(&plan.get_data).await?;
+        crate::plan::append_query(&mut url, &query);
+    }
+    Ok(url)
+}
+
+/// Sends the request (following redirects) under the `--retry` policy and
+/// returns the response to handle: the first that is not retried.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn send_with_retries(
+    plan: &RequestPlan,
+    client: &reqwest::Client,
+    url: Url,
+    bearer: &Bearer,
+    stderr: &mut (dyn Write + Send),
+    sink: &mut Sink<'_>,
+    m: &mut Metrics,
+    upload: &Arc<AtomicU64>,
+) -> Result<Response, Outcome> {
     let first = Instant::now();
     let mut attempt: u32 = 0;
     loop {
@@ -207,11 +233,11 @@ async fn run(
         upload.store(0, Ordering::Relaxed);
         let response = match send_following(
             plan,
-            &client,
+            client,
             url.clone(),
             bearer,
             stderr,
-            &mut sink,
+            sink,
             m,
             upload,
         )
@@ -233,9 +259,9 @@ async fn run(
                         continue;
                     }
                 }
-                return Outcome::Net(err);
+                return Err(Outcome::Net(err));
             }
-            Err(other) => return other,
+            Err(other) => return Err(other),
         };
         let status = response.status().as_u16();
         if can_retry && RETRYABLE.contains(&status) {
@@ -253,7 +279,7 @@ async fn run(
                 continue;
             }
         }
-        return respond(plan, response, stderr, &mut sink, m).await;
+        return Ok(response);
     }
 }
 

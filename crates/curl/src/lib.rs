@@ -16,14 +16,16 @@ mod body;
 mod encode;
 mod exec;
 mod failure;
+mod fetch;
 mod output;
 pub mod plan;
 mod writeout;
 
 use std::time::Instant;
 
-pub use args::{ArgsError, CurlArgs, DataArg, FailMode, parse};
+pub use args::{ArgsError, CurlArgs, DataArg, FailMode, ReplyFlags, parse};
 pub use exec::{Bearer, Streams, execute};
+pub use fetch::{FetchError, Fetched, Fetcher};
 pub use plan::{Injection, PlanError, RequestPlan};
 
 /// Ends a run that never reached the network (usage or auth error): prints

@@ -23,6 +23,7 @@ mod login_tty;
 mod openapi_cmd;
 mod org_app_models;
 mod org_app_tty;
+mod paginate;
 mod reply_limit_rss;
 mod run;
 mod run_compaction;

@@ -15,7 +15,7 @@ const PEAK_RSS_LIMIT_KB: i64 = 100 * 1024;
 /// Runs the child to completion and returns (exit code, peak RSS in KiB).
 #[allow(unsafe_code)]
 #[allow(clippy::zombie_processes)] // reaped by wait4 below, not Child::wait
-fn run_measured(mut cmd: std::process::Command) -> (Option<i32>, i64, String) {
+pub(crate) fn run_measured(mut cmd: std::process::Command) -> (Option<i32>, i64, String) {
     let child = cmd
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

@@ -1,7 +1,9 @@
 //! The fake instance as a process, for benchmarks: `fake-instance-serve <home>`
 //! starts it with one user, one org and one app, seeds a signed-in
 //! `default` profile under `<home>/config/appstrate/` (as `TestEnv` does),
-//! prints the URL and serves until killed.
+//! prints the URL and serves until killed. `FAKE_INSTANCE_END_USERS=<n>`
+//! (and `FAKE_INSTANCE_END_USER_BYTES=<metadata bytes>`) seeds that many
+//! end-users in the app, for `bench/paginate.sh`.
 
 use appstrate_testkit::fake_instance::{FakeInstance, Role};
 
@@ -14,6 +16,21 @@ fn main() {
     let user = fake.add_user("bench@example.com");
     let org = fake.add_org(&user, "Bench", "bench", Role::Owner);
     let app = fake.add_app(&org, "Default", true);
+    let seeded = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0)
+    };
+    let end_users = seeded("FAKE_INSTANCE_END_USERS");
+    if end_users > 0 {
+        fake.add_end_users(
+            &org,
+            &app,
+            end_users,
+            seeded("FAKE_INSTANCE_END_USER_BYTES"),
+        );
+    }
     let (access, refresh) = fake.issue_tokens(&user);
     let config_dir = std::path::Path::new(&home).join("config").join("appstrate");
     let now = appstrate_testkit::test_env::now_ms();

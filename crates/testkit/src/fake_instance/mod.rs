@@ -65,6 +65,7 @@ mod agents;
 mod api_keys;
 mod auth;
 mod credential_proxy;
+mod end_users;
 mod faults;
 mod jwt;
 mod llm_proxy;

@@ -9,7 +9,7 @@ use super::Role;
 use super::routes::{ParsedRequest, authenticate, org_context, problem_response};
 use super::server::{Shared, lock};
 use super::state::{Problem, State};
-use super::{agents, credential_proxy, llm_proxy, reported_runs, run_config, runs};
+use super::{agents, credential_proxy, end_users, llm_proxy, reported_runs, run_config, runs};
 
 /// Who calls, in which organization and application.
 #[derive(Clone, Debug)]
@@ -224,6 +224,9 @@ fn route(
         ("GET", ["api", "agents", s, n, "runs"]) => {
             let id = scoped_id(s, n)?;
             app(state).and_then(|scope| runs::list_agent_runs(state, req, &scope, &id))
+        }
+        ("GET", ["api", "end-users"]) => {
+            app(state).and_then(|scope| end_users::list(state, req, &scope))
         }
         ("GET", ["api", "runs"]) => {
             app(state).and_then(|scope| runs::list_runs(state, req, &scope))

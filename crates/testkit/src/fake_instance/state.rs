@@ -261,6 +261,7 @@ pub(crate) struct State {
     pub runs: super::runs::RunStore,
     pub llm: super::llm_proxy::Presets,
     pub credentials: super::credential_proxy::Credentials,
+    pub end_users: super::end_users::EndUsers,
     last_timestamp: OffsetDateTime,
 }
 
@@ -288,6 +289,7 @@ impl State {
             runs: Default::default(),
             llm: Default::default(),
             credentials: Default::default(),
+            end_users: Default::default(),
             last_timestamp: OffsetDateTime::UNIX_EPOCH,
         }
     }

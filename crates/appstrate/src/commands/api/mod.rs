@@ -2,10 +2,16 @@
 //!
 //! The arguments reach us raw (clap does not parse them) and go through the
 //! `appstrate-curl` engine: argv → `CurlArgs` → `RequestPlan` → execution.
-//! Order of checks: flags, profile row, plan (all usage errors, exit 2),
-//! then the access token (which may refresh over the network), then the
-//! request. The token never leaves this function except as the header sent
-//! to the instance's own origin.
+//! Order of checks: flags, our reply flags (`--paginate`, `--jq`: usage
+//! errors, exit 2), profile row, path placeholders and plan (usage errors,
+//! exit 2), then the access token (which may refresh over the network), then
+//! the request. The token never leaves this function except as the header
+//! sent to the instance's own origin.
+
+mod jq;
+mod page;
+mod placeholders;
+mod reply;
 
 use std::io;
 use std::time::Instant;
@@ -32,7 +38,7 @@ pub struct ApiArgs {
 
 pub async fn run(ctx: &mut Context, args: ApiArgs) -> Result<ExitStatus, CliError> {
     let started = Instant::now();
-    let curl = appstrate_curl::parse(args.args).map_err(|e| {
+    let mut curl = appstrate_curl::parse(args.args).map_err(|e| {
         let text = e.to_string();
         let message = text.strip_prefix("error: ").unwrap_or(&text);
         CliError::new(ErrorKind::Usage, message)
@@ -41,6 +47,8 @@ pub async fn run(ctx: &mut Context, args: ApiArgs) -> Result<ExitStatus, CliErro
         ctx.ui.out(appstrate_curl::HELP)?;
         return Ok(ExitStatus::SUCCESS);
     }
+    let jq = reply::check(&curl)
+        .map_err(|message| quiet_unless_shown(curl.shows_errors(), CliError::usage(message)))?;
     if curl.global_insecure {
         ctx.env.insecure = true;
     }
@@ -83,6 +91,16 @@ pub async fn run(ctx: &mut Context, args: ApiArgs) -> Result<ExitStatus, CliErro
         ))),
     };
     let profile = session.profile();
+    let pins = placeholders::Pins {
+        profile: session.profile_name(),
+        org_id: profile.org_id.as_deref(),
+        app_id: profile.application_id.as_deref(),
+    };
+    let shows_errors = curl.shows_errors();
+    if let Some(target) = curl.positionals.last_mut() {
+        *target = placeholders::expand(target, &pins)
+            .map_err(|message| quiet_unless_shown(shows_errors, CliError::usage(message)))?;
+    }
     let injection = Injection {
         instance,
         profile: session.profile_name().to_string(),
@@ -110,6 +128,14 @@ pub async fn run(ctx: &mut Context, args: ApiArgs) -> Result<ExitStatus, CliErro
         Ok(t) => t,
         Err(e) => early!(e),
     };
+    if curl.reply.any() {
+        let mode = reply::ReplyMode {
+            paginate: curl.reply.paginate,
+            max_pages: curl.reply.max_pages,
+            jq,
+        };
+        return reply::run(mode, &plan, &session, token).await;
+    }
     let bearer = Bearer::new(token);
     let code = appstrate_curl::execute(
         &plan,
@@ -122,4 +148,13 @@ pub async fn run(ctx: &mut Context, args: ApiArgs) -> Result<ExitStatus, CliErro
     )
     .await;
     Ok(ExitStatus::from_code(code))
+}
+
+/// Under `-s` (without `-S`) the error is not shown; its exit code stays.
+fn quiet_unless_shown(shows_errors: bool, error: CliError) -> CliError {
+    if shows_errors {
+        error
+    } else {
+        CliError::silent(error.exit_status().code())
+    }
 }
