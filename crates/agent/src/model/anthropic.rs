@@ -3,6 +3,7 @@
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
+use super::body::BodyCache;
 use super::stream::{parse_json, post_sse};
 use super::{
     AssistantTurn, Message, ModelConfig, ModelError, ModelRequest, StopReason, ToolCall, Usage,
@@ -79,6 +80,7 @@ pub async fn complete(
     http: &reqwest::Client,
     config: &ModelConfig,
     request: &ModelRequest<'_>,
+    bodies: &BodyCache,
 ) -> Result<AssistantTurn, ModelError> {
     let url = format!("{}/v1/messages", config.base_url());
     let mut headers = HeaderMap::new();
@@ -91,10 +93,13 @@ pub async fn complete(
         "anthropic-beta",
         HeaderValue::from_static("fine-grained-tool-streaming-2025-05-14"),
     );
-    let mut body = request_body(config, request);
-    config.apply_generation(&mut body);
     config.apply_headers(&mut headers)?;
-    let mut stream = post_sse(http, PROVIDER, url, headers, &body).await?;
+    let body = bodies.render(config, request, "messages", |config, request| {
+        let mut body = request_body(config, request);
+        config.apply_generation(&mut body);
+        body
+    });
+    let mut stream = post_sse(http, PROVIDER, url, headers, body).await?;
     let mut asm = Assembler::default();
     while let Some(ev) = stream.next().await? {
         if asm.event(&parse_json(PROVIDER, &ev.data)?)? {

@@ -5,6 +5,7 @@
 //! [`ModelClient`] and gets back one finished [`AssistantTurn`].
 
 mod anthropic;
+mod body;
 mod openai_chat;
 mod openai_responses;
 mod preset;
@@ -213,7 +214,7 @@ impl ToolCall {
 }
 
 /// The answer to one tool call, sent back on the next request.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ToolResultMessage {
     pub call_id: String,
     pub name: String,
@@ -278,7 +279,9 @@ impl std::fmt::Debug for ImageContent {
     }
 }
 
-#[derive(Debug, Clone)]
+/// Compared to tell a conversation that grew from one that changed (the
+/// request body of the next turn reuses what was sent).
+#[derive(Debug, Clone, PartialEq)]
 pub enum Message {
     User(String),
     Assistant {
@@ -450,6 +453,8 @@ pub struct ModelClient {
     config: ModelConfig,
     http: reqwest::Client,
     retry: RetryPolicy,
+    /// The conversation as sent last, so the next request renders only what is new.
+    bodies: body::BodyCache,
 }
 
 impl ModelClient {
@@ -475,6 +480,7 @@ impl ModelClient {
             config,
             http,
             retry,
+            bodies: Default::default(),
         })
     }
 
@@ -495,13 +501,14 @@ impl ModelClient {
         loop {
             let result = match self.config.api {
                 ModelApi::AnthropicMessages => {
-                    anthropic::complete(&self.http, &self.config, request).await
+                    anthropic::complete(&self.http, &self.config, request, &self.bodies).await
                 }
                 ModelApi::OpenAiResponses => {
-                    openai_responses::complete(&self.http, &self.config, request).await
+                    openai_responses::complete(&self.http, &self.config, request, &self.bodies)
+                        .await
                 }
                 ModelApi::OpenAiCompletions | ModelApi::MistralConversations => {
-                    openai_chat::complete(&self.http, &self.config, request).await
+                    openai_chat::complete(&self.http, &self.config, request, &self.bodies).await
                 }
             }
             .map_err(|e| self.redact(e));

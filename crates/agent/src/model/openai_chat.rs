@@ -4,6 +4,7 @@
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
+use super::body::BodyCache;
 use super::stream::{parse_json, post_sse};
 use super::{
     AssistantTurn, Message, ModelApi, ModelConfig, ModelError, ModelRequest, StopReason, ToolCall,
@@ -86,6 +87,7 @@ pub async fn complete(
     http: &reqwest::Client,
     config: &ModelConfig,
     request: &ModelRequest<'_>,
+    bodies: &BodyCache,
 ) -> Result<AssistantTurn, ModelError> {
     let provider = config.api.provider();
     let url = format!("{}/chat/completions", config.base_url());
@@ -93,10 +95,13 @@ pub async fn complete(
     let auth = HeaderValue::from_str(&format!("Bearer {}", config.api_key))
         .map_err(|_| ModelError::Unsupported("the API key contains invalid characters".into()))?;
     headers.insert(reqwest::header::AUTHORIZATION, auth);
-    let mut body = request_body(config, request);
-    config.apply_generation(&mut body);
     config.apply_headers(&mut headers)?;
-    let mut stream = post_sse(http, provider, url, headers, &body).await?;
+    let body = bodies.render(config, request, "messages", |config, request| {
+        let mut body = request_body(config, request);
+        config.apply_generation(&mut body);
+        body
+    });
+    let mut stream = post_sse(http, provider, url, headers, body).await?;
     let mut asm = Assembler::default();
     while let Some(ev) = stream.next().await? {
         if ev.data.trim() == "[DONE]" {

@@ -8,6 +8,7 @@
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
+use super::body::BodyCache;
 use super::stream::{parse_json, post_sse};
 use super::{
     AssistantTurn, Message, ModelConfig, ModelError, ModelRequest, StopReason, ToolCall, Usage,
@@ -80,16 +81,20 @@ pub async fn complete(
     http: &reqwest::Client,
     config: &ModelConfig,
     request: &ModelRequest<'_>,
+    bodies: &BodyCache,
 ) -> Result<AssistantTurn, ModelError> {
     let url = format!("{}/responses", config.base_url());
     let mut headers = HeaderMap::new();
     let auth = HeaderValue::from_str(&format!("Bearer {}", config.api_key))
         .map_err(|_| ModelError::Unsupported("the API key contains invalid characters".into()))?;
     headers.insert(reqwest::header::AUTHORIZATION, auth);
-    let mut body = request_body(config, request);
-    config.apply_generation(&mut body);
     config.apply_headers(&mut headers)?;
-    let mut stream = post_sse(http, PROVIDER, url, headers, &body).await?;
+    let body = bodies.render(config, request, "input", |config, request| {
+        let mut body = request_body(config, request);
+        config.apply_generation(&mut body);
+        body
+    });
+    let mut stream = post_sse(http, PROVIDER, url, headers, body).await?;
     let mut asm = Assembler::default();
     while let Some(ev) = stream.next().await? {
         // Not part of this protocol, but some compatible servers end with it.

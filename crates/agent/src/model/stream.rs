@@ -74,14 +74,14 @@ pub async fn post_sse(
     provider: &'static str,
     url: String,
     headers: reqwest::header::HeaderMap,
-    body: &Value,
+    body: String,
 ) -> Result<EventStream, ModelError> {
     let response = http
         .post(&url)
         .headers(headers)
         .header(reqwest::header::ACCEPT, "text/event-stream")
         .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(body.to_string())
+        .body(body)
         .send()
         .await
         .map_err(|e| ModelError::Network {
