@@ -1,26 +1,26 @@
 //! Request bodies built incrementally. Every request of a run re-sends the
-//! whole conversation; building it again as a `Value` tree and serialising
-//! that each turn made the work per turn grow with the run's length (most
-//! of the loop's own time on a long run). Here each message is rendered to
-//! JSON text once, by the protocol's own `request_body`, and later requests
-//! splice the kept text into the envelope.
+//! system prompt, the tools and the whole conversation; building them again
+//! as a `Value` tree and serialising that each turn made the work per turn
+//! grow with the run's length (most of the loop's own time on a long run).
+//! Here the envelope (everything but the conversation) is rendered when it
+//! changes, each message once, both by the protocol's own `request_body`,
+//! and a request is the kept texts put together.
 //!
 //! The text sent is byte for byte `request_body(config, request).to_string()`
 //! as long as the items a message contributes depend on that message alone
-//! (true of every protocol today; the tests of each protocol compare).
+//! (true of every protocol today; a test compares for each).
 
 use std::sync::Mutex;
 
 use serde_json::Value;
 
-use super::{Message, ModelConfig, ModelRequest};
+use super::{Message, ModelConfig, ModelRequest, ToolSpec};
 
 /// Builds a protocol's whole request body.
 pub(crate) type BuildBody = fn(&ModelConfig, &ModelRequest<'_>) -> Value;
 
-/// The rendered conversation of the last request: the messages (to notice
-/// a history that changed rather than grew, e.g. after compaction) and
-/// their items as one comma-separated JSON text.
+/// What the last request was made of, rendered. One per client: the
+/// config is the client's and never changes.
 #[derive(Default)]
 pub(crate) struct BodyCache {
     inner: Mutex<Rendered>,
@@ -28,16 +28,33 @@ pub(crate) struct BodyCache {
 
 #[derive(Default)]
 struct Rendered {
+    envelope: Option<Envelope>,
+    /// The messages rendered (to notice a history that changed rather than
+    /// grew, e.g. after compaction) and their items as one comma-separated
+    /// JSON text; where each message's items end in it.
     messages: Vec<Message>,
-    /// Where the text of each message's items ends in `items`.
     ends: Vec<usize>,
     items: String,
 }
 
+/// The body's text around the conversation, and what it was built from.
+struct Envelope {
+    system: String,
+    tools: Vec<ToolSpec>,
+    /// Up to the conversation: `{…,"messages":[` and the items the
+    /// envelope puts first (a system message).
+    head: String,
+    /// The head ends with an item: a comma goes before the conversation.
+    head_has_item: bool,
+    /// From the array's `]` to the end.
+    tail: String,
+    /// How many items of the array are the envelope's.
+    lead: usize,
+}
+
 impl BodyCache {
     /// The JSON text of `build(config, request)`, whose array under `key`
-    /// holds the conversation (after whatever the envelope puts first, such
-    /// as a system message).
+    /// holds the conversation (after whatever the envelope puts first).
     pub fn render(
         &self,
         config: &ModelConfig,
@@ -45,20 +62,32 @@ impl BodyCache {
         key: &str,
         build: BuildBody,
     ) -> String {
-        let envelope = build(
-            config,
-            &ModelRequest {
+        let mut rendered = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let fresh = rendered
+            .envelope
+            .as_ref()
+            .is_some_and(|e| e.system == request.system && e.tools.as_slice() == request.tools);
+        if !fresh {
+            let empty = ModelRequest {
                 messages: &[],
                 ..*request
-            },
-        );
-        let Some(Value::Array(lead)) = envelope.get(key) else {
-            // Not the shape this cache knows: no shortcut.
+            };
+            match Envelope::split(&build(config, &empty), key, request) {
+                Some(envelope) => rendered.envelope = Some(envelope),
+                // Not the shape this cache knows: no shortcut.
+                None => return build(config, request).to_string(),
+            }
+        }
+        let Rendered {
+            envelope: Some(envelope),
+            messages,
+            ends,
+            items,
+        } = &mut *rendered
+        else {
             return build(config, request).to_string();
         };
-        let skip = lead.len();
-        let mut rendered = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        rendered.update(request.messages, |message| {
+        update(messages, ends, items, request.messages, |message| {
             let one = build(
                 config,
                 &ModelRequest {
@@ -68,73 +97,91 @@ impl BodyCache {
                 },
             );
             match one.get(key) {
-                Some(Value::Array(items)) => items.iter().skip(skip).cloned().collect(),
+                Some(Value::Array(all)) => all.iter().skip(envelope.lead).cloned().collect(),
                 _ => Vec::new(),
             }
         });
-        splice(&envelope, key, &rendered.items)
-    }
-}
-
-impl Rendered {
-    /// Keeps the text of the messages that are still there, in place, and
-    /// renders the rest.
-    fn update(&mut self, messages: &[Message], items_of: impl Fn(&Message) -> Vec<Value>) {
-        let kept = self
-            .messages
-            .iter()
-            .zip(messages)
-            .take_while(|(old, new)| old == new)
-            .count();
-        self.messages.truncate(kept);
-        self.ends.truncate(kept);
-        self.items.truncate(self.ends.last().copied().unwrap_or(0));
-        for message in &messages[kept..] {
-            for item in items_of(message) {
-                if !self.items.is_empty() {
-                    self.items.push(',');
-                }
-                self.items.push_str(&item.to_string());
-            }
-            self.messages.push(message.clone());
-            self.ends.push(self.items.len());
-        }
-    }
-}
-
-/// `envelope` as compact JSON with `items` appended to the array under `key`.
-fn splice(envelope: &Value, key: &str, items: &str) -> String {
-    let Value::Object(map) = envelope else {
-        return envelope.to_string();
-    };
-    let mut out = String::with_capacity(items.len() + 16 * 1024);
-    out.push('{');
-    for (i, (name, value)) in map.iter().enumerate() {
-        if i > 0 {
+        let mut out =
+            String::with_capacity(envelope.head.len() + items.len() + envelope.tail.len() + 1);
+        out.push_str(&envelope.head);
+        if envelope.head_has_item && !items.is_empty() {
             out.push(',');
         }
-        out.push_str(&Value::String(name.clone()).to_string());
-        out.push(':');
-        match value {
-            Value::Array(lead) if name == key => {
-                out.push('[');
-                for (j, item) in lead.iter().enumerate() {
-                    if j > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&item.to_string());
-                }
-                if !lead.is_empty() && !items.is_empty() {
-                    out.push(',');
-                }
-                out.push_str(items);
-                out.push(']');
-            }
-            other => out.push_str(&other.to_string()),
-        }
+        out.push_str(items);
+        out.push_str(&envelope.tail);
+        out
     }
-    out.push('}');
-    out
+}
+
+/// Keeps the text of the messages that are still there, in place, and
+/// renders the rest.
+fn update(
+    rendered: &mut Vec<Message>,
+    ends: &mut Vec<usize>,
+    items: &mut String,
+    messages: &[Message],
+    items_of: impl Fn(&Message) -> Vec<Value>,
+) {
+    let kept = rendered
+        .iter()
+        .zip(messages)
+        .take_while(|(old, new)| old == new)
+        .count();
+    rendered.truncate(kept);
+    ends.truncate(kept);
+    items.truncate(ends.last().copied().unwrap_or(0));
+    for message in &messages[kept..] {
+        for item in items_of(message) {
+            if !items.is_empty() {
+                items.push(',');
+            }
+            items.push_str(&item.to_string());
+        }
+        rendered.push(message.clone());
+        ends.push(items.len());
+    }
+}
+
+impl Envelope {
+    /// The compact JSON text of `body` cut where the conversation goes: at
+    /// the end of the array under `key`.
+    fn split(body: &Value, key: &str, request: &ModelRequest<'_>) -> Option<Envelope> {
+        let Value::Object(map) = body else {
+            return None;
+        };
+        let Some(Value::Array(lead)) = map.get(key) else {
+            return None;
+        };
+        let mut head = String::from("{");
+        let mut tail = String::new();
+        let mut past_key = false;
+        for (i, (name, value)) in map.iter().enumerate() {
+            let out = if past_key { &mut tail } else { &mut head };
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&Value::String(name.clone()).to_string());
+            out.push(':');
+            if name == key {
+                out.push('[');
+                let items: Vec<String> = lead.iter().map(Value::to_string).collect();
+                out.push_str(&items.join(","));
+                tail.push(']');
+                past_key = true;
+            } else {
+                out.push_str(&value.to_string());
+            }
+        }
+        tail.push('}');
+        Some(Envelope {
+            system: request.system.to_string(),
+            tools: request.tools.to_vec(),
+            head,
+            head_has_item: !lead.is_empty(),
+            tail,
+            lead: lead.len(),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -258,40 +305,47 @@ mod tests {
             };
             let cache = BodyCache::default();
             let mut messages = Vec::new();
-            let check = |messages: &[Message], tools: &[ToolSpec]| {
+            let check = |system: &str, messages: &[Message], tools: &[ToolSpec]| {
                 let request = ModelRequest {
-                    system: "You are \"careful\".",
+                    system,
                     messages,
                     tools,
                 };
                 let sent = cache.render(&config, &request, key, build);
                 assert_eq!(sent, build(&config, &request).to_string(), "{api:?}");
             };
-            check(&messages, &tools);
+            let system = "You are \"careful\".";
+            check(system, &messages, &tools);
             for turn in turns() {
                 messages.extend(turn);
-                check(&messages, &tools);
+                check(system, &messages, &tools);
                 // A retry sends the same again.
-                check(&messages, &tools);
+                check(system, &messages, &tools);
             }
             // A compacted history: the start replaced, the tail kept.
             let tail = messages.split_off(messages.len() - 2);
             let compacted: Vec<Message> = [vec![Message::User("Summary".into())], tail].concat();
-            check(&compacted, &tools);
-            // Another request on the side (no tools), then the run again.
-            check(&compacted[..1], &[]);
-            check(&compacted, &tools);
+            check(system, &compacted, &tools);
+            // Requests on the side (no tools, another prompt), then the run again.
+            check(system, &compacted[..1], &[]);
+            check("Summarise.", &compacted, &tools);
+            check(system, &compacted, &tools);
         }
     }
 
     static RENDERED: AtomicUsize = AtomicUsize::new(0);
+    static ENVELOPES: AtomicUsize = AtomicUsize::new(0);
 
     #[test]
-    fn each_message_is_rendered_once_while_the_conversation_grows() {
+    fn the_envelope_and_each_message_are_rendered_once_while_the_conversation_grows() {
         let build: BuildBody = |c, r| {
+            if r.messages.is_empty() {
+                ENVELOPES.fetch_add(1, Ordering::SeqCst);
+            }
             RENDERED.fetch_add(r.messages.len(), Ordering::SeqCst);
             anthropic::request_body(c, r)
         };
+        let tools = tools();
         let config = test_config(ModelApi::AnthropicMessages);
         let cache = BodyCache::default();
         let mut messages = Vec::new();
@@ -300,10 +354,11 @@ mod tests {
             let request = ModelRequest {
                 system: "s",
                 messages: &messages,
-                tools: &[],
+                tools: &tools,
             };
             cache.render(&config, &request, "messages", build);
         }
         assert_eq!(RENDERED.load(Ordering::SeqCst), messages.len());
+        assert_eq!(ENVELOPES.load(Ordering::SeqCst), 1);
     }
 }

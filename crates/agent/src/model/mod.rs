@@ -187,7 +187,7 @@ impl ModelConfig {
 }
 
 /// A tool as the model sees it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ToolSpec {
     pub name: String,
     pub description: String,
