@@ -211,14 +211,17 @@ impl ModelServer {
 type Shared = Arc<Mutex<Inner>>;
 
 fn next_reply(state: &Shared, path: &str, headers: &HeaderMap, body: &Bytes) -> (Reply, u64) {
+    // The request is complete here: what follows is this server's own work,
+    // not the client's (parsing a long conversation takes a while).
+    let (received, received_wall) = (Instant::now(), std::time::SystemTime::now());
     let mut i = state.lock().expect("model server state");
     let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     i.requests.push(RecordedRequest {
         path: path.to_string(),
         headers: headers.clone(),
         body,
-        received: Instant::now(),
-        received_wall: std::time::SystemTime::now(),
+        received,
+        received_wall,
     });
     i.counter += 1;
     let n = i.counter;
