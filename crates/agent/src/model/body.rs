@@ -90,10 +90,12 @@ impl BodyCache {
         update(messages, ends, items, request.messages, |message| {
             let one = build(
                 config,
+                // Without the prompt and the tools, which the items do not
+                // depend on and which would be rendered for nothing.
                 &ModelRequest {
+                    system: "",
                     messages: std::slice::from_ref(message),
                     tools: &[],
-                    ..*request
                 },
             );
             match one.get(key) {
