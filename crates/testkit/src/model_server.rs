@@ -257,6 +257,9 @@ impl ModelServer {
 type Shared = Arc<Mutex<Inner>>;
 
 fn next_reply(state: &Shared, path: &str, headers: &HeaderMap, body: &Bytes) -> (Reply, u64) {
+    // The request is complete here: what follows is this server's own work,
+    // not the client's (parsing a long conversation takes a while).
+    let (received, received_wall) = (Instant::now(), std::time::SystemTime::now());
     let mut i = state.lock().expect("model server state");
     let measured = (body.len() as u64).div_ceil(4);
     let raw_body = String::from_utf8_lossy(body).into_owned();
@@ -267,8 +270,8 @@ fn next_reply(state: &Shared, path: &str, headers: &HeaderMap, body: &Bytes) -> 
         headers: headers.clone(),
         body,
         raw_body,
-        received: Instant::now(),
-        received_wall: std::time::SystemTime::now(),
+        received,
+        received_wall,
     });
     i.counter += 1;
     let n = i.counter;

@@ -3,6 +3,7 @@
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
+use super::body::BodyCache;
 use super::stream::{Exchange, TurnAssembler, parse_json, stream_turn};
 use super::{
     AssistantTurn, Message, ModelConfig, ModelError, ModelRequest, OnThinking, Reasoning,
@@ -123,6 +124,7 @@ pub async fn complete(
     http: &reqwest::Client,
     config: &ModelConfig,
     request: &ModelRequest<'_>,
+    bodies: &BodyCache,
     on_thinking: OnThinking<'_>,
 ) -> Result<AssistantTurn, ModelError> {
     let mut headers = HeaderMap::new();
@@ -132,8 +134,14 @@ pub async fn complete(
     key.set_sensitive(true);
     headers.insert("x-api-key", key);
     headers.insert("anthropic-version", HeaderValue::from_static("2023-06-01"));
-    let body = request_body(config, request);
-    let budgeted = body.pointer("/thinking/type") == Some(&json!("enabled"));
+    // The thinking fields depend on the config alone: a body without the
+    // conversation, prompt or tools tells which beta the request needs.
+    let bare = ModelRequest {
+        system: "",
+        messages: &[],
+        tools: &[],
+    };
+    let budgeted = request_body(config, &bare).pointer("/thinking/type") == Some(&json!("enabled"));
     let beta = if budgeted { BETA_WITH_THINKING } else { BETA };
     headers.insert("anthropic-beta", HeaderValue::from_static(beta));
     config.apply_headers(&mut headers)?;
@@ -141,7 +149,7 @@ pub async fn complete(
         provider: PROVIDER,
         url: format!("{}/v1/messages", config.base_url()),
         headers,
-        body,
+        body: bodies.render(config, request, "messages", request_body),
     };
     stream_turn(http, exchange, Assembler::default(), on_thinking).await
 }

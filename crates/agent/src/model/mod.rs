@@ -5,6 +5,7 @@
 //! [`ModelClient`] and gets back one finished [`AssistantTurn`].
 
 mod anthropic;
+mod body;
 pub mod catalog;
 mod openai_chat;
 mod openai_responses;
@@ -214,7 +215,7 @@ impl ModelConfig {
 }
 
 /// A tool as the model sees it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ToolSpec {
     pub name: String,
     pub description: String,
@@ -241,7 +242,7 @@ impl ToolCall {
 }
 
 /// The answer to one tool call, sent back on the next request.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ToolResultMessage {
     pub call_id: String,
     pub name: String,
@@ -317,7 +318,9 @@ pub struct Reasoning {
     pub replay: Option<Value>,
 }
 
-#[derive(Debug, Clone)]
+/// Compared to tell a conversation that grew from one that changed (the
+/// request body of the next turn reuses what was sent).
+#[derive(Debug, Clone, PartialEq)]
 pub enum Message {
     User(String),
     Assistant {
@@ -508,6 +511,8 @@ pub struct ModelClient {
     config: ModelConfig,
     http: reqwest::Client,
     retry: RetryPolicy,
+    /// The conversation as sent last, so the next request renders only what is new.
+    bodies: body::BodyCache,
 }
 
 impl ModelClient {
@@ -533,6 +538,7 @@ impl ModelClient {
             config,
             http,
             retry,
+            bodies: Default::default(),
         })
     }
 
@@ -556,6 +562,7 @@ impl ModelClient {
             config,
             http: self.http.clone(),
             retry: self.retry,
+            bodies: Default::default(),
         }
     }
 
@@ -574,16 +581,16 @@ impl ModelClient {
     ) -> Result<AssistantTurn, ModelError> {
         let mut attempt = 0u32;
         loop {
-            let (http, config) = (&self.http, &self.config);
+            let (http, config, bodies) = (&self.http, &self.config, &self.bodies);
             let result = match self.config.api {
                 ModelApi::AnthropicMessages => {
-                    anthropic::complete(http, config, request, on_thinking).await
+                    anthropic::complete(http, config, request, bodies, on_thinking).await
                 }
                 ModelApi::OpenAiResponses => {
-                    openai_responses::complete(http, config, request, on_thinking).await
+                    openai_responses::complete(http, config, request, bodies, on_thinking).await
                 }
                 ModelApi::OpenAiCompletions | ModelApi::MistralConversations => {
-                    openai_chat::complete(http, config, request, on_thinking).await
+                    openai_chat::complete(http, config, request, bodies, on_thinking).await
                 }
             }
             .map_err(|e| self.redact(e));

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use super::body::BodyCache;
 use super::stream::{Exchange, TurnAssembler, bearer_headers, parse_json, stream_turn};
 use super::{
     AssistantTurn, Message, ModelApi, ModelConfig, ModelError, ModelRequest, OnThinking, Reasoning,
@@ -98,6 +99,7 @@ pub async fn complete(
     http: &reqwest::Client,
     config: &ModelConfig,
     request: &ModelRequest<'_>,
+    bodies: &BodyCache,
     on_thinking: OnThinking<'_>,
 ) -> Result<AssistantTurn, ModelError> {
     let provider = config.api.provider();
@@ -107,7 +109,7 @@ pub async fn complete(
         provider,
         url: format!("{}/chat/completions", config.base_url()),
         headers,
-        body: request_body(config, request),
+        body: bodies.render(config, request, "messages", request_body),
     };
     let assembler = Assembler {
         provider,

@@ -9,6 +9,7 @@
 
 use serde_json::{Value, json};
 
+use super::body::BodyCache;
 use super::stream::{Exchange, TurnAssembler, bearer_headers, parse_json, stream_turn};
 use super::{
     AssistantTurn, Message, ModelConfig, ModelError, ModelRequest, OnThinking, Reasoning,
@@ -98,6 +99,7 @@ pub async fn complete(
     http: &reqwest::Client,
     config: &ModelConfig,
     request: &ModelRequest<'_>,
+    bodies: &BodyCache,
     on_thinking: OnThinking<'_>,
 ) -> Result<AssistantTurn, ModelError> {
     let mut headers = bearer_headers(&config.api_key)?;
@@ -106,7 +108,7 @@ pub async fn complete(
         provider: PROVIDER,
         url: format!("{}/responses", config.base_url()),
         headers,
-        body: request_body(config, request),
+        body: bodies.render(config, request, "input", request_body),
     };
     stream_turn(http, exchange, Assembler::default(), on_thinking).await
 }

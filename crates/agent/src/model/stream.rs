@@ -39,7 +39,8 @@ pub struct Exchange {
     pub provider: &'static str,
     pub url: String,
     pub headers: reqwest::header::HeaderMap,
-    pub body: Value,
+    /// The JSON text (built by `body::BodyCache`).
+    pub body: String,
 }
 
 /// Sends the request and reads its event stream to one assistant message:
@@ -56,7 +57,7 @@ pub async fn stream_turn<A: TurnAssembler>(
         headers,
         body,
     } = exchange;
-    let mut stream = post_sse(http, provider, url, headers, &body).await?;
+    let mut stream = post_sse(http, provider, url, headers, body).await?;
     while let Some(event) = stream.next().await? {
         if assembler.event(&event, &mut *on_thinking)? {
             return assembler.finish();
@@ -131,14 +132,14 @@ async fn post_sse(
     provider: &'static str,
     url: String,
     headers: reqwest::header::HeaderMap,
-    body: &Value,
+    body: String,
 ) -> Result<EventStream, ModelError> {
     let response = http
         .post(&url)
         .headers(headers)
         .header(reqwest::header::ACCEPT, "text/event-stream")
         .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(body.to_string())
+        .body(body)
         .send()
         .await
         .map_err(|e| ModelError::Network {
