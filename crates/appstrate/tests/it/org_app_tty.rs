@@ -102,7 +102,10 @@ fn ctrl_c_in_a_prompt_cancels_plainly_with_130() {
     let rest = p.expect(expectrl::Eof).expect("exits");
     let tail = String::from_utf8_lossy(rest.before()).into_owned();
     assert!(!tail.contains("error:"), "{tail}");
-    assert!(tail.matches("Cancelled.").count() <= 1, "closed once: {tail}");
+    assert!(
+        tail.matches("Cancelled.").count() <= 1,
+        "closed once: {tail}"
+    );
     let status = format!("{:?}", p.get_process_mut().wait().expect("wait"));
     assert!(
         status.starts_with("Exited(") && status.ends_with(", 130)"),

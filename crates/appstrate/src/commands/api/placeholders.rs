@@ -32,7 +32,8 @@ pub fn expand(target: &str, pins: &Pins<'_>) -> Result<String, String> {
                 pins.profile
             )
         })?;
-        out.push_str(&encode_segment(value));
+        // encodeURIComponent: an id can never add a path segment or a query.
+        out.push_str(&appstrate_platform::agents::encode_component(value));
         rest = &after[name.len()..];
     }
     out.push_str(rest);
@@ -46,21 +47,6 @@ const PLACEHOLDERS: [(&str, Pick); 3] = [
     ("{appId}", |p| p.app_id.ok_or("appstrate app switch")),
     ("{profile}", |p| Ok(p.profile)),
 ];
-
-/// `encodeURIComponent`, so an id can never add a path segment or a query.
-fn encode_segment(value: &str) -> String {
-    const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'!')
-        .remove(b'~')
-        .remove(b'*')
-        .remove(b'\'')
-        .remove(b'(')
-        .remove(b')');
-    percent_encoding::utf8_percent_encode(value, COMPONENT).to_string()
-}
 
 #[cfg(test)]
 mod tests {
