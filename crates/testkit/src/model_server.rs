@@ -571,6 +571,87 @@ impl ResponsesEvents {
         self.push("response.created", json!({"response": created.clone()}));
         self.push("response.in_progress", json!({"response": created}));
     }
+
+    /// Opens a message item at `index` with one empty text part.
+    fn open_message(&mut self, id: &str, index: usize) {
+        self.push("response.output_item.added", json!({"output_index":index,"item":{"id":id,"type":"message","status":"in_progress","role":"assistant","content":[]}}));
+        self.push("response.content_part.added", json!({"item_id":id,"output_index":index,"content_index":0,"part":{"type":"output_text","text":"","annotations":[]}}));
+    }
+
+    /// A message item at `index` whose one text part streams `text` in
+    /// pieces; returns the finished item.
+    fn message_item(&mut self, index: usize, text: &str) -> Value {
+        let id = format!("msg_{}_{index}", self.n);
+        self.open_message(&id, index);
+        for piece in split(text) {
+            self.push("response.output_text.delta", json!({"item_id":id,"output_index":index,"content_index":0,"delta":piece,"logprobs":[]}));
+        }
+        self.push(
+            "response.output_text.done",
+            json!({"item_id":id,"output_index":index,"content_index":0,"text":text,"logprobs":[]}),
+        );
+        let part = json!({"type":"output_text","text":text,"annotations":[]});
+        self.push(
+            "response.content_part.done",
+            json!({"item_id":id,"output_index":index,"content_index":0,"part":part}),
+        );
+        let item = json!({"id":id,"type":"message","status":"completed","role":"assistant","content":[part]});
+        self.push(
+            "response.output_item.done",
+            json!({"output_index":index,"item":item}),
+        );
+        item
+    }
+
+    /// A function call item at `index` whose arguments stream in pieces;
+    /// returns the finished item.
+    fn function_call_item(&mut self, index: usize, call: &ScriptedCall) -> Value {
+        let id = format!("fc_{}_{index}", self.n);
+        self.push("response.output_item.added", json!({"output_index":index,"item":{"id":id,"type":"function_call","status":"in_progress","arguments":"","call_id":call.id,"name":call.name}}));
+        for piece in split(&call.arguments) {
+            self.push(
+                "response.function_call_arguments.delta",
+                json!({"item_id":id,"output_index":index,"delta":piece}),
+            );
+        }
+        self.push(
+            "response.function_call_arguments.done",
+            json!({"item_id":id,"output_index":index,"arguments":call.arguments}),
+        );
+        let item = json!({"id":id,"type":"function_call","status":"completed","arguments":call.arguments,"call_id":call.id,"name":call.name});
+        self.push(
+            "response.output_item.done",
+            json!({"output_index":index,"item":item}),
+        );
+        item
+    }
+
+    /// A message that starts streaming `text`, then breaks off mid-event
+    /// (the connection closes after it).
+    fn cut_message(&mut self, text: &str) {
+        let id = format!("msg_{}_0", self.n);
+        self.open_message(&id, 0);
+        self.push(
+            "response.output_text.delta",
+            json!({"item_id":id,"output_index":0,"content_index":0,"delta":text,"logprobs":[]}),
+        );
+        // Half an event, then the connection closes.
+        self.events
+            .push("event: response.output_text.delta\ndata: {\"type\":\"response.outp".to_string());
+    }
+
+    /// The terminal event of a turn: `response.incomplete` when it stopped
+    /// at the token limit, else `response.completed`.
+    fn finish(&mut self, max_tokens: bool, output: &[Value], usage: Value) {
+        if max_tokens {
+            let mut r = self.response("incomplete", output, usage);
+            r["incomplete_details"] = json!({"reason": "max_output_tokens"});
+            self.push("response.incomplete", json!({"response": r}));
+        } else {
+            let r = self.response("completed", output, usage);
+            self.push("response.completed", json!({"response": r}));
+        }
+    }
 }
 
 async fn responses(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
@@ -589,17 +670,7 @@ async fn responses(State(state): State<Shared>, headers: HeaderMap, body: Bytes)
         } => return error_response(status, retry_after, body, &state),
         Reply::Cut { text } => {
             s.start();
-            let id = format!("msg_{n}_0");
-            s.push("response.output_item.added", json!({"output_index":0,"item":{"id":id,"type":"message","status":"in_progress","role":"assistant","content":[]}}));
-            s.push("response.content_part.added", json!({"item_id":id,"output_index":0,"content_index":0,"part":{"type":"output_text","text":"","annotations":[]}}));
-            s.push(
-                "response.output_text.delta",
-                json!({"item_id":id,"output_index":0,"content_index":0,"delta":text,"logprobs":[]}),
-            );
-            // Half an event, then the connection closes.
-            s.events.push(
-                "event: response.output_text.delta\ndata: {\"type\":\"response.outp".to_string(),
-            );
+            s.cut_message(&text);
         }
         Reply::Failed { code, message } => {
             s.start();
@@ -628,66 +699,28 @@ async fn responses(State(state): State<Shared>, headers: HeaderMap, body: Bytes)
                 output.push(s.reasoning_item(&t));
             }
             if let Some(t) = text {
-                let index = output.len();
-                let id = format!("msg_{n}_{index}");
-                s.push("response.output_item.added", json!({"output_index":index,"item":{"id":id,"type":"message","status":"in_progress","role":"assistant","content":[]}}));
-                s.push("response.content_part.added", json!({"item_id":id,"output_index":index,"content_index":0,"part":{"type":"output_text","text":"","annotations":[]}}));
-                for piece in split(&t) {
-                    s.push("response.output_text.delta", json!({"item_id":id,"output_index":index,"content_index":0,"delta":piece,"logprobs":[]}));
-                }
-                s.push("response.output_text.done", json!({"item_id":id,"output_index":index,"content_index":0,"text":t,"logprobs":[]}));
-                let part = json!({"type":"output_text","text":t,"annotations":[]});
-                s.push(
-                    "response.content_part.done",
-                    json!({"item_id":id,"output_index":index,"content_index":0,"part":part}),
-                );
-                let item = json!({"id":id,"type":"message","status":"completed","role":"assistant","content":[part]});
-                s.push(
-                    "response.output_item.done",
-                    json!({"output_index":index,"item":item}),
-                );
-                output.push(item);
+                output.push(s.message_item(output.len(), &t));
             }
             for c in &calls {
-                let index = output.len();
-                let id = format!("fc_{n}_{index}");
-                s.push("response.output_item.added", json!({"output_index":index,"item":{"id":id,"type":"function_call","status":"in_progress","arguments":"","call_id":c.id,"name":c.name}}));
-                for piece in split(&c.arguments) {
-                    s.push(
-                        "response.function_call_arguments.delta",
-                        json!({"item_id":id,"output_index":index,"delta":piece}),
-                    );
-                }
-                s.push(
-                    "response.function_call_arguments.done",
-                    json!({"item_id":id,"output_index":index,"arguments":c.arguments}),
-                );
-                let item = json!({"id":id,"type":"function_call","status":"completed","arguments":c.arguments,"call_id":c.id,"name":c.name});
-                s.push(
-                    "response.output_item.done",
-                    json!({"output_index":index,"item":item}),
-                );
-                output.push(item);
+                output.push(s.function_call_item(output.len(), c));
             }
-            let usage = json!({
-                "input_tokens": input_tokens + cached_tokens,
-                "input_tokens_details": {"cached_tokens": cached_tokens},
-                "output_tokens": output_tokens,
-                "output_tokens_details": {"reasoning_tokens": 0},
-                "total_tokens": input_tokens + cached_tokens + output_tokens,
-            });
-            if max_tokens {
-                let mut r = s.response("incomplete", &output, usage);
-                r["incomplete_details"] = json!({"reason": "max_output_tokens"});
-                s.push("response.incomplete", json!({"response": r}));
-            } else {
-                let r = s.response("completed", &output, usage);
-                s.push("response.completed", json!({"response": r}));
-            }
+            let usage = responses_usage(input_tokens, output_tokens, cached_tokens);
+            s.finish(max_tokens, &output, usage);
         }
         Reply::Thinking { .. } => return not_a_turn(&state),
     }
     stream_response(s.events, &state)
+}
+
+/// The Responses API counts cached tokens inside `input_tokens`.
+fn responses_usage(input_tokens: u64, output_tokens: u64, cached_tokens: u64) -> Value {
+    json!({
+        "input_tokens": input_tokens + cached_tokens,
+        "input_tokens_details": {"cached_tokens": cached_tokens},
+        "output_tokens": output_tokens,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": input_tokens + cached_tokens + output_tokens,
+    })
 }
 
 fn sse(event: &str, data: Value) -> String {

@@ -21,6 +21,30 @@ pub async fn send(
     allow_private: bool,
     req: &ApiRequest,
 ) -> Result<reqwest::Response, String> {
+    let entry = creds_entry(tool, creds)?;
+    let mut substituted = false;
+    let mut hop = first_hop(req, &entry.fields, &mut substituted)?;
+    hop.credential = credential_header(&tool.auth, entry)?;
+    let carries_credential = hop.credential.is_some() || substituted;
+    let allowlist = allowlist(tool, carries_credential)?;
+    check_allowed(&allowlist, &hop.url)?;
+
+    for _ in 0..=MAX_REDIRECTS {
+        let resp = hop.send(tool, allow_private).await?;
+        let Some(location) = redirect_location(&resp) else {
+            return Ok(resp);
+        };
+        hop.follow(&location, resp.status().as_u16(), &allowlist)?;
+    }
+    Err(format!("more than {MAX_REDIRECTS} redirects"))
+}
+
+/// The creds file's entry for the tool's integration, which must hold the
+/// auth the tool declares (when it names one).
+fn creds_entry<'a>(
+    tool: &ApiCallTool,
+    creds: &'a CredsFile,
+) -> Result<&'a IntegrationCreds, String> {
     let entry = creds
         .integrations
         .get(&tool.integration_id)
@@ -38,33 +62,63 @@ pub async fn send(
             tool.integration_id, tool.auth_key
         ));
     }
-    let fields = &entry.fields;
-    let mut substituted = false;
-    let target = substitute(&req.target, fields, &mut substituted)?;
-    let mut url = clean_target(&target)?;
+    Ok(entry)
+}
+
+/// The first hop, credential not yet attached: target, headers and body
+/// with `{{field}}` placeholders filled in (the body only when the request
+/// asks for it), reserved headers dropped. `substituted` records whether
+/// any field went in, since that request then carries the credential too.
+fn first_hop(
+    req: &ApiRequest,
+    fields: &Map<String, Value>,
+    substituted: &mut bool,
+) -> Result<Hop, String> {
+    let target = substitute(&req.target, fields, substituted)?;
+    let url = clean_target(&target)?;
     let mut headers = Vec::new();
     for (name, value) in &req.headers {
         if !is_reserved(name) {
-            headers.push((name.clone(), substitute(value, fields, &mut substituted)?));
+            headers.push((name.clone(), substitute(value, fields, substituted)?));
         }
     }
-    let mut body = match &req.body {
+    let body = match &req.body {
         Some(Body::Text(t)) if req.substitute_body => {
-            Some(substitute(t, fields, &mut substituted)?.into_bytes())
+            Some(substitute(t, fields, substituted)?.into_bytes())
         }
         Some(Body::Text(t)) => Some(t.clone().into_bytes()),
         Some(Body::Bytes(b)) => Some(b.clone()),
         None => None,
     };
-    let mut credential = credential_header(&tool.auth, entry)?;
-    let carries_credential = credential.is_some() || substituted;
-    let allowlist = allowlist(tool, carries_credential)?;
-    check_allowed(&allowlist, &url)?;
+    Ok(Hop {
+        url,
+        method: req.method.clone(),
+        headers,
+        credential: None,
+        body,
+    })
+}
 
-    let mut method = req.method.clone();
-    for _ in 0..=MAX_REDIRECTS {
-        let addr = resolve_checked(&url, allow_private).await?;
-        let host = url.host_str().unwrap_or_default().to_string();
+/// The request as it stands at one hop of a redirect chain.
+struct Hop {
+    url: Url,
+    method: reqwest::Method,
+    headers: Vec<(String, String)>,
+    credential: Option<(String, String)>,
+    body: Option<Vec<u8>>,
+}
+
+impl Hop {
+    /// Sends this hop to the address the guard checked (the client is
+    /// pinned to it, so DNS cannot change its answer in between), without
+    /// following redirects: [`Hop::follow`] checks each one first.
+    async fn send(
+        &self,
+        tool: &ApiCallTool,
+        allow_private: bool,
+    ) -> Result<reqwest::Response, String> {
+        let addr = resolve_checked(&self.url, allow_private).await?;
+        let host = self.url.host_str().unwrap_or_default().to_string();
         let client = reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
@@ -72,11 +126,11 @@ pub async fn send(
             .connect_timeout(std::time::Duration::from_secs(30))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        let mut request = client.request(method.clone(), url.clone());
-        for (name, value) in &headers {
+        let mut request = client.request(self.method.clone(), self.url.clone());
+        for (name, value) in &self.headers {
             request = request.header(name.as_str(), value.as_str());
         }
-        if let Some((name, value)) = &credential {
+        if let Some((name, value)) = &self.credential {
             let mut value = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
                 format!(
                     "the credential for \"{}\" is not a valid header value",
@@ -86,36 +140,46 @@ pub async fn send(
             value.set_sensitive(true);
             request = request.header(name.as_str(), value);
         }
-        if let Some(b) = &body {
+        if let Some(b) = &self.body {
             request = request.body(b.clone());
         }
-        let resp = request.send().await.map_err(|e| {
+        request.send().await.map_err(|e| {
             format!(
                 "request to {} failed: {}",
-                origin_text(&url),
+                origin_text(&self.url),
                 e.without_url()
             )
-        })?;
-        let Some(location) = redirect_location(&resp) else {
-            return Ok(resp);
-        };
-        let next = url
-            .join(&location)
+        })
+    }
+
+    /// Moves to the redirect's `location` if the allowlist admits it; the
+    /// credential stays behind on another origin, and a 303 (or a 301/302
+    /// after a POST) turns into a bodiless GET, as browsers do.
+    fn follow(
+        &mut self,
+        location: &str,
+        status: u16,
+        allowlist: &Option<Vec<String>>,
+    ) -> Result<(), String> {
+        let next = self
+            .url
+            .join(location)
             .map_err(|_| "the target redirected to an invalid URL".to_string())
             .and_then(|u| clean_target(u.as_str()))?;
-        check_allowed(&allowlist, &next).map_err(|e| format!("redirect refused: {e}"))?;
-        if !same_origin(&url, &next) {
+        check_allowed(allowlist, &next).map_err(|e| format!("redirect refused: {e}"))?;
+        if !same_origin(&self.url, &next) {
             // The credential belongs to the origin it was meant for.
-            credential = None;
+            self.credential = None;
         }
-        let status = resp.status().as_u16();
-        if status == 303 || ((status == 301 || status == 302) && method == reqwest::Method::POST) {
-            method = reqwest::Method::GET;
-            body = None;
+        if status == 303
+            || ((status == 301 || status == 302) && self.method == reqwest::Method::POST)
+        {
+            self.method = reqwest::Method::GET;
+            self.body = None;
         }
-        url = next;
+        self.url = next;
+        Ok(())
     }
-    Err(format!("more than {MAX_REDIRECTS} redirects"))
 }
 
 fn origin_text(url: &Url) -> String {

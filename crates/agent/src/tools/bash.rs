@@ -91,15 +91,9 @@ fn shell() -> &'static str {
 
 pub async fn run(args: Value, ctx: &ToolContext) -> ToolOutcome {
     let command = arg_str(&args, "command").unwrap_or("").to_string();
-    let timeout = match args.get("timeout").and_then(Value::as_f64) {
-        None => Some(DEFAULT_TIMEOUT_S),
-        Some(0.0) => None,
-        Some(t) if !t.is_finite() || t < 0.0 => {
-            return ToolOutcome::error(
-                "Invalid timeout: must be a finite number of seconds, or 0 to disable the timer",
-            );
-        }
-        Some(t) => Some(t.min(2_147_483.0)),
+    let timeout = match timeout_seconds(&args) {
+        Ok(t) => t,
+        Err(e) => return ToolOutcome::error(e),
     };
     if !ctx.cwd.is_dir() {
         return ToolOutcome::error(format!(
@@ -107,38 +101,87 @@ pub async fn run(args: Value, ctx: &ToolContext) -> ToolOutcome {
             ctx.cwd.display()
         ));
     }
-    let (reader, writer) = match std::io::pipe() {
-        Ok(p) => p,
-        Err(e) => return ToolOutcome::error(format!("Cannot create a pipe: {e}")),
+    let (mut child, reader) = match spawn_shell(&command, ctx) {
+        Ok(started) => started,
+        Err(e) => return ToolOutcome::error(e),
     };
-    let writer2 = match writer.try_clone() {
-        Ok(w) => w,
-        Err(e) => return ToolOutcome::error(format!("Cannot create a pipe: {e}")),
+    let pgid = child.id().map(|p| p as i32).unwrap_or(0);
+    ctx.groups.add(pgid);
+    let (output, eof) = collect_output(reader);
+
+    let status = match wait_for_exit(&mut child, pgid, timeout).await {
+        Ok(status) => status,
+        Err(e) => return ToolOutcome::error(e),
     };
+    // Descendants left in the background may hold the pipe: wait briefly.
+    let _ = tokio::time::timeout(Duration::from_millis(200), eof).await;
+    let bytes = output.lock().map(|o| o.clone()).unwrap_or_default();
+    let (text, details) = format_output(&bytes, &ctx.tool_env.temp_dir);
+
+    let Some(status) = status else {
+        let secs = timeout.unwrap_or(0.0);
+        return ToolOutcome::error(append_status(
+            &text,
+            &format!("Command timed out after {} seconds", trim_float(secs)),
+        ));
+    };
+    let mut outcome = exit_outcome(status, text);
+    outcome.details = details;
+    outcome
+}
+
+/// The timer in seconds: 180 when absent, none for 0, capped at what a
+/// timer can hold; a negative or non-finite value is the model's mistake.
+fn timeout_seconds(args: &Value) -> Result<Option<f64>, &'static str> {
+    match args.get("timeout").and_then(Value::as_f64) {
+        None => Ok(Some(DEFAULT_TIMEOUT_S)),
+        Some(0.0) => Ok(None),
+        Some(t) if !t.is_finite() || t < 0.0 => {
+            Err("Invalid timeout: must be a finite number of seconds, or 0 to disable the timer")
+        }
+        Some(t) => Ok(Some(t.min(2_147_483.0))),
+    }
+}
+
+/// Starts `command` in the workspace, in a process group of its own (so a
+/// timeout can kill it whole), stdout and stderr sharing one pipe so their
+/// lines interleave as they were written. Returns the pipe's read end.
+fn spawn_shell(
+    command: &str,
+    ctx: &ToolContext,
+) -> Result<(tokio::process::Child, std::io::PipeReader), String> {
+    let pipe_error = |e: std::io::Error| format!("Cannot create a pipe: {e}");
+    let (reader, writer) = std::io::pipe().map_err(pipe_error)?;
+    let writer2 = writer.try_clone().map_err(pipe_error)?;
     let mut cmd = tokio::process::Command::new(shell());
     cmd.arg("-c")
-        .arg(&command)
+        .arg(command)
         .current_dir(&ctx.cwd)
         .stdin(std::process::Stdio::null())
         .stdout(writer)
         .stderr(writer2)
         .process_group(0)
         .kill_on_drop(true);
+    // The secrets the run hides from tools, then the variables it adds.
     for name in &ctx.tool_env.hidden_variables {
         cmd.env_remove(name);
     }
     for (k, v) in &ctx.env {
         cmd.env(k, v);
     }
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => return ToolOutcome::error(format!("Cannot start {}: {e}", shell())),
-    };
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("Cannot start {}: {e}", shell()))?;
     // Our copies of the pipe's write end must go, or EOF never comes.
     drop(cmd);
-    let pgid = child.id().map(|p| p as i32).unwrap_or(0);
-    ctx.groups.add(pgid);
+    Ok((child, reader))
+}
 
+/// Drains the pipe on a thread of its own (a blocking read), so output
+/// keeps flowing while the child runs; the receiver fires at EOF.
+fn collect_output(
+    reader: std::io::PipeReader,
+) -> (Arc<Mutex<Vec<u8>>>, tokio::sync::oneshot::Receiver<()>) {
     let output = Arc::new(Mutex::new(Vec::<u8>::new()));
     let sink = output.clone();
     let (eof_tx, eof_rx) = tokio::sync::oneshot::channel::<()>();
@@ -155,55 +198,55 @@ pub async fn run(args: Value, ctx: &ToolContext) -> ToolOutcome {
         }
         let _ = eof_tx.send(());
     });
+    (output, eof_rx)
+}
 
+/// Waits for the shell to exit within `timeout`: `Ok(None)` when the timer
+/// fired (the group is then killed and reaped), an error when the wait
+/// itself failed.
+async fn wait_for_exit(
+    child: &mut tokio::process::Child,
+    pgid: i32,
+    timeout: Option<f64>,
+) -> Result<Option<std::process::ExitStatus>, String> {
     let waited = match timeout {
         Some(secs) => tokio::time::timeout(Duration::from_secs_f64(secs), child.wait())
             .await
             .ok(),
         None => Some(child.wait().await),
     };
-    let status = match waited {
-        Some(Ok(s)) => Some(s),
+    match waited {
+        Some(Ok(s)) => Ok(Some(s)),
         Some(Err(e)) => {
             kill_group(pgid);
-            return ToolOutcome::error(format!("Command failed: {e}"));
+            Err(format!("Command failed: {e}"))
         }
         None => {
             kill_group(pgid);
             let _ = child.wait().await;
-            None
+            Ok(None)
         }
-    };
-    // Descendants left in the background may hold the pipe: wait briefly.
-    let _ = tokio::time::timeout(Duration::from_millis(200), eof_rx).await;
-    let bytes = output.lock().map(|o| o.clone()).unwrap_or_default();
-    let (text, details) = format_output(&bytes, &ctx.tool_env.temp_dir);
+    }
+}
 
-    let Some(status) = status else {
-        let secs = timeout.unwrap_or(0.0);
-        return ToolOutcome::error(append_status(
-            &text,
-            &format!("Command timed out after {} seconds", trim_float(secs)),
-        ));
-    };
-    let mut outcome = match status.code() {
-        Some(0) => ToolOutcome::ok(if text.is_empty() {
+/// Exit code 0 is a result; any other code, or a signal, is an error the
+/// model sees with its output.
+fn exit_outcome(status: std::process::ExitStatus, text: String) -> ToolOutcome {
+    let or_no_output = |text: String| {
+        if text.is_empty() {
             "(no output)".to_string()
         } else {
             text
-        }),
+        }
+    };
+    match status.code() {
+        Some(0) => ToolOutcome::ok(or_no_output(text)),
         Some(code) => ToolOutcome::error(append_status(
-            &if text.is_empty() {
-                "(no output)".to_string()
-            } else {
-                text
-            },
+            &or_no_output(text),
             &format!("Command exited with code {code}"),
         )),
         None => ToolOutcome::error(append_status(&text, "Command aborted")),
-    };
-    outcome.details = details;
-    outcome
+    }
 }
 
 fn trim_float(v: f64) -> String {

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use grep_regex::RegexMatcherBuilder;
+use grep_regex::{RegexMatcher, RegexMatcherBuilder};
 use grep_searcher::sinks::UTF8;
 use grep_searcher::{BinaryDetection, SearcherBuilder};
 use serde_json::{Value, json};
@@ -69,28 +69,60 @@ pub fn run(args: &Value, ctx: &ToolContext) -> ToolOutcome {
         Ok(m) => m,
         Err(e) => return ToolOutcome::error(format!("Invalid pattern: {e}")),
     };
-    let files: Vec<PathBuf> = if meta.is_dir() {
-        match walker(&root, arg_str(args, "glob")) {
-            Ok(w) => w
-                .filter_map(Result::ok)
-                .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
-                .map(|e| e.into_path())
-                .collect(),
+    let files = if meta.is_dir() {
+        match files_under(&root, arg_str(args, "glob")) {
+            Ok(files) => files,
             Err(e) => return ToolOutcome::error(e),
         }
     } else {
         vec![root.clone()]
     };
+    let matches = first_matches(&matcher, files, limit);
+    if matches.is_empty() {
+        return ToolOutcome::ok("No matches found");
+    }
+    let limit_reached = matches.len() >= limit;
+    let names = DisplayNames {
+        root: &root,
+        is_dir: meta.is_dir(),
+    };
+    let (out, lines_cut) = matches_with_context(&matches, &names, context);
+    let limit_notice = limit_reached.then(|| {
+        format!(
+            "{limit} matches limit reached. Use limit={} for more, or refine pattern",
+            limit * 2
+        )
+    });
+    let lines_notice = lines_cut.then(|| {
+        format!(
+            "Some lines truncated to {GREP_MAX_LINE_CHARS} chars. Use read tool to see full lines"
+        )
+    });
+    ToolOutcome::ok(listing_text(&out, limit_notice, lines_notice))
+}
+
+/// The files a directory search visits, in path order.
+fn files_under(root: &Path, glob: Option<&str>) -> Result<Vec<PathBuf>, String> {
+    Ok(walker(root, glob)?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
+        .map(|e| e.into_path())
+        .collect())
+}
+
+/// The first `limit` matching lines, as (file, line number); binary files
+/// are skipped, and each search stops once the limit is in sight.
+fn first_matches(matcher: &RegexMatcher, files: Vec<PathBuf>, limit: usize) -> Vec<(PathBuf, u64)> {
     let mut searcher = SearcherBuilder::new()
         .binary_detection(BinaryDetection::quit(0))
         .line_number(true)
         .build();
     let mut matches: Vec<(PathBuf, u64)> = Vec::new();
-    'files: for file in files {
+    for file in files {
         let mut found = Vec::new();
         let remaining = limit - matches.len();
         let _ = searcher.search_path(
-            &matcher,
+            matcher,
             &file,
             UTF8(|line, _| {
                 found.push(line);
@@ -100,17 +132,24 @@ pub fn run(args: &Value, ctx: &ToolContext) -> ToolOutcome {
         for line in found {
             matches.push((file.clone(), line));
             if matches.len() >= limit {
-                break 'files;
+                return matches;
             }
         }
     }
-    if matches.is_empty() {
-        return ToolOutcome::ok("No matches found");
-    }
-    let limit_reached = matches.len() >= limit;
-    let display = |p: &Path| -> String {
-        if meta.is_dir()
-            && let Ok(rel) = p.strip_prefix(&root)
+    matches
+}
+
+/// How a file is named in the listing: relative to the searched directory,
+/// or by its bare name when a single file was searched.
+struct DisplayNames<'a> {
+    root: &'a Path,
+    is_dir: bool,
+}
+
+impl DisplayNames<'_> {
+    fn of(&self, p: &Path) -> String {
+        if self.is_dir
+            && let Ok(rel) = p.strip_prefix(self.root)
             && !rel.as_os_str().is_empty()
         {
             return rel.to_string_lossy().into_owned();
@@ -118,22 +157,26 @@ pub fn run(args: &Value, ctx: &ToolContext) -> ToolOutcome {
         p.file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
-    };
+    }
+}
+
+/// Each match as `path:line: text`, with `context` lines either side as
+/// `path-line- text`; also whether any line was cut to its maximum length.
+fn matches_with_context(
+    matches: &[(PathBuf, u64)],
+    names: &DisplayNames,
+    context: usize,
+) -> (Vec<String>, bool) {
     let mut out: Vec<String> = Vec::new();
     let mut lines_cut = false;
+    // Matches come grouped by file: read each file once.
     let mut cache: Option<(PathBuf, Vec<String>)> = None;
-    for (file, line) in &matches {
+    for (file, line) in matches {
         if cache.as_ref().is_none_or(|(p, _)| p != file) {
-            let text = std::fs::read_to_string(file).unwrap_or_default();
-            let lines = text
-                .replace("\r\n", "\n")
-                .split('\n')
-                .map(str::to_string)
-                .collect();
-            cache = Some((file.clone(), lines));
+            cache = Some((file.clone(), file_lines(file)));
         }
         let lines = cache.as_ref().map(|(_, l)| l.as_slice()).unwrap_or(&[]);
-        let name = display(file);
+        let name = names.of(file);
         let line = *line as usize;
         let start = line.saturating_sub(context).max(1);
         let end = (line + context).min(lines.len().max(line));
@@ -150,16 +193,14 @@ pub fn run(args: &Value, ctx: &ToolContext) -> ToolOutcome {
             }
         }
     }
-    let limit_notice = limit_reached.then(|| {
-        format!(
-            "{limit} matches limit reached. Use limit={} for more, or refine pattern",
-            limit * 2
-        )
-    });
-    let lines_notice = lines_cut.then(|| {
-        format!(
-            "Some lines truncated to {GREP_MAX_LINE_CHARS} chars. Use read tool to see full lines"
-        )
-    });
-    ToolOutcome::ok(listing_text(&out, limit_notice, lines_notice))
+    (out, lines_cut)
+}
+
+/// A file's lines, CRLF read as LF; an unreadable file has none.
+fn file_lines(file: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    text.replace("\r\n", "\n")
+        .split('\n')
+        .map(str::to_string)
+        .collect()
 }

@@ -156,9 +156,22 @@ pub(crate) async fn handle(shared: &Shared, req: &ParsedRequest) -> Option<Respo
     Some(outcome.unwrap_or_else(|problem| problem_response(&problem, &req.request_id)))
 }
 
+/// The routes that take the state's lock: agents and packages first, then
+/// runs (no path is in both tables). `None` hands the request on.
 fn route(
     state: &mut State,
     shared: &Shared,
+    req: &ParsedRequest,
+    method: &str,
+    segments: &[&str],
+) -> Option<Result<Response, Problem>> {
+    package_route(state, req, method, segments)
+        .or_else(|| run_route(state, shared, req, method, segments))
+}
+
+/// The registry, install and run-config routes.
+fn package_route(
+    state: &mut State,
     req: &ParsedRequest,
     method: &str,
     segments: &[&str],
@@ -217,6 +230,21 @@ fn route(
             let id = scoped_id(s, n)?;
             app(state).and_then(|scope| run_config::put_setting(state, req, &scope, &id, setting))
         }
+        _ => return None,
+    })
+}
+
+/// Triggering and reading runs, and the routes of runs reported from
+/// elsewhere.
+fn run_route(
+    state: &mut State,
+    shared: &Shared,
+    req: &ParsedRequest,
+    method: &str,
+    segments: &[&str],
+) -> Option<Result<Response, Problem>> {
+    let app = |state: &State| app_scope(state, req);
+    Some(match (method, segments) {
         ("POST", ["api", "agents", s, n, "run"]) => {
             let id = scoped_id(s, n)?;
             app(state).and_then(|scope| runs::trigger(state, shared, req, &scope, &id))
