@@ -140,7 +140,10 @@ impl ModelConfig {
         let model_id = model_id.into();
         ModelConfig {
             api,
-            reasoning: is_reasoning_model(api, &model_id),
+            // The model table first; an id it does not know (a router's
+            // `vendor/model`, a new release) is judged by the providers' rule.
+            reasoning: catalog::lookup(&model_id)
+                .map_or_else(|| is_reasoning_model(api, &model_id), |m| m.reasoning),
             model_id,
             base_url: None,
             api_key: api_key.into(),
@@ -670,6 +673,26 @@ mod generation_tests {
         assert_eq!(body, serde_json::json!({"model": "m"}), "not with thinking");
         config.apply_generation(&mut body, false);
         assert_eq!(body, serde_json::json!({"model": "m", "temperature": 0.2}));
+    }
+
+    #[test]
+    fn the_model_table_decides_reasoning_before_the_id_rule() {
+        let reasons = |api, id| ModelConfig::new(api, id, "k").reasoning;
+        // In the table as reasoning, though no id rule knows the name.
+        assert!(!is_reasoning_model(
+            ModelApi::AnthropicMessages,
+            "claude-mythos-5"
+        ));
+        assert!(reasons(ModelApi::AnthropicMessages, "claude-mythos-5"));
+        // In the table as not reasoning.
+        assert!(!reasons(
+            ModelApi::AnthropicMessages,
+            "claude-mythos-preview"
+        ));
+        // Not in the table (a router's id): the rule.
+        assert!(catalog::lookup("openai/gpt-5-mini").is_none());
+        assert!(reasons(ModelApi::OpenAiCompletions, "openai/gpt-5-mini"));
+        assert!(!reasons(ModelApi::OpenAiCompletions, "openai/gpt-4o"));
     }
 
     #[test]

@@ -88,10 +88,11 @@ mod tests {
             (c.api_key.as_str(), c.model_id.as_str()),
             ("sk-openai", DEFAULT_MODEL)
         );
-        // The default model is in the catalog: its prices, the record's cap.
+        // The default model is in the catalog: its window, reasoning flag
+        // and prices, the record's cap.
         assert_eq!(
             (c.context_window, c.max_tokens, c.reasoning),
-            (200_000, 8192, false)
+            (200_000, 8192, true)
         );
         assert_eq!(c.cost.input, 3.0);
         let flags = ModelRequestFlags {

@@ -86,10 +86,8 @@ impl ThinkingLevel {
 }
 
 /// Whether a model reasons (takes thinking options), judged by its id for
-/// the models the providers document; a platform preset says it itself.
-///
-/// A small stand-in for the model metadata table: when one exists, its
-/// `reasoning` flag replaces this.
+/// the models the providers document. Only for ids the model table
+/// (`catalog`) does not know; a platform preset says it itself.
 pub fn is_reasoning_model(api: ModelApi, model_id: &str) -> bool {
     let id = bare_id(model_id);
     match api {
