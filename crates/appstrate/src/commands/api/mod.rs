@@ -16,7 +16,7 @@ mod reply;
 use std::io;
 use std::time::Instant;
 
-use appstrate_curl::{Bearer, Injection, RequestPlan, Streams};
+use appstrate_curl::{Bearer, CurlArgs, Injection, RequestPlan, Streams};
 use appstrate_platform::PlatformError;
 use appstrate_platform::session::Session;
 use clap::Args;
@@ -52,81 +52,18 @@ pub async fn run(ctx: &mut Context, args: ApiArgs) -> Result<ExitStatus, CliErro
     if curl.global_insecure {
         ctx.env.insecure = true;
     }
-    let profile_flag = curl.profile.clone().or_else(|| ctx.global.profile.clone());
-    let mut stdout = io::stdout();
-    let mut stderr = io::stderr();
-    macro_rules! early {
-        ($err:expr) => {{
-            let err: PlatformError = $err;
-            // Auth errors obey -s (docs/api-command.md#order-of-checks); anything else is always shown.
-            if !matches!(err, PlatformError::Auth(_)) && !curl.shows_errors() {
-                ctx.ui.warn(&err.to_string());
-            }
-            let code = appstrate_curl::report_early_exit(
-                &curl,
-                &err.to_string(),
-                1,
-                Streams {
-                    stdout: &mut stdout,
-                    stderr: &mut stderr,
-                },
-                started,
-            );
-            return Ok(ExitStatus::from_code(code));
-        }};
-    }
-
-    let session = match Session::open(&ctx.env, profile_flag.as_deref()).await {
-        Ok(s) => s,
-        Err(e) => early!(e),
+    let (session, instance) = match open_session(ctx, &curl).await {
+        Ok(opened) => opened,
+        Err(e) => return Ok(platform_exit(ctx, &curl, &e, started)),
     };
-    let instance = match session.instance() {
-        Ok(i) => i,
-        Err(e) => early!(e),
-    };
-    let instance = match url::Url::parse(&instance) {
-        Ok(u) => u,
-        Err(e) => early!(PlatformError::Instance(format!(
-            "Invalid instance URL: \"{instance}\" ({e})"
-        ))),
-    };
-    let profile = session.profile();
-    let pins = placeholders::Pins {
-        profile: session.profile_name(),
-        org_id: profile.org_id.as_deref(),
-        app_id: profile.application_id.as_deref(),
-    };
-    let shows_errors = curl.shows_errors();
-    if let Some(target) = curl.positionals.last_mut() {
-        *target = placeholders::expand(target, &pins)
-            .map_err(|message| quiet_unless_shown(shows_errors, CliError::usage(message)))?;
-    }
-    let injection = Injection {
-        instance,
-        profile: session.profile_name().to_string(),
-        org_id: profile.org_id.clone(),
-        app_id: profile.application_id.clone(),
-        user_agent: appstrate_platform::user_agent(),
-    };
-    let plan = match RequestPlan::resolve(&curl, injection) {
+    expand_placeholders(&mut curl, &session)?;
+    let plan = match RequestPlan::resolve(&curl, injection(&session, instance)) {
         Ok(plan) => plan,
-        Err(e) => {
-            let code = appstrate_curl::report_early_exit(
-                &curl,
-                &e.message,
-                e.code,
-                Streams {
-                    stdout: &mut stdout,
-                    stderr: &mut stderr,
-                },
-                started,
-            );
-            return Ok(ExitStatus::from_code(code));
-        }
+        Err(e) => return Ok(early_exit(&curl, &e.message, e.code, started)),
     };
     let token = match session.access_token().await {
         Ok(t) => t,
-        Err(e) => early!(e),
+        Err(e) => return Ok(platform_exit(ctx, &curl, &e, started)),
     };
     if curl.reply.any() {
         let mode = reply::ReplyMode {
@@ -141,13 +78,86 @@ pub async fn run(ctx: &mut Context, args: ApiArgs) -> Result<ExitStatus, CliErro
         &plan,
         &bearer,
         Streams {
-            stdout: &mut stdout,
-            stderr: &mut stderr,
+            stdout: &mut io::stdout(),
+            stderr: &mut io::stderr(),
         },
         started,
     )
     .await;
     Ok(ExitStatus::from_code(code))
+}
+
+/// The profile's session and its instance URL (`-p`/`--profile` in the curl
+/// arguments wins over the global flag).
+async fn open_session(
+    ctx: &Context,
+    curl: &CurlArgs,
+) -> Result<(Session, url::Url), PlatformError> {
+    let profile_flag = curl.profile.clone().or_else(|| ctx.global.profile.clone());
+    let session = Session::open(&ctx.env, profile_flag.as_deref()).await?;
+    let instance = session.instance()?;
+    let url = url::Url::parse(&instance).map_err(|e| {
+        PlatformError::Instance(format!("Invalid instance URL: \"{instance}\" ({e})"))
+    })?;
+    Ok((session, url))
+}
+
+/// `{orgId}`, `{appId}` and `{profile}` in the target, from the profile's pins.
+fn expand_placeholders(curl: &mut CurlArgs, session: &Session) -> Result<(), CliError> {
+    let profile = session.profile();
+    let pins = placeholders::Pins {
+        profile: session.profile_name(),
+        org_id: profile.org_id.as_deref(),
+        app_id: profile.application_id.as_deref(),
+    };
+    let shows_errors = curl.shows_errors();
+    if let Some(target) = curl.positionals.last_mut() {
+        *target = placeholders::expand(target, &pins)
+            .map_err(|message| quiet_unless_shown(shows_errors, CliError::usage(message)))?;
+    }
+    Ok(())
+}
+
+/// What the engine adds to every request: the instance, the profile's
+/// context headers and our User-Agent.
+fn injection(session: &Session, instance: url::Url) -> Injection {
+    let profile = session.profile();
+    Injection {
+        instance,
+        profile: session.profile_name().to_string(),
+        org_id: profile.org_id.clone(),
+        app_id: profile.application_id.clone(),
+        user_agent: appstrate_platform::user_agent(),
+    }
+}
+
+/// A platform error before the request: auth errors obey `-s`
+/// (docs/api-command.md#order-of-checks); anything else is always shown.
+fn platform_exit(
+    ctx: &Context,
+    curl: &CurlArgs,
+    err: &PlatformError,
+    started: Instant,
+) -> ExitStatus {
+    if !matches!(err, PlatformError::Auth(_)) && !curl.shows_errors() {
+        ctx.ui.warn(&err.to_string());
+    }
+    early_exit(curl, &err.to_string(), 1, started)
+}
+
+/// Ends before any request, the way curl reports it (`-w`, `-s`, exit code).
+fn early_exit(curl: &CurlArgs, message: &str, code: u8, started: Instant) -> ExitStatus {
+    let code = appstrate_curl::report_early_exit(
+        curl,
+        message,
+        code,
+        Streams {
+            stdout: &mut io::stdout(),
+            stderr: &mut io::stderr(),
+        },
+        started,
+    );
+    ExitStatus::from_code(code)
 }
 
 /// Under `-s` (without `-S`) the error is not shown; its exit code stays.
