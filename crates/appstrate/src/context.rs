@@ -16,8 +16,7 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(global: &GlobalArgs) -> Self {
-        let mut env = Env::from_process();
+    pub fn new(global: &GlobalArgs, mut env: Env) -> Self {
         if global.insecure {
             env.insecure = true;
         }

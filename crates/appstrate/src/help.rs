@@ -6,6 +6,7 @@
 //! here into the top-level help template, from clap's own tree (the
 //! one-line descriptions stay the doc comments of `cli.rs`).
 
+use appstrate_platform::Env;
 use clap::Command;
 
 use crate::cli::Cli;
@@ -210,8 +211,8 @@ appstrate install --tier 0 --source ~/src/appstrate",
 /// The command tree as `main` parses it and `completions` describes it:
 /// grouped list, examples, hidden global flags, and the colour rule of
 /// every other output (`ui::clap_color_choice`).
-pub fn command() -> Command {
-    let mut cmd = <Cli as clap::CommandFactory>::command().color(crate::ui::clap_color_choice());
+pub fn command(env: &Env) -> Command {
+    let mut cmd = <Cli as clap::CommandFactory>::command().color(crate::ui::clap_color_choice(env));
     // Propagates the global flags into every subcommand, so they can be
     // hidden where they mean nothing.
     cmd.build();
@@ -346,7 +347,7 @@ mod tests {
 
     #[test]
     fn every_visible_command_is_in_exactly_one_group() {
-        let cmd = command();
+        let cmd = command(&Env::default());
         let mut names: Vec<&str> = cmd
             .get_subcommands()
             .filter(|s| !s.is_hide_set())
@@ -361,7 +362,7 @@ mod tests {
     #[test]
     fn every_command_but_api_has_examples() {
         let mut all = Vec::new();
-        paths(&command(), "", &mut all);
+        paths(&command(&Env::default()), "", &mut all);
         for path in all.iter().filter(|p| *p != "api") {
             assert!(
                 EXAMPLES.iter().any(|(p, _)| p == path),
@@ -375,6 +376,6 @@ mod tests {
 
     #[test]
     fn the_tree_is_consistent() {
-        command().debug_assert();
+        command(&Env::default()).debug_assert();
     }
 }

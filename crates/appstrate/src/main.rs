@@ -28,7 +28,9 @@ use crate::error::{CliError, ErrorKind, ExitStatus};
 
 fn main() -> ExitCode {
     let argv = help_api_is_api_help(std::env::args_os().collect());
-    let cli = match help::command()
+    // The one snapshot of the environment: help's colour and every command.
+    let env = appstrate_platform::Env::from_process();
+    let cli = match help::command(&env)
         .try_get_matches_from(argv)
         .and_then(|matches| Cli::from_arg_matches(&matches))
     {
@@ -46,11 +48,11 @@ fn main() -> ExitCode {
                 format!("cannot start the async runtime: {err}"),
                 err,
             );
-            return ui::report_before_ui(&err).into();
+            return ui::report_before_ui(&err, &env).into();
         }
     };
     let status = runtime.block_on(async move {
-        let mut ctx = Context::new(&cli.global);
+        let mut ctx = Context::new(&cli.global, env);
         // Biased: a command that handles signals itself (run) sees them
         // first and cleans up before this fallback drops it.
         let result = tokio::select! {

@@ -344,11 +344,10 @@ pub fn error_lines(err: &CliError, color: bool) -> String {
 }
 
 /// Reports an error before a [`Ui`] exists (the runtime did not start).
-pub fn report_before_ui(err: &CliError) -> ExitStatus {
-    let env = Env::from_process();
+pub fn report_before_ui(err: &CliError, env: &Env) -> ExitStatus {
     warn_line(&error_lines(
         err,
-        color_enabled(&env, io::stderr().is_terminal()),
+        color_enabled(env, io::stderr().is_terminal()),
     ));
     err.exit_status()
 }
@@ -415,8 +414,7 @@ pub fn forced_color(var: impl Fn(&str) -> Option<String>) -> Option<bool> {
 }
 
 /// clap's colour for help and usage errors, by the rule of [`color_enabled`].
-pub fn clap_color_choice() -> clap::ColorChoice {
-    let env = Env::from_process();
+pub fn clap_color_choice(env: &Env) -> clap::ColorChoice {
     match forced_color(|name| env.var(name).map(str::to_string)) {
         Some(true) => clap::ColorChoice::Always,
         Some(false) => clap::ColorChoice::Never,

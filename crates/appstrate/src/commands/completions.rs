@@ -14,7 +14,7 @@ pub struct CompletionsArgs {
 }
 
 pub fn run(ctx: &mut Context, args: CompletionsArgs) -> Result<ExitStatus, CliError> {
-    let mut command = crate::help::command();
+    let mut command = crate::help::command(&ctx.env);
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut command, "appstrate", &mut script);
     ctx.ui.out(&String::from_utf8_lossy(&script))?;

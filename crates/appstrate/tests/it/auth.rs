@@ -3,6 +3,7 @@
 
 use std::process::Output;
 
+use crate::support::{stderr, stdout};
 use appstrate_testkit::fake_instance::{Approval, FakeInstance, Fault, Role};
 use appstrate_testkit::test_env::{TestEnv, now_ms};
 
@@ -10,14 +11,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_appstrate");
 
 fn run(env: &TestEnv, args: &[&str]) -> Output {
     env.command(BIN).args(args).output().expect("run appstrate")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// A fake with a polling interval of 0 s and one user auto-approving.

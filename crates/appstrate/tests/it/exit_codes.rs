@@ -6,6 +6,7 @@ use std::net::TcpListener;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::stderr;
 use appstrate_testkit::fake_instance::{Approval, FakeInstance};
 use appstrate_testkit::test_env::TestEnv;
 
@@ -13,10 +14,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_appstrate");
 
 fn run(env: &TestEnv, args: &[&str]) -> Output {
     env.command(BIN).args(args).output().expect("run appstrate")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::{stderr, stdout};
 use appstrate_testkit::fake_instance::{Approval, FakeInstance, Fault, Role};
 use appstrate_testkit::recorder::Recorder;
 use appstrate_testkit::test_env::{TestEnv, now_ms};
@@ -16,14 +17,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_appstrate");
 
 fn run(env: &TestEnv, args: &[&str]) -> Output {
     env.command(BIN).args(args).output().expect("run appstrate")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// A fake with one auto-approving user in org Acme (apps Main, default).

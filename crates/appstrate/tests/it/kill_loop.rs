@@ -13,16 +13,13 @@ use std::path::Path;
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::stderr;
 use appstrate_platform::config::Config;
 use appstrate_testkit::fake_instance::{Approval, FakeInstance, Role};
 use appstrate_testkit::test_env::TestEnv;
 use rand::Rng;
 
 const BIN: &str = env!("CARGO_BIN_EXE_appstrate");
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn mode(path: &Path) -> u32 {
     std::fs::symlink_metadata(path)

@@ -4,6 +4,7 @@
 
 use std::process::Output;
 
+use crate::support::{stderr, stdout};
 use appstrate_testkit::fake_instance::{Approval, FakeInstance};
 use appstrate_testkit::test_env::TestEnv;
 
@@ -11,14 +12,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_appstrate");
 
 fn run(env: &TestEnv, args: &[&str]) -> Output {
     env.command(BIN).args(args).output().expect("run appstrate")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 const NOT_CONFIGURED: &str = "error: Profile \"default\" not configured.\nhint: Run: appstrate login --instance <URL> --profile default (no instance yet? `appstrate install` starts one)\n";

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub use crate::support::{stderr, stdout};
 use appstrate_testkit::model_server::ModelServer;
 use serde_json::Value;
 
@@ -69,14 +70,6 @@ pub async fn output(mut c: Command) -> Output {
     tokio::task::spawn_blocking(move || c.output().expect("run appstrate"))
         .await
         .expect("join")
-}
-
-pub fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-pub fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 pub fn jsonl(o: &Output) -> Vec<Value> {

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub use crate::support::{stderr, stdout};
 use appstrate_testkit::fake_docker::FakeDocker;
 use appstrate_testkit::test_env;
 
@@ -123,12 +124,4 @@ pub fn mode(path: &Path) -> u32 {
 
 pub fn env_map(path: &Path) -> std::collections::BTreeMap<String, String> {
     appstrate_selfhost::envfile::parse_env_file(&std::fs::read_to_string(path).unwrap())
-}
-
-pub fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-pub fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }

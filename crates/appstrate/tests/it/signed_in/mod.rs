@@ -8,6 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use crate::support::{stderr, stdout};
 use appstrate_testkit::fake_instance::{FakeInstance, Role};
 use appstrate_testkit::test_env;
 use serde_json::{Value, json};
@@ -151,12 +152,4 @@ impl SignedIn {
             &test_env::outer_path(),
         )
     }
-}
-
-pub fn stdout(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-pub fn stderr(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }

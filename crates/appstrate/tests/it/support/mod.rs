@@ -135,3 +135,13 @@ pub fn assert_no_secret(what: &str, text: &[u8]) {
     let text = String::from_utf8_lossy(text);
     assert!(!text.contains(MARKER), "secret leaked in {what}: {text}");
 }
+
+/// A child's stdout, decoded leniently (a test then says what it expected).
+pub fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A child's stderr, decoded leniently.
+pub fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
