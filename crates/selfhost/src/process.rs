@@ -41,6 +41,20 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
     -1
 }
 
+/// `program args…` with no stdin, in `cwd`, with `env` added, killed when
+/// the future that waits for it is dropped (a timeout, Ctrl-C).
+fn command(program: &str, args: &[&str], cwd: Option<&Path>, env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.args(args).stdin(Stdio::null()).kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    if let Some(cwd) = cwd {
+        cmd.current_dir(cwd);
+    }
+    cmd
+}
+
 /// Runs `program args…` capturing its output, killed after `timeout`.
 pub async fn capture(
     program: &str,
@@ -48,15 +62,8 @@ pub async fn capture(
     cwd: Option<&Path>,
     timeout: Option<Duration>,
 ) -> Outcome {
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    if let Some(cwd) = cwd {
-        cmd.current_dir(cwd);
-    }
+    let mut cmd = command(program, args, cwd, &[]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let Ok(child) = cmd.spawn() else {
         return Outcome {
             code: -1,
@@ -111,18 +118,8 @@ pub async fn run_quiet(
     cwd: Option<&Path>,
     env: &[(&str, &str)],
 ) -> (i32, Option<String>) {
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    if let Some(cwd) = cwd {
-        cmd.current_dir(cwd);
-    }
+    let mut cmd = command(program, args, cwd, env);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let Ok(mut child) = cmd.spawn() else {
         return (-1, None);
     };
@@ -182,20 +179,9 @@ pub async fn run(
     output: Output,
     env: &[(&str, &str)],
 ) -> i32 {
-    let mut cmd = Command::new(program);
-    cmd.args(args).kill_on_drop(true);
+    let mut cmd = command(program, args, cwd, env);
     if output == Output::Discard {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-    } else {
-        cmd.stdin(Stdio::null());
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    if let Some(cwd) = cwd {
-        cmd.current_dir(cwd);
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
     }
     match cmd.status().await {
         Ok(status) => exit_code(status),
