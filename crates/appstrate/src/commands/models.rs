@@ -80,7 +80,9 @@ fn preset_line(preset: &Value) -> String {
             .unwrap_or_else(|| "undefined".into())
     };
     let mut suffixes = Vec::new();
-    if appstrate_openapi::js::truthy(preset.get("isDefault")) {
+    // The platform sends `is_default`; `isDefault` is what the original read.
+    let default_flag = preset.get("is_default").or_else(|| preset.get("isDefault"));
+    if appstrate_openapi::js::truthy(default_flag) {
         suffixes.push("default");
     }
     if !appstrate_openapi::js::truthy(preset.get("enabled")) {
@@ -113,7 +115,7 @@ mod tests {
     #[test]
     fn line_layout_and_suffix_order() {
         let preset = json!({"id": "m1", "apiShape": "google-generative-ai", "label": "Gemini",
-            "isDefault": true, "enabled": false, "needs_reconnection": true});
+            "is_default": true, "enabled": false, "needs_reconnection": true});
         assert_eq!(
             preset_line(&preset),
             format!(
@@ -124,5 +126,9 @@ mod tests {
         );
         let plain = json!({"id": "m2", "apiShape": "anthropic-messages", "label": "Claude", "enabled": true});
         assert!(preset_line(&plain).ends_with("  Claude"));
+        let camel = json!({"id": "m3", "apiShape": "anthropic-messages", "label": "Old", "enabled": true, "isDefault": true});
+        assert!(preset_line(&camel).ends_with("  Old [default]"));
+        let snake_wins = json!({"id": "m4", "apiShape": "anthropic-messages", "label": "New", "enabled": true, "is_default": false, "isDefault": true});
+        assert!(preset_line(&snake_wins).ends_with("  New"));
     }
 }

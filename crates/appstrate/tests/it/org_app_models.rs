@@ -463,7 +463,8 @@ fn app_create_posts_the_name_and_pins_it() {
 }
 
 fn add_models(env: &SignedIn) {
-    env.fake.add_model(&env.acme, json!({"id": "claude", "label": "Claude", "apiShape": "anthropic-messages", "enabled": true, "isDefault": true}));
+    // `is_default`: the name `GET /api/models` sends.
+    env.fake.add_model(&env.acme, json!({"id": "claude", "label": "Claude", "apiShape": "anthropic-messages", "enabled": true, "is_default": true}));
     env.fake.add_model(&env.acme, json!({"id": "gemini", "label": "Gemini", "apiShape": "google-generative-ai", "enabled": false, "needs_reconnection": true}));
     env.fake.add_model(
         &env.acme,
@@ -501,8 +502,52 @@ fn models_list_text_json_and_proxy_only() {
         .unwrap_or_default();
     assert_eq!(ids, ["claude", "gpt"]);
     assert_eq!(
-        printed[0]["isDefault"], true,
+        printed[0]["is_default"], true,
         "server objects passed through"
+    );
+}
+
+#[test]
+fn models_list_marks_the_default_the_instance_sets() {
+    let env = SignedIn::new();
+    let upstream = "http://127.0.0.1:9/v1";
+    env.fake.add_model_preset(
+        &env.acme,
+        "Other",
+        "openai-completions",
+        upstream,
+        "gpt",
+        false,
+    );
+    let chosen = env.fake.add_model_preset(
+        &env.acme,
+        "Chosen",
+        "anthropic-messages",
+        upstream,
+        "claude",
+        true,
+    );
+    let out = env.cmd().args(["models", "list"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let marked: Vec<&str> = text.lines().filter(|l| l.contains("[default")).collect();
+    assert_eq!(marked.len(), 1, "{text}");
+    assert!(
+        marked[0].contains(&chosen) && marked[0].ends_with("Chosen [default]"),
+        "{text}"
+    );
+}
+
+#[test]
+fn models_list_still_reads_the_camel_case_default_flag() {
+    let env = SignedIn::new();
+    env.fake.add_model(&env.acme, json!({"id": "old", "label": "Old", "apiShape": "anthropic-messages", "enabled": true, "isDefault": true}));
+    let out = env.cmd().args(["models", "list"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).ends_with("  Old [default]\n"),
+        "{}",
+        stdout(&out)
     );
 }
 

@@ -471,7 +471,9 @@ impl FakeInstance {
         self.with(|s| s.insert_app(org_id, name, is_default, None))
     }
 
-    /// Add a model preset to `org`'s `/api/models`, passed through verbatim.
+    /// Add a model preset to `org`'s `/api/models`, passed through verbatim
+    /// (the platform names the default flag `is_default`, as
+    /// [`FakeInstance::add_model_preset`] writes it).
     pub fn add_model(&self, org_id: &str, preset: Value) {
         self.with(|s| s.models.entry(org_id.to_owned()).or_default().push(preset));
     }
