@@ -191,6 +191,12 @@ impl Session {
             .ok_or_else(|| self.no_credentials())
     }
 
+    /// When the sign-in of the stored record ends (epoch ms), read now, so
+    /// a refresh earlier in the command is reflected.
+    pub async fn signed_in_until(&self) -> Result<i64> {
+        Ok(self.load_tokens().await?.signed_in_until())
+    }
+
     /// A usable access token, refreshed first when it expires within 30 s.
     pub async fn access_token(&self) -> Result<Zeroizing<String>> {
         let tokens = self.load_tokens().await?;

@@ -87,6 +87,14 @@ impl TokenRecord {
             .and_then(Self::from_value)
     }
 
+    /// When the sign-in ends (epoch ms): the refresh token's expiry, or the
+    /// access token's for a legacy record, which cannot be refreshed.
+    pub fn signed_in_until(&self) -> i64 {
+        self.refresh
+            .as_ref()
+            .map_or(self.expires_at, |refresh| refresh.expires_at)
+    }
+
     /// A record whose refresh token has expired is dead (`<=`, no grace).
     pub fn is_dead(&self, now_ms: i64) -> bool {
         match &self.refresh {

@@ -1,11 +1,12 @@
 //! `appstrate whoami`: the server-checked identity of the active profile
-//! (docs/platform-api.md#endpoints).
+//! and when its sign-in ends (docs/platform-api.md#endpoints).
 
 use appstrate_platform::api;
 use appstrate_platform::session::Session;
 use serde_json::Value;
 
 use crate::commands::JsonArgs;
+use crate::commands::token::iso;
 use crate::context::Context;
 use crate::error::{CliError, ExitStatus};
 
@@ -21,6 +22,8 @@ pub async fn run(ctx: &mut Context, args: JsonArgs) -> Result<ExitStatus, CliErr
     };
     let email = text(&me, "email");
     let display_name = text(&me, "displayName").or_else(|| text(&me, "name"));
+    // After the request, so a refresh it needed shows the new record's end.
+    let expires_at = iso(session.signed_in_until().await?);
     let org = match &profile.org_id {
         Some(org_id) => match api::list_orgs(&session).await {
             Ok(orgs) => Some((org_id.clone(), orgs.into_iter().find(|o| &o.id == org_id))),
@@ -34,6 +37,7 @@ pub async fn run(ctx: &mut Context, args: JsonArgs) -> Result<ExitStatus, CliErr
             "instance": profile.instance,
             "email": email,
             "name": display_name,
+            "expiresAt": expires_at,
             "orgId": org.as_ref().map(|(id, _)| id),
             "orgName": org.as_ref().and_then(|(_, found)| found.as_ref().map(|o| o.name.clone())),
             "applicationId": profile.application_id,
@@ -51,6 +55,7 @@ pub async fn run(ctx: &mut Context, args: JsonArgs) -> Result<ExitStatus, CliErr
     if let Some(name) = display_name {
         lines.push(format!("Name:     {name}"));
     }
+    lines.push(format!("Expires:  {expires_at}"));
     if let Some((org_id, found)) = org {
         lines.push(match found {
             Some(org) => format!("Org:      {} ({})", org.name, org.id),

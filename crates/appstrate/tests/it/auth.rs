@@ -468,13 +468,20 @@ fn whoami_prints_server_identity_and_org() {
     );
     let org = fake.add_org(&user, "Acme", "acme", Role::Owner);
     let env = TestEnv::new();
-    let (access, _) = seeded(&fake, &env, &user, Some(&org));
+    let (access, refresh) = seeded(&fake, &env, &user, Some(&org));
+    // The sign-in ends when the refresh token does (2100-01-01T00:00:00.285Z).
+    env.seed_tokens(
+        "default",
+        &access,
+        now_ms() + 900_000,
+        Some((&refresh, 4_102_444_800_285)),
+    );
     let out = run(&env, &["whoami"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
         format!(
-            "Profile:  default\nInstance: {}\nUser:     alice@example.com\nName:     Alice A\nOrg:      Acme ({org})\n",
+            "Profile:  default\nInstance: {}\nUser:     alice@example.com\nName:     Alice A\nExpires:  2100-01-01T00:00:00.285Z\nOrg:      Acme ({org})\n",
             fake.url()
         )
     );
@@ -484,6 +491,44 @@ fn whoami_prints_server_identity_and_org() {
         Some(format!("Bearer {access}").as_str())
     );
     assert_eq!(stderr(&out), "");
+    assert_output_has_no_stored_tokens(&env, &out);
+}
+
+#[test]
+fn whoami_json_carries_the_expiry_and_no_token() {
+    let fake = FakeInstance::start();
+    let user = fake.add_user("alice@example.com");
+    let env = TestEnv::new();
+    let (access, refresh) = seeded(&fake, &env, &user, None);
+    env.seed_tokens(
+        "default",
+        &access,
+        now_ms() + 900_000,
+        Some((&refresh, 4_102_444_800_285)),
+    );
+    let out = run(&env, &["whoami", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["expiresAt"], "2100-01-01T00:00:00.285Z");
+    assert_eq!(report["email"], "alice@example.com");
+    assert_output_has_no_stored_tokens(&env, &out);
+}
+
+#[test]
+fn whoami_of_a_legacy_record_shows_the_access_token_expiry() {
+    let fake = FakeInstance::start();
+    let user = fake.add_user("alice@example.com");
+    let env = TestEnv::new();
+    let (access, _) = seeded(&fake, &env, &user, None);
+    // A 1.x record: no refresh token, so the sign-in ends with the access token.
+    env.seed_tokens("default", &access, 4_102_444_800_000, None);
+    let out = run(&env, &["whoami"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("\nExpires:  2100-01-01T00:00:00.000Z\n"),
+        "{}",
+        stdout(&out)
+    );
     assert_output_has_no_stored_tokens(&env, &out);
 }
 
@@ -548,6 +593,25 @@ fn whoami_refreshes_expired_access_token_first() {
     assert!(
         !tokens_on_disk(&env).contains(&refresh),
         "rotated refresh token saved"
+    );
+    // The expiry shown is the rotated record's, not the one seeded.
+    let text = std::fs::read_to_string(env.credentials_path()).unwrap_or_default();
+    let stored: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    let rotated = stored["default"]["refreshExpiresAt"]
+        .as_i64()
+        .expect("refreshExpiresAt stored");
+    let shown = stdout(&out);
+    let expires = shown
+        .lines()
+        .find_map(|l| l.strip_prefix("Expires:  "))
+        .unwrap_or_default();
+    let parsed =
+        time::OffsetDateTime::parse(expires, &time::format_description::well_known::Rfc3339)
+            .expect("an RFC 3339 time");
+    assert_eq!(
+        parsed.unix_timestamp_nanos() / 1_000_000,
+        i128::from(rotated),
+        "{shown}"
     );
 }
 
