@@ -126,6 +126,13 @@ impl CliError {
         Self::new(ErrorKind::Usage, message)
     }
 
+    /// The same error as a usage error (exit 2): a library's refusal of a
+    /// value the user typed on the command line.
+    pub fn into_usage(mut self) -> Self {
+        self.kind = ErrorKind::Usage;
+        self
+    }
+
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self

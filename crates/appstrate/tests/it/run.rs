@@ -930,11 +930,6 @@ async fn user_errors_are_one_line_and_exit_1() {
             "Unknown --model-api \"bogus\" — use one of: anthropic-messages, openai-completions, openai-responses, mistral-conversations",
         ),
         (
-            vec![pkg.into(), "-v".into(), "-q".into()],
-            vec![],
-            "--verbose and --quiet are mutually exclusive",
-        ),
-        (
             vec![pkg.into()],
             vec![("ANTHROPIC_API_KEY", "")],
             "No LLM API key resolved for provider anthropic — pass --llm-api-key or set one of: ANTHROPIC_API_KEY, APPSTRATE_LLM_API_KEY, LLM_API_KEY",
@@ -956,6 +951,17 @@ async fn user_errors_are_one_line_and_exit_1() {
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert!(stdout(&o).is_empty());
     }
+    // Conflicting flags are a usage error (README "Exit codes and errors").
+    let o = env
+        .command(None)
+        .args(["run", pkg, "-v", "-q"])
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        "error: --verbose and --quiet are mutually exclusive\n"
+    );
 }
 
 /// Whether any live (non-zombie) process belongs to process group `pgid`.

@@ -606,7 +606,9 @@ async fn flags_are_checked_against_the_mode_before_anything_else() {
     std::fs::write(&bad_json, "{").expect("write");
     let bad_json = bad_json.to_str().expect("utf-8").to_string();
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-    let cases: Vec<ErrorCase> = vec![
+    // Conflicting flags, a flag the mode cannot honour, a bad flag value or
+    // target: usage errors, exit 2 (README "Exit codes and errors").
+    let usage: Vec<ErrorCase> = vec![
         (
             s(&[AGENT, "--snapshot", "s.json", "--llm-api-key", "sk-x", "--report", "false"]),
             vec![],
@@ -644,16 +646,30 @@ async fn flags_are_checked_against_the_mode_before_anything_else() {
             "--creds-file is only read with --integrations local".into(),
         ),
         (
-            s(&[&path, "--integrations", "local", "--creds-file", &bad_json]),
-            vec![],
-            format!("--creds-file {bad_json}: not valid JSON"),
-        ),
-        (
             s(&[&path, "--sink-ttl", "0"]),
             vec![],
             "--sink-ttl must be a whole number of seconds from 1 to 86400 (got \"0\")".into(),
         ),
         (s(&[&format!("{AGENT}@"), "--local"]), vec![], "Empty version after '@' in \"@acme/writer@\"".into()),
+        (
+            s(&[&path, "--proxy", "px_123"]),
+            vec![],
+            "--proxy \"px_123\" names a platform proxy; a local run can only use a proxy URL (http://host:port)".into(),
+        ),
+        (
+            s(&[AGENT, "--local", "--proxy", "px_123"]),
+            vec![],
+            "--proxy \"px_123\" names a platform proxy".into(),
+        ),
+        (s(&[&path, "-v", "-q"]), vec![], "--verbose and --quiet are mutually exclusive".into()),
+    ];
+    // Bad files, variables and local state: exit 1.
+    let failures: Vec<ErrorCase> = vec![
+        (
+            s(&[&path, "--integrations", "local", "--creds-file", &bad_json]),
+            vec![],
+            format!("--creds-file {bad_json}: not valid JSON"),
+        ),
         (
             s(&[&path]),
             vec![("APPSTRATE_MODEL_SOURCE", "bogus".into())],
@@ -671,23 +687,16 @@ async fn flags_are_checked_against_the_mode_before_anything_else() {
             "--report=true requires an Appstrate profile or API key — use --report false, or --report-fallback console to run without reporting".into(),
         ),
         (
-            s(&[&path, "--proxy", "px_123"]),
-            vec![],
-            "--proxy \"px_123\" names a platform proxy; a local run can only use a proxy URL (http://host:port)".into(),
-        ),
-        (
-            s(&[AGENT, "--local", "--proxy", "px_123"]),
-            vec![],
-            "--proxy \"px_123\" names a platform proxy".into(),
-        ),
-        (
             s(&[&path, "--proxy", "socks5://user:hunter22@127.0.0.1:1"]),
             vec![],
             "--proxy must be an http:// or https:// proxy URL with a host (got a socks5:// URL)".into(),
         ),
-        (s(&[&path, "-v", "-q"]), vec![], "--verbose and --quiet are mutually exclusive".into()),
     ];
-    for (args, envs, expected) in cases {
+    let cases = usage
+        .into_iter()
+        .map(|case| (2, case))
+        .chain(failures.into_iter().map(|case| (1, case)));
+    for (code, (args, envs, expected)) in cases {
         let mut c = p.command();
         c.env("ANTHROPIC_API_KEY", "sk-test-secret-key")
             .arg("run")
@@ -696,7 +705,7 @@ async fn flags_are_checked_against_the_mode_before_anything_else() {
             c.env(k, v);
         }
         let o = output(c).await;
-        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", stderr(&o));
         let err = stderr(&o);
         assert!(
             // `message — hint` in the table; the hint, if it is one, on its own line.

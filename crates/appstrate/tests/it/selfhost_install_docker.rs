@@ -557,8 +557,15 @@ fn flag_validation_and_non_tty_messages() {
         .args(["install", "--tier", "4", "--dir", "x"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("Invalid --tier value \"4\". Expected 0, 1, 2, or 3."));
+    // Without --dir, the bad tier is named before the directory question.
+    let out = sb.cmd().args(["install", "--tier", "5"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "error: Invalid --tier value \"5\". Expected 0, 1, 2, or 3.\n"
+    );
     let out = sb.cmd().args(["install", "--tier", "2"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);

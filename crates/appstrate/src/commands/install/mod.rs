@@ -70,11 +70,18 @@ pub async fn run(ctx: &mut Context, args: InstallArgs) -> Result<ExitStatus, Cli
     let auto = args.yes || ctx.env.var("APPSTRATE_YES") == Some("1");
     let non_interactive = args.tier.is_some() || auto;
     refuse_firecracker(ctx, &args)?;
+    // A bad --tier is named before any question (the directory's first).
+    let tier_flag = args
+        .tier
+        .as_deref()
+        .map(Tier::parse)
+        .transpose()
+        .map_err(|e| CliError::from(e).into_usage())?;
     ctx.ui.intro("Appstrate install")?;
 
     let dir = resolve_dir(ctx, &args, auto)?;
     let existing = upgrade::detect_install_mode(&dir)?;
-    let tier = resolve_tier(ctx, &args, &dir, &existing, auto).await?;
+    let tier = resolve_tier(ctx, tier_flag, &dir, &existing, auto).await?;
     let project_name = tier
         .uses_docker()
         .then(|| project::resolve_project_name(&dir));
@@ -192,13 +199,13 @@ fn resolve_dir(ctx: &Context, args: &InstallArgs, auto: bool) -> Result<PathBuf,
 /// (`--yes`) or asked.
 async fn resolve_tier(
     ctx: &Context,
-    args: &InstallArgs,
+    tier_flag: Option<Tier>,
     dir: &Path,
     existing: &Existing,
     auto: bool,
 ) -> Result<Tier, CliError> {
-    if let Some(raw) = &args.tier {
-        return Ok(Tier::parse(raw)?);
+    if let Some(tier) = tier_flag {
+        return Ok(tier);
     }
     if existing.mode == Mode::Upgrade
         && let Some(t) = appstrate_selfhost::tier::infer_installed_tier(dir)

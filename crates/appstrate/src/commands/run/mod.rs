@@ -130,14 +130,14 @@ pub enum ReportFallback {
 }
 
 pub async fn run(ctx: &mut Context, args: RunArgs) -> Result<ExitStatus, CliError> {
-    let target = target::parse_target(&args.target).map_err(CliError::user)?;
+    let target = target::parse_target(&args.target).map_err(CliError::usage)?;
     let mode = options::resolve_mode(&args, &target)?;
     let settings = options::check_flags(&args, mode, &target, &ctx.env)?;
     match (mode, target) {
         (Mode::Local, target) => local::run(ctx, args, settings, target).await,
         (Mode::Remote, Target::Agent(agent)) => remote::run(ctx, args, settings, agent).await,
         // resolve_mode refuses --remote with a path.
-        (Mode::Remote, Target::Path(_)) => Err(CliError::user(
+        (Mode::Remote, Target::Path(_)) => Err(CliError::usage(
             "--remote does not support local bundle paths",
         )),
     }

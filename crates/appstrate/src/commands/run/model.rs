@@ -98,7 +98,7 @@ pub fn local_proxy(
     }
     let unusable = "a local run can only use a proxy URL (http://host:port), since the platform does not disclose its proxies' addresses";
     match source {
-        ProxySource::Flag => Err(CliError::user(format!(
+        ProxySource::Flag => Err(CliError::usage(format!(
             "--proxy \"{value}\" names a platform proxy; {unusable}"
         ))
         .with_hint("pass a proxy URL, or run on the platform with --remote")),

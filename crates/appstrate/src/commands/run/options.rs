@@ -1,6 +1,7 @@
 //! The mode of a run and the flags each mode accepts (docs/run.md "Modes"
 //! and "Flags"): every refusal happens here, before any file is read, any
-//! key is looked up or the network is touched.
+//! key is looked up or the network is touched. A refused flag is a usage
+//! error (exit 2); a bad environment variable is not (exit 1).
 
 use appstrate_agent::sink::Verbosity;
 use appstrate_platform::Env;
@@ -41,10 +42,10 @@ pub struct Settings {
 /// `--remote` says otherwise.
 pub fn resolve_mode(args: &RunArgs, target: &Target) -> Result<Mode, CliError> {
     match (args.local, args.remote, target) {
-        (true, true, _) => Err(CliError::user(
+        (true, true, _) => Err(CliError::usage(
             "--local and --remote are mutually exclusive",
         )),
-        (_, true, Target::Path(_)) => Err(CliError::user(
+        (_, true, Target::Path(_)) => Err(CliError::usage(
             "--remote does not support local bundle paths",
         )
         .with_hint("publish the agent and run it by id, or drop --remote")),
@@ -61,7 +62,7 @@ pub fn check_flags(
     env: &Env,
 ) -> Result<Settings, CliError> {
     if args.verbose && args.quiet {
-        return Err(CliError::user(
+        return Err(CliError::usage(
             "--verbose and --quiet are mutually exclusive",
         ));
     }
@@ -75,7 +76,7 @@ pub fn check_flags(
         Mode::Remote => refuse_local_only_flags(args, integrations)?,
         Mode::Local => {
             if cancel_on_exit.is_some() {
-                return Err(CliError::user(
+                return Err(CliError::usage(
                     "--cancel-on-exit and --no-cancel-on-exit only apply to remote runs",
                 )
                 .with_hint("a local run always stops when interrupted; drop the flag"));
@@ -84,12 +85,12 @@ pub fn check_flags(
     }
     match (integrations, &args.creds_file) {
         (Integrations::Local, None) => {
-            return Err(CliError::user(
+            return Err(CliError::usage(
                 "--integrations local requires --creds-file <path>",
             ));
         }
         (Integrations::Remote | Integrations::None, Some(_)) => {
-            return Err(CliError::user(
+            return Err(CliError::usage(
                 "--creds-file is only read with --integrations local",
             ));
         }
@@ -141,7 +142,7 @@ fn refuse_local_only_flags(args: &RunArgs, integrations: Integrations) -> Result
     if reasons.is_empty() {
         return Ok(());
     }
-    Err(CliError::user(format!(
+    Err(CliError::usage(format!(
         "These flags only apply to local runs: {}",
         reasons.join("; ")
     ))
@@ -154,7 +155,7 @@ fn parse_sink_ttl(text: &str) -> Result<u32, CliError> {
         .ok()
         .filter(|n| (1..=86_400).contains(n))
         .ok_or_else(|| {
-            CliError::user(format!(
+            CliError::usage(format!(
                 "--sink-ttl must be a whole number of seconds from 1 to 86400 (got \"{text}\")"
             ))
         })
