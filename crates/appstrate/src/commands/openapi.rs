@@ -28,9 +28,6 @@ pub enum OpenapiCommand {
     /// List operations. Filter with --tag, --method, --path (glob), --search
     List(ListArgs),
     /// Show one operation by `operationId` OR `METHOD /path`
-    ///
-    /// Examples: appstrate openapi show createRun
-    ///           appstrate openapi show GET /api/runs
     Show(ShowArgs),
     /// Dump the raw OpenAPI schema. Writes to <file> with -o, else stdout
     Export(ExportArgs),

@@ -177,6 +177,13 @@ fn every_subcommand_has_help_on_stdout() {
                 stdout(&out).contains("\nExamples:\n  $ appstrate "),
                 "{args:?} has no examples"
             );
+            // Examples live in that section only, never also in the text.
+            assert_eq!(
+                stdout(&out).matches("Examples:").count(),
+                1,
+                "{args:?}: {}",
+                stdout(&out)
+            );
         }
         seen += 1;
         for sub in subcommands(&env, &refs) {
