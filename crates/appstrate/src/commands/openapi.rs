@@ -140,10 +140,8 @@ async fn show(ctx: &mut Context, args: ShowArgs) -> Result<ExitStatus, CliError>
                 args.identifier
             ),
         };
-        ctx.ui.warn(&format!(
-            "{what}\nTip: run `appstrate openapi list` to see available operations."
-        ));
-        return Err(CliError::silent(1));
+        return Err(CliError::user(what)
+            .with_hint("run `appstrate openapi list` to see available operations"));
     };
     if args.json {
         ctx.ui

@@ -67,9 +67,11 @@ fn unconfigured_profile_and_missing_tokens_exit_1_without_a_request() {
     let env = ApiEnv::new(&rec.url());
     let (code, out, err) = output(&mut env.api(&["-p", "ghost", "-w", "[%{exitcode}]", "/x"]));
     assert_eq!(code, 1);
+    // Our own errors in the common voice; the exit code stays 1 (curl's
+    // "failure"), and `-w` still follows.
     assert_eq!(
         err,
-        "Profile \"ghost\" not configured. Run: appstrate login --instance <URL> --profile ghost (no instance yet? `appstrate install` starts one)\n"
+        "error: Profile \"ghost\" not configured.\nhint: Run: appstrate login --instance <URL> --profile ghost (no instance yet? `appstrate install` starts one)\n"
     );
     assert_eq!(out, b"[1]");
     let (code, _, err) = output(&mut env.api(&["-s", "-p", "ghost", "/x"]));
@@ -77,7 +79,25 @@ fn unconfigured_profile_and_missing_tokens_exit_1_without_a_request() {
     env.add_profile("notokens", &rec.url(), None, None, false);
     let (code, _, err) = output(&mut env.api(&["-p", "notokens", "/x"]));
     assert_eq!(code, 1);
+    assert!(
+        err.starts_with("error: No credentials for profile \"notokens\".\nhint: "),
+        "{err}"
+    );
     assert!(err.contains("appstrate login --profile notokens"), "{err}");
+    assert!(rec.requests().is_empty());
+}
+
+#[test]
+fn a_broken_instance_url_is_shown_even_with_s() {
+    let rec = Recorder::start();
+    let env = ApiEnv::new(&rec.url());
+    env.add_profile("ftp", "ftp://example.com", None, None, true);
+    let expected =
+        "error: Unsupported instance URL protocol \"ftp\" (expected http:// or https://).\n";
+    let (code, _, err) = output(&mut env.api(&["-s", "-p", "ftp", "/x"]));
+    assert_eq!((code, err.as_str()), (1, expected));
+    let (code, _, err) = output(&mut env.api(&["-p", "ftp", "/x"]));
+    assert_eq!((code, err.as_str()), (1, expected), "shown once");
     assert!(rec.requests().is_empty());
 }
 

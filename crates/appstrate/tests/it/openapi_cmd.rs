@@ -462,7 +462,7 @@ fn show_unknown_operation() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
-        "No operation matches \"doesNotExist\" (tried operationId, then \"METHOD /path\").\nTip: run `appstrate openapi list` to see available operations.\n"
+        "error: No operation matches \"doesNotExist\" (tried operationId, then \"METHOD /path\").\nhint: run `appstrate openapi list` to see available operations\n"
     );
     let out = env
         .cmd()
@@ -470,7 +470,7 @@ fn show_unknown_operation() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).starts_with("No operation matches \"GET /nope\".\nTip: "));
+    assert!(stderr(&out).starts_with("error: No operation matches \"GET /nope\".\nhint: "));
     assert_eq!(stdout(&out), "");
 }
 

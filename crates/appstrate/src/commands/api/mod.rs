@@ -131,7 +131,9 @@ fn injection(session: &Session, instance: url::Url) -> Injection {
     }
 }
 
-/// A platform error before the request: auth errors obey `-s`
+/// A platform error before the request, in the common `error:`/`hint:`
+/// voice and with curl's "failure" code 1, not the kind's (the exit codes
+/// are curl's, docs/api-command.md): auth errors obey `-s`
 /// (docs/api-command.md#order-of-checks); anything else is always shown.
 fn platform_exit(
     ctx: &Context,
@@ -139,10 +141,14 @@ fn platform_exit(
     err: &PlatformError,
     started: Instant,
 ) -> ExitStatus {
+    let text = crate::ui::error_lines(
+        &CliError::new(ErrorKind::User, err.to_string()),
+        ctx.ui.stderr_color,
+    );
     if !matches!(err, PlatformError::Auth(_)) && !curl.shows_errors() {
-        ctx.ui.warn(&err.to_string());
+        ctx.ui.warn(&text);
     }
-    early_exit(curl, &err.to_string(), 1, started)
+    early_exit(curl, &text, 1, started)
 }
 
 /// Ends before any request, the way curl reports it (`-w`, `-s`, exit code).
