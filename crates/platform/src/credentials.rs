@@ -100,7 +100,8 @@ impl CredentialStore {
         }
     }
 
-    /// A store that only uses `credentials.json` (tests, `APPSTRATE_CREDENTIAL_STORE=file`).
+    /// A store that only uses `credentials.json`, whatever keyring the
+    /// machine has. No environment variable selects it: `open` decides.
     pub fn file_only(config_dir: PathBuf) -> CredentialStore {
         CredentialStore {
             kind: BackendKind::File,
