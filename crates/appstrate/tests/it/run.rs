@@ -951,17 +951,8 @@ async fn user_errors_are_one_line_and_exit_1() {
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert!(stdout(&o).is_empty());
     }
-    // Conflicting flags are a usage error (README "Exit codes and errors").
-    let o = env
-        .command(None)
-        .args(["run", pkg, "-v", "-q"])
-        .output()
-        .expect("run");
-    assert_eq!(o.status.code(), Some(2));
-    assert_eq!(
-        stderr(&o),
-        "error: --verbose and --quiet are mutually exclusive\n"
-    );
+    // Conflicting flags (`-v -q`) are usage errors, exit 2:
+    // run_platform::flags_are_checked_against_the_mode_before_anything_else.
 }
 
 /// Whether any live (non-zombie) process belongs to process group `pgid`.
