@@ -197,7 +197,7 @@ pub fn user_agent(cli_version: &str) -> String {
 }
 
 fn client(cli_version: &str) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+    appstrate_tls::client_builder()
         .user_agent(user_agent(cli_version))
         .connect_timeout(Duration::from_secs(15))
         .build()

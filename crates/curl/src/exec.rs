@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
+use appstrate_tls::Verification;
 use http::{HeaderMap, HeaderName, StatusCode};
 use reqwest::{Method, Response, Url, Version};
 use zeroize::Zeroizing;
@@ -143,11 +144,14 @@ pub fn write_out(
 }
 
 pub(crate) fn build_client(plan: &RequestPlan) -> Result<reqwest::Client, String> {
-    let mut builder = reqwest::Client::builder()
-        .use_rustls_tls()
+    let verification = if plan.insecure_tls {
+        Verification::Skip
+    } else {
+        Verification::Roots
+    };
+    let mut builder = appstrate_tls::client_builder_with(verification)
         .redirect(reqwest::redirect::Policy::none())
-        .http1_title_case_headers()
-        .danger_accept_invalid_certs(plan.insecure_tls);
+        .http1_title_case_headers();
     if let Some(t) = plan.connect_timeout {
         // Per attempt, TCP and TLS handshake, as curl's --connect-timeout.
         builder = builder.connect_timeout(t);

@@ -21,8 +21,7 @@ pub const OPENAPI_REPLY_LIMIT: u64 = 64 * 1024 * 1024;
 /// turns it into [`redirect_error`]. `env` gives the request timeout.
 pub fn client(env: &Env) -> Result<reqwest::Client, PlatformError> {
     let timeout = env.http_timeout();
-    reqwest::Client::builder()
-        .use_rustls_tls()
+    appstrate_tls::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))

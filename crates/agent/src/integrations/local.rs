@@ -119,7 +119,7 @@ impl Hop {
     ) -> Result<reqwest::Response, String> {
         let addr = resolve_checked(&self.url, allow_private).await?;
         let host = self.url.host_str().unwrap_or_default().to_string();
-        let client = reqwest::Client::builder()
+        let client = appstrate_tls::client_builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .resolve(&host, addr)

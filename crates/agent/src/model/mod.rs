@@ -520,7 +520,7 @@ pub struct ModelClient {
 
 impl ModelClient {
     pub fn new(config: ModelConfig, retry: RetryPolicy) -> Result<Self, ModelError> {
-        let mut builder = reqwest::Client::builder()
+        let mut builder = appstrate_tls::client_builder()
             // Requests carry the API key (`x-api-key`, `Authorization`):
             // never re-sent to wherever a redirect points.
             .redirect(reqwest::redirect::Policy::none())

@@ -42,4 +42,5 @@ mod selfhost_lifecycle;
 mod selfhost_self_update;
 mod selfhost_tier0;
 mod snapshots;
+mod tls_roots;
 mod voice;
