@@ -7,7 +7,7 @@ use std::io::Read;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::signed_in::SignedIn;
+use crate::signed_in::{SignedIn, stderr, stdout};
 
 const END_USERS: &str = "/api/end-users";
 /// A program that runs for hours and prints nothing until its end.
@@ -120,6 +120,28 @@ fn max_time_bounds_a_running_jq_program() {
     assert_eq!(
         exit_within(child, Duration::from_secs(6)),
         (Some(28), "error: Operation timed out\n".to_string())
+    );
+}
+
+/// The program runs off the main thread but keeps its room to recurse.
+#[test]
+fn deep_recursion_has_the_room_it_had_on_the_main_thread() {
+    let env = SignedIn::new();
+    let out = env
+        .cmd()
+        .args([
+            "api",
+            "--jq",
+            "def depth(n): if n == 0 then 0 else depth(n - 1) + 1 end; depth(200)",
+            "/api/profile",
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (out.status.code(), stdout(&out).as_str()),
+        (Some(0), "200\n"),
+        "{}",
+        stderr(&out)
     );
 }
 

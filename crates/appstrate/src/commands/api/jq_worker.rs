@@ -24,6 +24,9 @@ use super::jq::{JqFailure, JqProgram, parse_json};
 const CHUNK: usize = 64 * 1024;
 /// Chunks in flight: the thread runs ahead of a slow reader by this much only.
 const CHUNKS_IN_FLIGHT: usize = 4;
+/// jaq recurses on the native stack: the program keeps the room it had on
+/// the main thread (8 MiB on Linux and macOS), not a spawned thread's 2 MiB.
+const STACK_SIZE: usize = 8 << 20;
 
 /// Why the program gave no (or no more) results for one reply.
 #[derive(Debug, PartialEq, Eq)]
@@ -67,6 +70,7 @@ impl JqWorker {
         let (events_tx, events) = mpsc::channel(CHUNKS_IN_FLIGHT);
         std::thread::Builder::new()
             .name("jq".into())
+            .stack_size(STACK_SIZE)
             .spawn(move || {
                 let program = match JqProgram::compile(&code) {
                     Ok(program) => program,
