@@ -394,104 +394,23 @@ fn is_redirect(status: StatusCode) -> bool {
 async fn send_following(
     plan: &RequestPlan,
     client: &reqwest::Client,
-    mut url: Url,
+    url: Url,
     bearer: &Bearer,
     stderr: &mut (dyn Write + Send),
     sink: &mut Sink<'_>,
     m: &mut Metrics,
     upload: &Arc<AtomicU64>,
 ) -> Result<Response, Outcome> {
-    let mut method = plan.method.clone();
-    let mut body_plan = plan.body.clone();
+    let mut hop = Hop {
+        method: plan.method.clone(),
+        body: plan.body.clone(),
+        url,
+    };
     let mut hops = 0;
     m.num_redirects = 0;
     loop {
-        let trusted = same_origin(&url, &plan.injection.instance);
-        // Off the instance, neither the bearer nor cookies travel.
-        let headers: Vec<&PlannedHeader> = plan
-            .headers
-            .iter()
-            .filter(|h| {
-                trusted
-                    || !(h.name.eq_ignore_ascii_case("authorization")
-                        || h.name.eq_ignore_ascii_case("cookie"))
-            })
-            .collect();
-        let built = body::build(&body_plan, upload).await?;
-        let user_content_type = headers
-            .iter()
-            .any(|h| h.name.eq_ignore_ascii_case("content-type"));
-        let extra_content_type = built.content_type.clone().filter(|_| !user_content_type);
-        if plan.output.verbose {
-            trace_request(
-                stderr,
-                plan,
-                &method,
-                &url,
-                &headers,
-                extra_content_type.as_deref(),
-                trusted,
-            );
-        }
-        let mut map = HeaderMap::new();
-        for h in &headers {
-            let Ok(name) = HeaderName::from_bytes(h.name.as_bytes()) else {
-                continue;
-            };
-            let value = match &h.value {
-                HeaderValue::Literal(v) => http::HeaderValue::from_str(v),
-                HeaderValue::InjectedBearer => {
-                    let v = Zeroizing::new(format!("Bearer {}", bearer.0.as_str()));
-                    http::HeaderValue::from_str(&v).map(|mut hv| {
-                        hv.set_sensitive(true);
-                        hv
-                    })
-                }
-            };
-            match value {
-                Ok(v) => {
-                    map.insert(name, v);
-                }
-                Err(_) => {
-                    return Err(Outcome::Local(
-                        format!("invalid value for header {}", h.name),
-                        2,
-                    ));
-                }
-            }
-        }
-        if let Some(ct) = &extra_content_type
-            && let Ok(v) = http::HeaderValue::from_str(ct)
-        {
-            map.insert(http::header::CONTENT_TYPE, v);
-        }
-        if let Some(len) = built.length {
-            map.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
-        }
-        let Ok(req_method) = Method::from_bytes(method.as_bytes()) else {
-            return Err(Outcome::Local(
-                format!("invalid HTTP method \"{method}\""),
-                2,
-            ));
-        };
-        let mut request = client.request(req_method, url.clone()).headers(map);
-        if let Some(b) = built.body {
-            request = request.body(b);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| Outcome::Net(classify(&e)))?;
-        if plan.output.verbose {
-            trace_response(stderr, &response);
-        }
-        let status = response.status();
-        let location = response
-            .headers()
-            .get(http::header::LOCATION)
-            .and_then(|l| l.to_str().ok())
-            .and_then(|l| url.join(l).ok());
-        let Some(next) = location.filter(|_| plan.follow_redirects && is_redirect(status)) else {
+        let response = send_hop(plan, client, &hop, bearer, stderr, upload).await?;
+        let Some(next) = redirect_to_follow(plan, &hop.url, &response) else {
             return Ok(response);
         };
         if hops >= MAX_REDIRECTS {
@@ -505,11 +424,28 @@ async fn send_following(
         if plan.output.include {
             sink.write_meta(header_block(&response).as_bytes())?;
         }
-        let code = status.as_u16();
+        hop.redirected(response.status().as_u16())?;
+        hop.url = next;
+        m.url_effective = hop.url.to_string();
+    }
+}
+
+/// One request of a redirect chain.
+struct Hop {
+    method: String,
+    body: BodyPlan,
+    url: Url,
+}
+
+impl Hop {
+    /// The method and body the next hop takes after a `code` redirect
+    /// (curl's rules: 303 becomes GET, and so do 301/302 after a POST).
+    fn redirected(&mut self, code: u16) -> Result<(), Outcome> {
+        let method = &self.method;
         if (code == 303 && method != "HEAD") || ((code == 301 || code == 302) && method == "POST") {
-            method = "GET".into();
-            body_plan = BodyPlan::Empty;
-        } else if body_plan.uses_stdin() {
+            self.method = "GET".into();
+            self.body = BodyPlan::Empty;
+        } else if self.body.uses_stdin() {
             return Err(Outcome::Local(
                 format!(
                     "cannot follow the {code} redirect: the request body came from stdin and cannot be sent again"
@@ -517,9 +453,121 @@ async fn send_following(
                 1,
             ));
         }
-        url = next;
-        m.url_effective = url.to_string();
+        Ok(())
     }
+}
+
+/// Sends one hop with its `-v` trace; the bearer and cookies go to the
+/// instance's origin only.
+async fn send_hop(
+    plan: &RequestPlan,
+    client: &reqwest::Client,
+    hop: &Hop,
+    bearer: &Bearer,
+    stderr: &mut (dyn Write + Send),
+    upload: &Arc<AtomicU64>,
+) -> Result<Response, Outcome> {
+    let trusted = same_origin(&hop.url, &plan.injection.instance);
+    let headers = headers_for(plan, trusted);
+    let built = body::build(&hop.body, upload).await?;
+    let user_content_type = headers
+        .iter()
+        .any(|h| h.name.eq_ignore_ascii_case("content-type"));
+    let extra_content_type = built.content_type.clone().filter(|_| !user_content_type);
+    if plan.output.verbose {
+        trace_request(
+            stderr,
+            plan,
+            &hop.method,
+            &hop.url,
+            &headers,
+            extra_content_type.as_deref(),
+            trusted,
+        );
+    }
+    let mut map = header_map(&headers, bearer)?;
+    if let Some(ct) = &extra_content_type
+        && let Ok(v) = http::HeaderValue::from_str(ct)
+    {
+        map.insert(http::header::CONTENT_TYPE, v);
+    }
+    if let Some(len) = built.length {
+        map.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
+    }
+    let Ok(req_method) = Method::from_bytes(hop.method.as_bytes()) else {
+        return Err(Outcome::Local(
+            format!("invalid HTTP method \"{}\"", hop.method),
+            2,
+        ));
+    };
+    let mut request = client.request(req_method, hop.url.clone()).headers(map);
+    if let Some(b) = built.body {
+        request = request.body(b);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| Outcome::Net(classify(&e)))?;
+    if plan.output.verbose {
+        trace_response(stderr, &response);
+    }
+    Ok(response)
+}
+
+/// The planned headers that travel to a hop: off the instance, neither
+/// the bearer nor cookies do.
+fn headers_for(plan: &RequestPlan, trusted: bool) -> Vec<&PlannedHeader> {
+    plan.headers
+        .iter()
+        .filter(|h| {
+            trusted
+                || !(h.name.eq_ignore_ascii_case("authorization")
+                    || h.name.eq_ignore_ascii_case("cookie"))
+        })
+        .collect()
+}
+
+/// The headers as sent, the bearer marked sensitive (redacted in `Debug`,
+/// never indexed by HTTP/2); a value HTTP cannot carry is a usage error.
+fn header_map(headers: &[&PlannedHeader], bearer: &Bearer) -> Result<HeaderMap, Outcome> {
+    let mut map = HeaderMap::new();
+    for h in headers {
+        let Ok(name) = HeaderName::from_bytes(h.name.as_bytes()) else {
+            continue;
+        };
+        let value = match &h.value {
+            HeaderValue::Literal(v) => http::HeaderValue::from_str(v),
+            HeaderValue::InjectedBearer => {
+                let v = Zeroizing::new(format!("Bearer {}", bearer.0.as_str()));
+                http::HeaderValue::from_str(&v).map(|mut hv| {
+                    hv.set_sensitive(true);
+                    hv
+                })
+            }
+        };
+        match value {
+            Ok(v) => {
+                map.insert(name, v);
+            }
+            Err(_) => {
+                return Err(Outcome::Local(
+                    format!("invalid value for header {}", h.name),
+                    2,
+                ));
+            }
+        }
+    }
+    Ok(map)
+}
+
+/// Where a redirect leads, when `-L` follows it.
+fn redirect_to_follow(plan: &RequestPlan, url: &Url, response: &Response) -> Option<Url> {
+    let location = response
+        .headers()
+        .get(http::header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .and_then(|l| url.join(l).ok());
+    location.filter(|_| plan.follow_redirects && is_redirect(response.status()))
 }
 
 /// Prints the final response and decides the exit code.
@@ -533,21 +581,8 @@ async fn respond(
     let policy = &plan.output;
     let status = response.status();
     let code = status.as_u16();
-    m.http_code = code;
-    m.version = Some(response.version());
-    m.url_effective = response.url().to_string();
-    m.headers = response
-        .headers()
-        .iter()
-        .map(|(n, v)| {
-            (
-                n.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
     let block = header_block(&response);
-    m.size_header = block.len() as u64;
+    record_response(m, &response, &block);
 
     if code == 401 && policy.shows_hints() {
         let _ = writeln!(
@@ -557,23 +592,7 @@ async fn respond(
         );
     }
     if is_redirect(status) {
-        let location = response
-            .headers()
-            .get(http::header::LOCATION)
-            .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
-        m.redirect_url = location
-            .as_deref()
-            .and_then(|l| response.url().join(l).ok())
-            .map(|u| u.to_string());
-        if !plan.follow_redirects && !policy.head && policy.shows_hints() {
-            let suffix = location
-                .map(|l| format!(" (Location: {l})"))
-                .unwrap_or_default();
-            let _ = writeln!(
-                stderr,
-                "HTTP {code} redirect not followed — the response body is likely empty{suffix}.\nRe-run with -L to follow it. Cross-origin hops drop Authorization/Cookie, but your -H headers and X-Org-Id/X-Application-Id are forwarded to that host."
-            );
-        }
+        note_redirect(plan, &response, stderr, m);
     }
     let failed = policy.fail != FailMode::Off && code >= 400;
     let fail_code = if code >= 500 { 25 } else { 22 };
@@ -592,18 +611,86 @@ async fn respond(
         return Outcome::Done(fail_code);
     }
     if let Err(e) = sink.open() {
-        return Outcome::Local(
-            format!(
-                "cannot open output file {}: {e}",
-                plan.output
-                    .file
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default()
-            ),
-            23,
+        return cannot_open_output(plan, &e);
+    }
+    if let Err(outcome) = stream_body(plan, &mut response, sink, m).await {
+        return outcome;
+    }
+    if let Err(e) = sink.finish() {
+        return e.into();
+    }
+    Outcome::Done(if failed { fail_code } else { 0 })
+}
+
+/// What `-w` reports about the final response.
+fn record_response(m: &mut Metrics, response: &Response, header_block: &str) {
+    m.http_code = response.status().as_u16();
+    m.version = Some(response.version());
+    m.url_effective = response.url().to_string();
+    m.headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    m.size_header = header_block.len() as u64;
+}
+
+/// A redirect as the final response: `%{redirect_url}`, and a hint when
+/// `-L` was not given (the body of a redirect is rarely what was wanted).
+fn note_redirect(
+    plan: &RequestPlan,
+    response: &Response,
+    stderr: &mut (dyn Write + Send),
+    m: &mut Metrics,
+) {
+    let location = response
+        .headers()
+        .get(http::header::LOCATION)
+        .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
+    m.redirect_url = location
+        .as_deref()
+        .and_then(|l| response.url().join(l).ok())
+        .map(|u| u.to_string());
+    let policy = &plan.output;
+    if !plan.follow_redirects && !policy.head && policy.shows_hints() {
+        let suffix = location
+            .map(|l| format!(" (Location: {l})"))
+            .unwrap_or_default();
+        let code = response.status().as_u16();
+        let _ = writeln!(
+            stderr,
+            "HTTP {code} redirect not followed — the response body is likely empty{suffix}.\nRe-run with -L to follow it. Cross-origin hops drop Authorization/Cookie, but your -H headers and X-Org-Id/X-Application-Id are forwarded to that host."
         );
     }
+}
+
+fn cannot_open_output(plan: &RequestPlan, e: &std::io::Error) -> Outcome {
+    Outcome::Local(
+        format!(
+            "cannot open output file {}: {e}",
+            plan.output
+                .file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        ),
+        23,
+    )
+}
+
+/// Copies the body to the sink as it arrives, decoded under
+/// `--compressed`, counting what `-w` reports.
+async fn stream_body(
+    plan: &RequestPlan,
+    response: &mut Response,
+    sink: &mut Sink<'_>,
+    m: &mut Metrics,
+) -> Result<(), Outcome> {
     let encoding = if plan.compressed {
         response
             .headers()
@@ -630,24 +717,21 @@ async fn respond(
                 m.size_download = received;
                 if let Err(e) = decoder.chunk(&chunk) {
                     drop(decoder);
-                    return decode_or_write_failure(sink, e);
+                    return Err(decode_or_write_failure(sink, e));
                 }
             }
             Ok(None) => break,
             Err(e) => {
                 drop(decoder);
-                return Outcome::Net(classify(&e));
+                return Err(Outcome::Net(classify(&e)));
             }
         }
     }
     let finished = decoder.finish();
     if let Err(e) = finished {
-        return decode_or_write_failure(sink, e);
+        return Err(decode_or_write_failure(sink, e));
     }
-    if let Err(e) = sink.finish() {
-        return e.into();
-    }
-    Outcome::Done(if failed { fail_code } else { 0 })
+    Ok(())
 }
 
 /// A corrupt compressed body is curl's exit 61; anything else is a write failure.

@@ -214,32 +214,8 @@ pub fn target_of(args: &CurlArgs) -> Result<(Option<String>, String), PlanError>
 impl RequestPlan {
     pub fn resolve(args: &CurlArgs, injection: Injection) -> Result<RequestPlan, PlanError> {
         let (positional_method, target) = target_of(args)?;
-        let has_data = !args.data.is_empty();
-        let has_urlencode = args.data.iter().any(|d| matches!(d, DataArg::UrlEncode(_)));
-        let has_plain_data = args
-            .data
-            .iter()
-            .any(|d| !matches!(d, DataArg::UrlEncode(_)));
-        let has_form = !args.form.is_empty();
-
-        if args.upload_file.is_some() && (has_data || has_form) {
-            return Err(PlanError::usage(
-                "cannot combine -T/--upload-file with -d / --data-raw / --data-binary / --data-urlencode / -F",
-            ));
-        }
-        if has_urlencode && (has_plain_data || has_form) {
-            return Err(PlanError::usage(
-                "cannot combine --data-urlencode with -d / --data-raw / --data-binary / -F (use repeated --data-urlencode for multiple pairs)",
-            ));
-        }
-        if args.get && has_form {
-            return Err(PlanError::usage(
-                "cannot combine -G/--get with -F/--form (multipart)",
-            ));
-        }
-
+        refuse_conflicting_bodies(args)?;
         let url = build_url(&injection.instance, &target, &args.query)?;
-
         if let Some(cookie) = &args.cookie
             && is_cookie_jar_path(cookie)
         {
@@ -247,45 +223,15 @@ impl RequestPlan {
                 "cookie jars are not supported (curl `-b file.txt`). Use a literal `k=v` string or set `-H Cookie: ...`.",
             ));
         }
-
         let headers = build_headers(args, &injection)?;
-        let pieces: Vec<DataPiece> = args.data.iter().map(data_piece).collect();
-
-        let (body, get_data) = if let Some(upload) = &args.upload_file {
-            (BodyPlan::Upload(content_of(upload)), Vec::new())
-        } else if args.get {
-            (BodyPlan::Empty, pieces)
-        } else if has_form {
-            (
-                BodyPlan::Form(args.form.iter().filter_map(|f| form_part(f)).collect()),
-                Vec::new(),
-            )
-        } else if has_data {
-            (BodyPlan::Data(pieces), Vec::new())
-        } else {
-            (BodyPlan::Empty, Vec::new())
-        };
-
-        let method = if args.head {
-            "HEAD".to_string()
-        } else if let Some(m) = &args.request {
-            m.to_ascii_uppercase()
-        } else if let Some(m) = positional_method {
-            m
-        } else if args.upload_file.is_some() {
-            "PUT".to_string()
-        } else if body != BodyPlan::Empty {
-            "POST".to_string()
-        } else {
-            "GET".to_string()
-        };
+        let (body, get_data) = body_of(args);
+        let method = method_of(args, positional_method, &body);
         // HEAD never carries a body.
         let body = if method == "HEAD" {
             BodyPlan::Empty
         } else {
             body
         };
-
         let mut warnings = Vec::new();
         let mut retries = args.retry;
         if retries > 0 && body.uses_stdin() {
@@ -294,23 +240,13 @@ impl RequestPlan {
             );
             retries = 0;
         }
-
         Ok(RequestPlan {
             method,
             url,
             get_data,
             headers,
             body,
-            output: OutputPolicy {
-                include: args.include || args.head,
-                head: args.head,
-                file: args.output.as_ref().map(PathBuf::from),
-                fail: args.fail,
-                silent: args.silent,
-                show_error: args.show_error,
-                verbose: args.verbose,
-                write_out: args.write_out.clone(),
-            },
+            output: OutputPolicy::of(args),
             follow_redirects: args.location,
             insecure_tls: args.insecure_tls,
             compressed: args.compressed,
@@ -325,6 +261,86 @@ impl RequestPlan {
             warnings,
             injection,
         })
+    }
+}
+
+impl OutputPolicy {
+    fn of(args: &CurlArgs) -> OutputPolicy {
+        OutputPolicy {
+            include: args.include || args.head,
+            head: args.head,
+            file: args.output.as_ref().map(PathBuf::from),
+            fail: args.fail,
+            silent: args.silent,
+            show_error: args.show_error,
+            verbose: args.verbose,
+            write_out: args.write_out.clone(),
+        }
+    }
+}
+
+/// One request has one body: `-T`, the `-d` family, `--data-urlencode`
+/// and `-F` are refused together, and `-G` (data into the query) with `-F`.
+fn refuse_conflicting_bodies(args: &CurlArgs) -> Result<(), PlanError> {
+    let has_data = !args.data.is_empty();
+    let has_urlencode = args.data.iter().any(|d| matches!(d, DataArg::UrlEncode(_)));
+    let has_plain_data = args
+        .data
+        .iter()
+        .any(|d| !matches!(d, DataArg::UrlEncode(_)));
+    let has_form = !args.form.is_empty();
+    if args.upload_file.is_some() && (has_data || has_form) {
+        return Err(PlanError::usage(
+            "cannot combine -T/--upload-file with -d / --data-raw / --data-binary / --data-urlencode / -F",
+        ));
+    }
+    if has_urlencode && (has_plain_data || has_form) {
+        return Err(PlanError::usage(
+            "cannot combine --data-urlencode with -d / --data-raw / --data-binary / -F (use repeated --data-urlencode for multiple pairs)",
+        ));
+    }
+    if args.get && has_form {
+        return Err(PlanError::usage(
+            "cannot combine -G/--get with -F/--form (multipart)",
+        ));
+    }
+    Ok(())
+}
+
+/// The body, or under `-G` the data that goes into the query instead.
+fn body_of(args: &CurlArgs) -> (BodyPlan, Vec<DataPiece>) {
+    let pieces: Vec<DataPiece> = args.data.iter().map(data_piece).collect();
+    if let Some(upload) = &args.upload_file {
+        (BodyPlan::Upload(content_of(upload)), Vec::new())
+    } else if args.get {
+        (BodyPlan::Empty, pieces)
+    } else if !args.form.is_empty() {
+        (
+            BodyPlan::Form(args.form.iter().filter_map(|f| form_part(f)).collect()),
+            Vec::new(),
+        )
+    } else if !args.data.is_empty() {
+        (BodyPlan::Data(pieces), Vec::new())
+    } else {
+        (BodyPlan::Empty, Vec::new())
+    }
+}
+
+/// curl's choice: `-I`, then `-X`, then the positional method, then what
+/// the body implies (`-T` PUT, any other body POST), else GET.
+fn method_of(args: &CurlArgs, positional_method: Option<String>, body: &BodyPlan) -> String {
+    if args.head {
+        "HEAD".to_string()
+    } else if let Some(m) = &args.request {
+        m.to_ascii_uppercase()
+    } else if let Some(m) = positional_method {
+        m
+    } else if args.upload_file.is_some() {
+        "PUT".to_string()
+    } else if *body != BodyPlan::Empty {
+        "POST".to_string()
+    } else {
+        "GET".to_string()
     }
 }
 

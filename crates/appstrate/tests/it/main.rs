@@ -17,6 +17,7 @@ mod auth;
 mod distribution;
 mod exit_codes;
 mod hardening;
+mod jq_signals;
 mod keyring;
 mod kill_loop;
 mod login_tty;

@@ -2,6 +2,7 @@
 //! reply. Compiled before any request, so a bad program is a usage error
 //! that costs no round trip (docs/api-command.md#pages-and-jq). Results are
 //! printed one per line, compact, strings raw (as `jq -r` prints them).
+//! `jq_worker.rs` runs it off the async runtime's thread.
 
 use std::io::Write;
 

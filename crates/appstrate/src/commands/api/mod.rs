@@ -9,6 +9,7 @@
 //! sent to the instance's own origin.
 
 mod jq;
+mod jq_worker;
 mod page;
 mod placeholders;
 mod reply;
@@ -47,8 +48,7 @@ pub async fn run(ctx: &mut Context, args: ApiArgs) -> Result<ExitStatus, CliErro
         ctx.ui.out(appstrate_curl::HELP)?;
         return Ok(ExitStatus::SUCCESS);
     }
-    let jq = reply::check(&curl)
-        .map_err(|message| quiet_unless_shown(curl.shows_errors(), CliError::usage(message)))?;
+    let jq = reply::check(&curl).map_err(|e| quiet_unless_shown(curl.shows_errors(), e))?;
     if curl.global_insecure {
         ctx.env.insecure = true;
     }

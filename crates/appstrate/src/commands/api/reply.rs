@@ -14,7 +14,8 @@ use appstrate_platform::session::Session;
 use url::Url;
 use zeroize::Zeroizing;
 
-use super::jq::{JqFailure, JqProgram, parse_json};
+use super::jq::JqFailure;
+use super::jq_worker::{JqWorker, RunFailure, StartError};
 use super::page::{self, EnvelopeWriter, Page};
 use crate::error::{CliError, ErrorKind, ExitStatus};
 
@@ -22,8 +23,25 @@ use crate::error::{CliError, ErrorKind, ExitStatus};
 const REPLY_CAP: usize = 64 << 20;
 
 /// Checks the reply flags against the curl flags before anything else
-/// runs, and compiles `--jq`; every refusal is a usage error (exit 2).
-pub fn check(args: &CurlArgs) -> Result<Option<JqProgram>, String> {
+/// runs, and compiles `--jq` on the thread that will run it; every refusal
+/// is a usage error (exit 2).
+pub fn check(args: &CurlArgs) -> Result<Option<JqWorker>, CliError> {
+    check_flags(args).map_err(CliError::usage)?;
+    let Some(code) = args.reply.jq.as_deref() else {
+        return Ok(None);
+    };
+    match JqWorker::start(code) {
+        Ok(worker) => Ok(Some(worker)),
+        Err(StartError::Program(message)) => Err(CliError::usage(message)),
+        Err(StartError::Thread(err)) => Err(CliError::caused_by(
+            ErrorKind::Internal,
+            format!("cannot start the --jq thread: {err}"),
+            err,
+        )),
+    }
+}
+
+fn check_flags(args: &CurlArgs) -> Result<(), String> {
     let reply = &args.reply;
     let ours = match (reply.paginate, reply.jq.is_some()) {
         (true, true) => "--paginate and --jq",
@@ -32,7 +50,7 @@ pub fn check(args: &CurlArgs) -> Result<Option<JqProgram>, String> {
         (false, false) if reply.max_pages.is_some() => {
             return Err("--max-pages needs --paginate".into());
         }
-        (false, false) => return Ok(None),
+        (false, false) => return Ok(()),
     };
     if args.include || args.head {
         return Err(format!(
@@ -58,19 +76,19 @@ pub fn check(args: &CurlArgs) -> Result<Option<JqProgram>, String> {
             );
         }
     }
-    reply.jq.as_deref().map(JqProgram::compile).transpose()
+    Ok(())
 }
 
 /// What the reply mode was asked to do.
 pub struct ReplyMode {
     pub paginate: bool,
     pub max_pages: Option<u32>,
-    pub jq: Option<JqProgram>,
+    pub jq: Option<JqWorker>,
 }
 
 /// Runs the mode; every failure is already a `CliError` with its exit code.
 pub async fn run(
-    mode: ReplyMode,
+    mut mode: ReplyMode,
     plan: &RequestPlan,
     session: &Session,
     token: Zeroizing<String>,
@@ -83,9 +101,9 @@ pub async fn run(
     };
     let mut out = Output::new(plan.output.file.clone());
     let work = async {
-        match (&mode.jq, mode.paginate) {
+        match (mode.jq.as_mut(), mode.paginate) {
             (Some(jq), false) => single(&mut pages, jq, &mut out).await,
-            _ => paginate(&mut pages, &mode, &mut out).await,
+            _ => paginate(&mut pages, &mut mode, &mut out).await,
         }
     };
     let outcome = match plan.max_time {
@@ -101,19 +119,22 @@ pub async fn run(
 }
 
 /// `--jq` on one reply.
-async fn single(pages: &mut Pages<'_>, jq: &JqProgram, out: &mut Output) -> Result<(), CliError> {
+async fn single(
+    pages: &mut Pages<'_>,
+    jq: &mut JqWorker,
+    out: &mut Output,
+) -> Result<(), CliError> {
     let url = Fetcher::first_url(pages.plan)
         .await
         .map_err(|e| fetch_error(pages.plan, e))?;
     let reply = pages.fetch(url.clone(), "the reply").await?;
-    let value = parse_json(&reply.body).map_err(|why| not_json(pages.plan, &url, &reply, &why))?;
-    run_jq(pages.plan, jq, value, out)
+    run_jq(pages.plan, jq, &url, reply, out).await
 }
 
 /// `--paginate`: page after page until `hasMore` is false.
 async fn paginate(
     pages: &mut Pages<'_>,
-    mode: &ReplyMode,
+    mode: &mut ReplyMode,
     out: &mut Output,
 ) -> Result<(), CliError> {
     let plan = pages.plan;
@@ -143,12 +164,8 @@ async fn paginate(
                 1,
             )
         })?;
-        match &mode.jq {
-            Some(jq) => {
-                let value =
-                    parse_json(&reply.body).map_err(|why| not_json(plan, &url, &reply, &why))?;
-                run_jq(plan, jq, value, out)?;
-            }
+        match mode.jq.as_mut() {
+            Some(jq) => run_jq(plan, jq, &url, reply, out).await?,
             None => envelope
                 .page(out, &page)
                 .map_err(|e| write_error(plan, e))?,
@@ -249,19 +266,29 @@ impl Pages<'_> {
     }
 }
 
-fn run_jq(
+/// The program over one reply; its results are flushed when it ends.
+async fn run_jq(
     plan: &RequestPlan,
-    jq: &JqProgram,
-    value: jaq_json::Val,
+    jq: &mut JqWorker,
+    url: &Url,
+    mut reply: Fetched,
     out: &mut Output,
 ) -> Result<(), CliError> {
-    match jq.run(value, out).map_err(|e| write_error(plan, e))? {
+    let body = std::mem::take(&mut reply.body);
+    match jq.run(body, out).await.map_err(|e| write_error(plan, e))? {
         Ok(()) => out.flush().map_err(|e| write_error(plan, e)),
-        Err(JqFailure::Error(message)) => Err(failure(plan, &format!("--jq: {message}"), 5)),
-        Err(JqFailure::Halt(code)) => {
+        Err(RunFailure::NotJson(why)) => Err(not_json(plan, url, &reply, &why)),
+        Err(RunFailure::Program(JqFailure::Error(message))) => {
+            Err(failure(plan, &format!("--jq: {message}"), 5))
+        }
+        Err(RunFailure::Program(JqFailure::Halt(code))) => {
             out.flush().map_err(|e| write_error(plan, e))?;
             Err(CliError::silent(u8::try_from(code).unwrap_or(5)))
         }
+        Err(RunFailure::Stopped) => Err(CliError::new(
+            ErrorKind::Internal,
+            "the --jq program stopped unexpectedly",
+        )),
     }
 }
 
