@@ -8,8 +8,9 @@ pub const DEFAULT_MODEL: &str = "claude-sonnet-4-5";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ResolveError {
-    #[error("Unknown --model-api \"{0}\" — use one of: {list}", list = ACCEPTED_APIS.join(", "))]
-    UnknownApi(String),
+    /// `origin` names where the value came from: the flag or the variable.
+    #[error("Unknown {origin} \"{value}\" — use one of: {list}", list = ACCEPTED_APIS.join(", "))]
+    UnknownApi { value: String, origin: &'static str },
     #[error(
         "No LLM API key resolved for provider {provider} — pass --llm-api-key or set one of: {vars}"
     )]
@@ -31,12 +32,17 @@ pub fn resolve_env_model(
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<ModelConfig, ResolveError> {
     let non_empty = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-    let api_name = flags
-        .api
-        .map(str::to_string)
-        .or_else(|| non_empty("APPSTRATE_MODEL_API"))
-        .unwrap_or_else(|| "anthropic-messages".to_string());
-    let api = ModelApi::parse(&api_name).ok_or(ResolveError::UnknownApi(api_name))?;
+    let (api_name, origin) = match flags.api {
+        Some(flag) => (flag.to_string(), "--model-api"),
+        None => match non_empty("APPSTRATE_MODEL_API") {
+            Some(variable) => (variable, "APPSTRATE_MODEL_API"),
+            None => ("anthropic-messages".to_string(), "--model-api"),
+        },
+    };
+    let api = ModelApi::parse(&api_name).ok_or(ResolveError::UnknownApi {
+        value: api_name,
+        origin,
+    })?;
     let model_id = flags
         .model
         .map(str::to_string)
@@ -112,9 +118,26 @@ mod tests {
             model: None,
             api_key: None,
         };
+        assert_eq!(
+            resolve_env_model(&flags, env).err().map(|e| e.to_string()),
+            Some(format!(
+                "Unknown --model-api \"nope\" — use one of: {}",
+                ACCEPTED_APIS.join(", ")
+            ))
+        );
+        let from_variable =
+            |name: &str| (name == "APPSTRATE_MODEL_API").then(|| "nope".to_string());
+        let flags = ModelRequestFlags {
+            api: None,
+            model: None,
+            api_key: None,
+        };
         assert!(matches!(
-            resolve_env_model(&flags, env),
-            Err(ResolveError::UnknownApi(_))
+            resolve_env_model(&flags, from_variable),
+            Err(ResolveError::UnknownApi {
+                origin: "APPSTRATE_MODEL_API",
+                ..
+            })
         ));
         let flags = ModelRequestFlags {
             api: Some("mistral-conversations"),

@@ -662,6 +662,22 @@ async fn flags_are_checked_against_the_mode_before_anything_else() {
             "--proxy \"px_123\" names a platform proxy".into(),
         ),
         (s(&[&path, "-v", "-q"]), vec![], "--verbose and --quiet are mutually exclusive".into()),
+        (
+            s(&[&path, "--proxy", "socks5://user:hunter22@127.0.0.1:1"]),
+            vec![],
+            "--proxy must be an http:// or https:// proxy URL with a host (got a socks5:// URL)".into(),
+        ),
+        (
+            s(&[&path, "--model-api", "bogus"]),
+            vec![],
+            "Unknown --model-api \"bogus\" — use one of: ".into(),
+        ),
+        (s(&[&path, "--input", "{nope"]), vec![], "--input is not valid JSON: ".into()),
+        (
+            s(&[&path, "--input", "[1]"]),
+            vec![],
+            "--input must be a JSON object, e.g. '{\"topic\":\"x\"}'".into(),
+        ),
     ];
     // Bad files, variables and local state: exit 1.
     let failures: Vec<ErrorCase> = vec![
@@ -687,9 +703,19 @@ async fn flags_are_checked_against_the_mode_before_anything_else() {
             "--report=true requires an Appstrate profile or API key — use --report false, or --report-fallback console to run without reporting".into(),
         ),
         (
-            s(&[&path, "--proxy", "socks5://user:hunter22@127.0.0.1:1"]),
+            s(&[&path]),
+            vec![("APPSTRATE_PROXY", "socks5://user:hunter22@127.0.0.1:1".into())],
+            "APPSTRATE_PROXY must be an http:// or https:// proxy URL with a host (got a socks5:// URL)".into(),
+        ),
+        (
+            s(&[&path]),
+            vec![("APPSTRATE_MODEL_API", "bogus".into())],
+            "Unknown APPSTRATE_MODEL_API \"bogus\" — use one of: ".into(),
+        ),
+        (
+            s(&[&path, "--input-file", &bad_json]),
             vec![],
-            "--proxy must be an http:// or https:// proxy URL with a host (got a socks5:// URL)".into(),
+            "--input-file is not valid JSON: ".into(),
         ),
     ];
     let cases = usage

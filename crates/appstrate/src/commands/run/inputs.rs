@@ -57,12 +57,21 @@ pub(super) fn read_input(args: &RunArgs) -> Result<Map<String, Value>, CliError>
     } else {
         return Ok(Map::new());
     };
+    // `--input` is a flag value (usage, exit 2); `--input-file` is a file
+    // (bad input, exit 1).
+    let refuse = |message: String| {
+        if args.input_file.is_some() {
+            CliError::user(message)
+        } else {
+            CliError::usage(message)
+        }
+    };
     match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(CliError::user(format!(
+        Ok(_) => Err(refuse(format!(
             "{what} must be a JSON object, e.g. '{{\"topic\":\"x\"}}'"
         ))),
-        Err(e) => Err(CliError::user(format!("{what} is not valid JSON: {e}"))),
+        Err(e) => Err(refuse(format!("{what} is not valid JSON: {e}"))),
     }
 }
 

@@ -3,7 +3,8 @@
 //! LLM proxy (preset mode); and the proxy the model traffic goes through.
 
 use appstrate_agent::model::{
-    ModelConfig, ModelRequestFlags, Preset, choose_preset, preset_model_config, resolve_env_model,
+    ModelConfig, ModelRequestFlags, Preset, ResolveError, choose_preset, preset_model_config,
+    resolve_env_model,
 };
 use appstrate_platform::Env;
 use appstrate_platform::access::PlatformAccess;
@@ -18,8 +19,15 @@ pub fn env_model(args: &RunArgs, env: &Env) -> Result<ModelConfig, CliError> {
         model: args.model.as_deref(),
         api_key: args.llm_api_key.as_deref(),
     };
-    resolve_env_model(&flags, |name| env.var(name).map(str::to_string))
-        .map_err(|e| CliError::user(e.to_string()))
+    resolve_env_model(&flags, |name| env.var(name).map(str::to_string)).map_err(|e| match e {
+        // A bad flag value is a usage error; a bad variable or a missing
+        // key is the environment's (README "Exit codes and errors").
+        ResolveError::UnknownApi {
+            origin: "--model-api",
+            ..
+        } => CliError::usage(e.to_string()),
+        _ => CliError::user(e.to_string()),
+    })
 }
 
 /// `APPSTRATE_MODEL_CONTEXT_WINDOW`: the model's context window in tokens,
@@ -119,10 +127,16 @@ fn proxy_url(value: &str, source: ProxySource) -> Result<String, CliError> {
         ProxySource::Env => "APPSTRATE_PROXY",
         ProxySource::Inherited => "the configured proxy",
     };
+    // On the command line a bad value is a usage error (exit 2); from a
+    // variable or the run configuration, the environment's (exit 1).
+    let refuse = |message: String| match source {
+        ProxySource::Flag => CliError::usage(message),
+        ProxySource::Env | ProxySource::Inherited => CliError::user(message),
+    };
     let parsed =
-        url::Url::parse(value).map_err(|_| CliError::user(format!("{what} is not a valid URL")))?;
+        url::Url::parse(value).map_err(|_| refuse(format!("{what} is not a valid URL")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(CliError::user(format!(
+        return Err(refuse(format!(
             "{what} must be an http:// or https:// proxy URL with a host (got a {}:// URL)",
             parsed.scheme()
         )));
