@@ -897,52 +897,72 @@ async fn ctrl_c_kills_tools_removes_workspace_and_exits_130() {
 type ErrorCase = (Vec<String>, Vec<(&'static str, &'static str)>, &'static str);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn user_errors_are_one_line_and_exit_1() {
+async fn user_errors_are_one_line_with_their_exit_code() {
     let env = TestEnv::new();
     let garbage = env.path("garbage.afps");
     std::fs::write(&garbage, b"not a zip").expect("write");
     let pkg = fixture("bundle-unsigned.afps");
     let pkg = pkg.to_str().expect("path");
-    let cases: Vec<ErrorCase> = vec![
+    // Bad files and a missing key exit 1; a bad flag value is a usage
+    // error, exit 2 (README "Exit codes and errors").
+    let cases: Vec<(i32, ErrorCase)> = vec![
         (
-            vec!["/nonexistent/x.afps".into()],
-            vec![],
-            "Bundle not found: /nonexistent/x.afps",
+            1,
+            (
+                vec!["/nonexistent/x.afps".into()],
+                vec![],
+                "Bundle not found: /nonexistent/x.afps",
+            ),
         ),
         (
-            vec![garbage.to_string_lossy().into_owned()],
-            vec![],
-            "Invalid package ",
+            1,
+            (
+                vec![garbage.to_string_lossy().into_owned()],
+                vec![],
+                "Invalid package ",
+            ),
         ),
         (
-            vec![pkg.into(), "--input".into(), "[1]".into()],
-            vec![],
-            "--input must be a JSON object",
+            2,
+            (
+                vec![pkg.into(), "--input".into(), "[1]".into()],
+                vec![],
+                "--input must be a JSON object",
+            ),
         ),
         (
-            vec![pkg.into(), "--input".into(), "{".into()],
-            vec![],
-            "--input is not valid JSON",
+            2,
+            (
+                vec![pkg.into(), "--input".into(), "{".into()],
+                vec![],
+                "--input is not valid JSON",
+            ),
         ),
         (
-            vec![pkg.into(), "--model-api".into(), "bogus".into()],
-            vec![],
-            "Unknown --model-api \"bogus\" — use one of: anthropic-messages, openai-completions, openai-responses, mistral-conversations",
+            2,
+            (
+                vec![pkg.into(), "--model-api".into(), "bogus".into()],
+                vec![],
+                "Unknown --model-api \"bogus\" — use one of: anthropic-messages, openai-completions, openai-responses, mistral-conversations",
+            ),
         ),
         (
-            vec![pkg.into()],
-            vec![("ANTHROPIC_API_KEY", "")],
-            "No LLM API key resolved for provider anthropic — pass --llm-api-key or set one of: ANTHROPIC_API_KEY, APPSTRATE_LLM_API_KEY, LLM_API_KEY",
+            1,
+            (
+                vec![pkg.into()],
+                vec![("ANTHROPIC_API_KEY", "")],
+                "No LLM API key resolved for provider anthropic — pass --llm-api-key or set one of: ANTHROPIC_API_KEY, APPSTRATE_LLM_API_KEY, LLM_API_KEY",
+            ),
         ),
     ];
-    for (args, envs, expected) in cases {
+    for (code, (args, envs, expected)) in cases {
         let mut c = env.command(None);
         c.arg("run").args(&args);
         for (k, v) in envs {
             c.env(k, v);
         }
         let o = c.output().expect("run");
-        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert_eq!(o.status.code(), Some(code), "{args:?}");
         let err = stderr(&o);
         assert!(
             err.starts_with(&format!("error: {expected}")),
