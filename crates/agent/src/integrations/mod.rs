@@ -39,6 +39,9 @@ pub enum Resolver {
         access: Arc<tokio::sync::Mutex<PlatformAccess>>,
         /// One random UUID v4 per process.
         session_id: String,
+        /// The instance's id of the reported run, once registered: sent as
+        /// `X-Run-Id` so the platform attributes the calls to the run.
+        run_id: std::sync::OnceLock<String>,
     },
 }
 
@@ -47,6 +50,16 @@ impl Resolver {
         Resolver::Remote {
             access: Arc::new(tokio::sync::Mutex::new(access)),
             session_id: crate::events::uuid_v4(),
+            run_id: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// From now on the credential proxy's calls name `run_id` (the id the
+    /// instance gave the reported run); the local resolver has no use for
+    /// it. Only the first id counts: a run is registered once.
+    pub fn attribute_to_run(&self, run_id: &str) {
+        if let Resolver::Remote { run_id: slot, .. } = self {
+            let _ = slot.set(run_id.to_string());
         }
     }
 }
@@ -160,9 +173,17 @@ impl ApiCallTool {
                 creds,
                 allow_private,
             } => local::send(self, creds, *allow_private, &req).await,
-            Resolver::Remote { access, session_id } => {
+            Resolver::Remote {
+                access,
+                session_id,
+                run_id,
+            } => {
                 let access = access.lock().await;
-                remote::send(self, &access, session_id, &req).await
+                let ids = remote::CallIds {
+                    session: session_id,
+                    run: run_id.get().map(String::as_str),
+                };
+                remote::send(self, &access, ids, &req).await
             }
         };
         match response {

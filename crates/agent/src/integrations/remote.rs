@@ -10,22 +10,33 @@ use super::{ApiCallTool, is_reserved};
 
 const PROXY_PATH: &str = "/api/credential-proxy/proxy";
 
+/// Who is calling: the process's session, and the reported run if any.
+pub struct CallIds<'a> {
+    pub session: &'a str,
+    pub run: Option<&'a str>,
+}
+
 pub async fn send(
     tool: &ApiCallTool,
     access: &PlatformAccess,
-    session_id: &str,
+    ids: CallIds<'_>,
     req: &ApiRequest,
 ) -> Result<reqwest::Response, String> {
     let mut headers: Vec<(&str, &str)> = vec![
-        ("x-session-id", session_id),
+        ("x-session-id", ids.session),
         ("x-integration-id", tool.integration_id.as_str()),
         ("x-target", req.target.as_str()),
     ];
+    if let Some(run) = ids.run {
+        headers.push(("x-run-id", run));
+    }
     if req.substitute_body {
         headers.push(("x-substitute-body", "true"));
     }
     for (name, value) in &req.headers {
-        if !is_reserved(name) {
+        // The run's attribution is ours to set while the run is reported.
+        let ours = ids.run.is_some() && name.eq_ignore_ascii_case("x-run-id");
+        if !is_reserved(name) && !ours {
             headers.push((name.as_str(), value.as_str()));
         }
     }

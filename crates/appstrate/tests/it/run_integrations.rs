@@ -352,7 +352,10 @@ async fn remote_credentials_go_through_the_platform_proxy() {
         Reply::call(
             "t2",
             TOOL,
-            json!({"method": "GET", "target": format!("{}/v1/b", upstream.url())}),
+            // While the run is reported its id is ours to set: this one is
+            // replaced, not sent beside it.
+            json!({"method": "GET", "target": format!("{}/v1/b", upstream.url()),
+                   "headers": {"X-Run-Id": "run_chosen_by_the_model"}}),
         ),
         Reply::text("done"),
     ])
@@ -379,6 +382,19 @@ async fn remote_credentials_go_through_the_platform_proxy() {
         assert_eq!(r.header("x-integration-id"), Some(INTEGRATION));
         assert_eq!(r.header("x-application-id"), Some(s.acme_main.as_str()));
     }
+    // The run is reported (an API key makes `--report auto` report): every
+    // call names the run the instance registered.
+    let runs = s.fake.runs();
+    assert_eq!(runs.len(), 1, "one reported run");
+    for r in &proxied {
+        let run_ids: Vec<&str> = r
+            .headers
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("x-run-id"))
+            .map(|(_, value)| value.as_str())
+            .collect();
+        assert_eq!(run_ids, vec![runs[0].id.as_str()]);
+    }
     // One session id per process.
     let session = proxied[0].header("x-session-id").expect("session id");
     assert_eq!(session.len(), 36);
@@ -389,6 +405,51 @@ async fn remote_credentials_go_through_the_platform_proxy() {
     );
     let result: Value = serde_json::from_str(&tool_result(&server.requests())).expect("result");
     assert_eq!(result["status"], 200);
+    assert_secret_free(&o, &[SECRET, &key]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreported_run_names_no_run_to_the_proxy() {
+    let s = SignedIn::new();
+    let upstream = Recorder::start();
+    let key = s.fake.add_api_key(&s.user, &s.acme, &s.acme_main);
+    s.fake.set_integration_credential(
+        &s.acme_main,
+        INTEGRATION,
+        IntegrationCredential::header("X-Api-Key", SECRET)
+            .authorized_uris(&[&format!("{}/**", upstream.url())]),
+    );
+    let env = RunEnv::new();
+    let path = bundle(&env, api_key_auth(&[format!("{}/**", upstream.url())]));
+    let server = ModelServer::start(vec![
+        Reply::call(
+            "t1",
+            TOOL,
+            // A model-chosen X-Run-Id is passed on as any other header.
+            json!({"method": "GET", "target": format!("{}/v1/a", upstream.url()),
+                   "headers": {"X-Run-Id": "run_chosen_by_the_model"}}),
+        ),
+        Reply::text("done"),
+    ])
+    .await;
+    let mut c = command(&env, &server);
+    c.env("APPSTRATE_API_KEY", &key)
+        .env("APPSTRATE_INSTANCE", s.fake.url())
+        .env("APPSTRATE_APP_ID", &s.acme_main)
+        .env("APPSTRATE_ORG_ID", &s.acme)
+        .args(["run", path.to_str().expect("utf-8"), "--report", "false"]);
+    let o = output(c).await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(s.fake.runs().is_empty(), "nothing was reported");
+    let proxied = s.fake.requests_to("GET", "/api/credential-proxy/proxy");
+    assert_eq!(proxied.len(), 1, "{}", tool_result(&server.requests()));
+    let run_ids: Vec<&str> = proxied[0]
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("x-run-id"))
+        .map(|(_, value)| value.as_str())
+        .collect();
+    assert_eq!(run_ids, vec!["run_chosen_by_the_model"]);
     assert_secret_free(&o, &[SECRET, &key]);
 }
 

@@ -35,9 +35,13 @@ pub async fn execute(
     plan: RunPlan,
     report: Option<(&PlatformAccess, Value)>,
 ) -> Result<ExitStatus, CliError> {
+    let resolver = plan.integrations.clone();
     let prepared = plan.prepare().map_err(|e| CliError::user(e.to_string()))?;
     announce_tools(ctx, launch.args, &prepared);
     let reporting = start_reporting(ctx, launch, report).await?;
+    if let (Some(resolver), Some(reporting)) = (&resolver, &reporting) {
+        resolver.attribute_to_run(reporting.reporter.run_id());
+    }
     let console = super::console_sink(launch.args.json, launch.settings.verbosity, ctx.ui.color);
     let ready_ms = launch.started.elapsed().as_millis() as u64;
     let (reporter, sink): (Option<Reporter>, Box<dyn Sink>) = match reporting {
