@@ -36,22 +36,19 @@ pub const GROUPS: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// Commands that act on no profile and no instance: the global flags
-/// (`-p/--profile`, `--allow-http`) are hidden from their help (still
-/// accepted, so a script that passes them everywhere keeps working).
-const NO_PROFILE: &[&str] = &[
-    "install",
-    "start",
-    "stop",
-    "restart",
-    "status",
-    "logs",
-    "uninstall",
-    "afps",
-    "completions",
-    "doctor",
-    "self-update",
-];
+/// Commands that act on no profile and no instance: the instance commands
+/// (the first group) and these. The global flags (`-p/--profile`,
+/// `--allow-http`) are hidden from their help (still accepted, so a script
+/// that passes them everywhere keeps working).
+const NO_PROFILE_BEYOND_INSTANCE: &[&str] = &["afps", "completions", "doctor", "self-update"];
+
+fn no_profile_commands() -> impl Iterator<Item = &'static str> {
+    GROUPS[0]
+        .1
+        .iter()
+        .chain(NO_PROFILE_BEYOND_INSTANCE)
+        .copied()
+}
 
 /// The ids of the global flags (`GlobalArgs`).
 const GLOBAL_FLAGS: &[&str] = &["profile", "insecure"];
@@ -218,8 +215,8 @@ pub fn command(env: &Env) -> Command {
     cmd.build();
     let template = top_level_template(&cmd);
     let mut cmd = cmd.help_template(template);
-    for name in NO_PROFILE {
-        cmd = cmd.mut_subcommand(*name, hide_global_flags);
+    for name in no_profile_commands() {
+        cmd = cmd.mut_subcommand(name, hide_global_flags);
     }
     add_examples(cmd, "")
 }

@@ -52,6 +52,9 @@ pub struct Session {
     profile: Profile,
     store: CredentialStore,
     http: reqwest::Client,
+    /// When the sign-in of the last record read or stored ends (epoch ms),
+    /// so [`Session::signed_in_until`] needs no second read of the store.
+    seen_until: std::sync::Mutex<Option<i64>>,
 }
 
 fn login_hint(name: &str) -> String {
@@ -101,6 +104,7 @@ impl Session {
             profile,
             store,
             http: http::client(env)?,
+            seen_until: std::sync::Mutex::new(None),
         })
     }
 
@@ -185,16 +189,30 @@ impl Session {
     }
 
     async fn load_tokens(&self) -> Result<TokenRecord> {
-        self.store
+        let record = self
+            .store
             .load(&self.name)
             .await?
-            .ok_or_else(|| self.no_credentials())
+            .ok_or_else(|| self.no_credentials())?;
+        self.remember(&record);
+        Ok(record)
     }
 
-    /// When the sign-in of the stored record ends (epoch ms), read now, so
-    /// a refresh earlier in the command is reflected.
+    fn remember(&self, record: &TokenRecord) {
+        if let Ok(mut seen) = self.seen_until.lock() {
+            *seen = Some(record.signed_in_until());
+        }
+    }
+
+    /// When the sign-in ends (epoch ms), as of the last record this session
+    /// read or stored (so a refresh earlier in the command is reflected);
+    /// the store is read only when the session has not read it yet.
     pub async fn signed_in_until(&self) -> Result<i64> {
-        Ok(self.load_tokens().await?.signed_in_until())
+        let seen = self.seen_until.lock().ok().and_then(|seen| *seen);
+        match seen {
+            Some(until) => Ok(until),
+            None => Ok(self.load_tokens().await?.signed_in_until()),
+        }
     }
 
     /// A usable access token, refreshed first when it expires within 30 s.
@@ -292,6 +310,7 @@ impl Session {
             }),
         };
         self.store.save(&self.name, &record).await?;
+        self.remember(&record);
         Ok(record)
     }
 
@@ -410,6 +429,7 @@ impl Session {
         let Ok(Some(stored)) = self.store.load(&self.name).await else {
             return Ok(first);
         };
+        self.remember(&stored);
         if stored.access_token.as_str() != bearer.as_str() {
             // Another caller rotated meanwhile: try its token first.
             let retry = self.send_once(&call, &stored.access_token).await?;

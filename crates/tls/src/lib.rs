@@ -47,14 +47,10 @@ pub fn client_builder_with(verification: Verification) -> reqwest::ClientBuilder
 /// for its own configuration, which a preconfigured one must set itself).
 pub fn client_config(verification: Verification) -> rustls::ClientConfig {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier: Arc<dyn ServerCertVerifier> = match verification {
-        Verification::Roots => Arc::new(LazyRoots {
-            provider: provider.clone(),
-        }),
-        Verification::Skip => Arc::new(SkipVerification {
-            algorithms: provider.signature_verification_algorithms,
-        }),
-    };
+    let verifier = Arc::new(Verifier {
+        provider: provider.clone(),
+        verification,
+    });
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         // ring supports every default version: this cannot fail.
@@ -88,22 +84,28 @@ fn load_roots(provider: &Arc<CryptoProvider>) -> Result<Arc<WebPkiServerVerifier
         .map_err(|e| format!("cannot use the root certificates: {e}"))
 }
 
-/// Verifies against the roots, loading them at the first certificate.
+/// Checks the chain against the roots (loaded at the first certificate),
+/// or not at all for `-k`; the handshake signatures either way.
 #[derive(Debug)]
-struct LazyRoots {
+struct Verifier {
     provider: Arc<CryptoProvider>,
+    verification: Verification,
 }
 
-impl LazyRoots {
-    fn verifier(&self) -> Result<&Arc<WebPkiServerVerifier>, Error> {
+impl Verifier {
+    fn roots(&self) -> Result<&Arc<WebPkiServerVerifier>, Error> {
         ROOTS
             .get_or_init(|| load_roots(&self.provider))
             .as_ref()
             .map_err(|message| Error::General(message.clone()))
     }
+
+    fn algorithms(&self) -> &WebPkiSupportedAlgorithms {
+        &self.provider.signature_verification_algorithms
+    }
 }
 
-impl ServerCertVerifier for LazyRoots {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -112,13 +114,16 @@ impl ServerCertVerifier for LazyRoots {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, Error> {
-        self.verifier()?.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        )
+        match self.verification {
+            Verification::Roots => self.roots()?.verify_server_cert(
+                end_entity,
+                intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            ),
+            Verification::Skip => Ok(ServerCertVerified::assertion()),
+        }
     }
 
     // The handshake signatures need no roots: checked with the provider's
@@ -129,12 +134,7 @@ impl ServerCertVerifier for LazyRoots {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        rustls::crypto::verify_tls12_signature(message, cert, dss, self.algorithms())
     }
 
     fn verify_tls13_signature(
@@ -143,58 +143,10 @@ impl ServerCertVerifier for LazyRoots {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        rustls::crypto::verify_tls13_signature(message, cert, dss, self.algorithms())
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
-/// `-k`: any certificate, signatures still checked.
-#[derive(Debug)]
-struct SkipVerification {
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for SkipVerification {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
+        self.algorithms().supported_schemes()
     }
 }
